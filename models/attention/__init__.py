@@ -1,0 +1,26 @@
+"""Attention modules, one file each, and the registry that names them.
+
+Importing this package registers every module. Each module is an ``nn.Module``
+built as ``cls(channels, *, <hparams with paper defaults>)``.
+"""
+
+from __future__ import annotations
+
+from models.attention import ca, eca, gc, none, se  # noqa: F401  (registers)
+from models.attention._registry import (
+    AttentionSpec,
+    attention_catalog,
+    attention_names,
+    create_attention,
+    get_attention_spec,
+    register_attention,
+)
+
+__all__ = [
+    "AttentionSpec",
+    "attention_catalog",
+    "attention_names",
+    "create_attention",
+    "get_attention_spec",
+    "register_attention",
+]

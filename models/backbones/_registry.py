@@ -1,0 +1,96 @@
+"""Backbone registry: names, settings domains, and the stages each exposes.
+
+Every backbone says, for given settings and input size, what its stages are
+(name, channels, spatial resolution, number of blocks), so that the space
+validator can check per-stage constraints and ``build_model`` can refuse a
+choice list of the wrong length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from models.hparams import HParam
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    name: str
+    channels: int
+    resolution: int
+    blocks: int
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """A registered backbone.
+
+    Attributes:
+        name: Registry key.
+        settings: Its settings (depth, width, ...) with domains and defaults.
+        stages: ``(settings, input_size) -> list of StageInfo``.
+        build: ``(arch) -> nn.Module``.
+        doc: One line for the README.
+    """
+
+    name: str
+    settings: tuple[HParam, ...]
+    stages: Callable[[Mapping[str, Any], int], list[StageInfo]]
+    build: Callable[..., nn.Module]
+    doc: str
+
+    def canonical_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
+        """Check ``settings`` and fill defaults.
+
+        Raises:
+            ValueError: unknown setting or value outside its domain.
+        """
+        known = {h.name: h for h in self.settings}
+        for key in settings:
+            if key not in known:
+                raise ValueError(
+                    f"backbone {self.name!r} has no setting {key!r}; valid: {', '.join(known)}"
+                )
+        out = {}
+        for h in self.settings:
+            value = settings.get(h.name, h.default)
+            if not h.domain.check(value):
+                raise ValueError(
+                    f"backbone {self.name!r}: {h.name}={value!r} is invalid; "
+                    f"allowed: {h.domain.describe()}"
+                )
+            out[h.name] = value
+        return out
+
+
+_BACKBONES: dict[str, BackboneSpec] = {}
+
+
+def register_backbone(spec: BackboneSpec) -> BackboneSpec:
+    """Add ``spec`` to the registry; refuses a duplicate name."""
+    if spec.name in _BACKBONES:
+        raise ValueError(f"backbone {spec.name!r} is already registered")
+    _BACKBONES[spec.name] = spec
+    return spec
+
+
+def backbone_names() -> tuple[str, ...]:
+    return tuple(sorted(_BACKBONES))
+
+
+def get_backbone_spec(name: str) -> BackboneSpec:
+    """The backbone registered under ``name``.
+
+    Raises:
+        ValueError: unknown name, listing the registered ones.
+    """
+    try:
+        return _BACKBONES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown backbone {name!r}; valid: {', '.join(backbone_names())}"
+        ) from None

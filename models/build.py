@@ -1,0 +1,72 @@
+"""``build_model``: from an ``Architecture`` value to an ``nn.Module``."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from torch import nn
+
+from models.architecture import Architecture
+from models.backbones import get_backbone_spec
+
+FORMAT_VERSION = 1
+
+
+def build_model(arch: Architecture) -> nn.Module:
+    """Build the model that ``arch`` describes.
+
+    Raises:
+        ValueError: unknown backbone, invalid settings, or a stage list whose
+            length differs from the backbone's stage count.
+
+    Example:
+        >>> build_model(load_architecture("runs/attention-placement/best.yaml"))
+    """
+    spec = get_backbone_spec(arch.backbone)
+    settings = spec.canonical_settings(dict(arch.backbone_args))
+    stages = spec.stages(settings, arch.input_size)
+    if len(arch.stages) != len(stages):
+        raise ValueError(
+            f"backbone {arch.backbone!r} has {len(stages)} stages "
+            f"({', '.join(s.name for s in stages)}); got {len(arch.stages)} stage choices"
+        )
+    return spec.build(arch)
+
+
+def model_signature(model: nn.Module) -> str:
+    """A hash of the module tree and every parameter shape.
+
+    Two architectures with the same signature build the same network (e.g. two
+    reduction ratios that both hit the minimum width on a narrow stage); the
+    search trains only one of them.
+    """
+    h = hashlib.sha1(repr(model).encode())
+    for name, p in model.state_dict().items():
+        h.update(f"{name}:{tuple(p.shape)};".encode())
+    return h.hexdigest()[:16]
+
+
+def load_architecture(path: str | Path) -> Architecture:
+    """Read an architecture from an exported YAML file (``best.yaml``).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not an architecture file, a newer format version, or an
+            unknown module or setting.
+    """
+    path = Path(path)
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict) or "architecture" not in data:
+        raise ValueError(f"{path}: not an attnas architecture file (no 'architecture' key)")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: format_version {version!r} is not supported; this attnas reads "
+            f"versions 1..{FORMAT_VERSION}"
+        )
+    try:
+        return Architecture.from_dict(data["architecture"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path}: {e}") from None

@@ -1,0 +1,85 @@
+"""Study set-up: storage, sampler, creation or resumption, reference trials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import warnings
+
+import optuna
+from optuna.exceptions import ExperimentalWarning
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from search._objective import constraints_func
+from search._sampling import reference_trials
+from spaces import SearchSpace, SpaceError
+
+
+def default_storage(out_dir: Path) -> str:
+    return f"sqlite:///{(out_dir / 'study.db').as_posix()}"
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """An RDB storage with heartbeats: a trial whose worker died is failed and retried once."""
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        return RDBStorage(
+            url,
+            heartbeat_interval=30,
+            grace_period=120,
+            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+        )
+
+
+def make_sampler(space: SearchSpace, *, name: str | None = None,
+                 seed: int | None = None) -> optuna.samplers.BaseSampler:
+    """The space's sampler (or ``name``), seeded; constraint-aware where Optuna allows."""
+    name = name or space.config.search.sampler
+    seed = space.config.search.seed if seed is None else seed
+    constraints = constraints_func if space.config.constraints else None
+    if name == "tpe":
+        with warnings.catch_warnings():  # multivariate/group are "experimental" in Optuna 5
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                              constraints_func=constraints)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"unknown sampler {name!r}; valid: tpe, nsga2, random")
+
+
+def open_study(space: SearchSpace, *, storage: str, study_name: str,
+               sampler: optuna.samplers.BaseSampler, baselines: bool) -> optuna.Study:
+    """Create the study, or resume it when it exists with the same space file.
+
+    Raises:
+        SpaceError: the study exists but was created from a different space file.
+    """
+    study = optuna.create_study(
+        study_name=study_name, storage=make_storage(storage), sampler=sampler,
+        directions=space.directions, load_if_exists=True,
+    )
+    recorded = study.user_attrs.get("space_sha256")
+    if recorded is None:
+        study.set_user_attr("space_sha256", space.sha256)
+        study.set_user_attr("space_path", str(space.path))
+        study.set_user_attr("space", space.config.model_dump(mode="json"))
+        study.set_user_attr("objectives", list(space.config.objectives))
+        if baselines:
+            refs, _ = reference_trials(space)
+            for label, params in refs:
+                study.enqueue_trial(params, user_attrs={"reference": label})
+    elif recorded != space.sha256:
+        raise SpaceError(
+            f"study {study_name!r} in {storage} was created from a space file with sha256 "
+            f"{recorded[:12]}…, but {space.path} has sha256 {space.sha256[:12]}…; use the "
+            f"same space file to resume, or another --study-name for a new study"
+        )
+    return study
+
+
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count towards ``n_trials``: complete or pruned (infeasible)."""
+    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))

@@ -1,0 +1,103 @@
+"""Export one Pareto architecture of a study to a self-contained YAML file.
+
+    python -m search.export --study NAME [--storage URL] [--pick knee] [--out best.yaml]
+
+The file holds a format version, the architecture (backbone and settings,
+input shape, class count, every stage's choice), the metrics as measured with
+the device, threads and batch they were measured with, the study name and
+trial number, the space file's sha256 and the training budget. Rebuild it with
+``models.build_model(models.load_architecture(path))``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import optuna
+import yaml
+from optuna.trial import FrozenTrial
+
+from models import FORMAT_VERSION
+from search.pareto import PickError, pick_trial
+
+
+def export_document(study: optuna.Study, trial: FrozenTrial, *, pick: str) -> dict[str, Any]:
+    """The YAML document for ``trial`` of ``study``."""
+    ua = trial.user_attrs
+    space = study.user_attrs.get("space", {})
+    return {
+        "format_version": FORMAT_VERSION,
+        "architecture": ua["arch"],
+        "summary": ua["arch_short"],
+        "metrics": {
+            "accuracy": ua.get("accuracy"),
+            "accuracy_split": "validation (carved from the training set)",
+            "latency_ms": ua.get("latency_ms"),
+            "latency": ua.get("latency"),
+            "params": ua.get("params"),
+            "flops": ua.get("flops"),
+            "train_seconds": ua.get("train_seconds"),
+        },
+        "source": {
+            "study": study.study_name,
+            "trial": trial.number,
+            "pick": pick,
+            "space_path": study.user_attrs.get("space_path"),
+            "space_sha256": study.user_attrs.get("space_sha256"),
+            "dataset": space.get("dataset"),
+            "budget": space.get("budget"),
+            "seed": space.get("search", {}).get("seed"),
+        },
+    }
+
+
+def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> FrozenTrial:
+    """Write the architecture chosen by ``pick`` to ``out``; return its trial.
+
+    Raises:
+        PickError: the pick matches nothing (the message gives the front's range).
+    """
+    trial = pick_trial(study, pick)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(export_document(study, trial, pick=pick), sort_keys=False))
+    return trial
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m search.export", description=__doc__.split("\n")[0])
+    parser.add_argument("--study", required=True, help="study name")
+    parser.add_argument("--storage", default=None,
+                        help="Optuna storage URL (default: sqlite:///runs/<study>/study.db)")
+    parser.add_argument("--pick", default="knee",
+                        help="knee | max-accuracy | fastest | latency<=MS | trial=N (default: knee)")
+    parser.add_argument("--out", default=None, help="output file (default: runs/<study>/best.yaml)")
+    args = parser.parse_args(argv)
+    storage = args.storage or f"sqlite:///runs/{args.study}/study.db"
+    if args.storage is None and not Path(f"runs/{args.study}/study.db").is_file():
+        print(f"error: no study database at runs/{args.study}/study.db; pass --storage URL",
+              file=sys.stderr)
+        return 2
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=args.study, storage=storage)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        print(f"error: no study {args.study!r} in {storage}; studies there: {', '.join(names) or 'none'}",
+              file=sys.stderr)
+        return 2
+    out = Path(args.out or f"runs/{args.study}/best.yaml")
+    try:
+        trial = export_best(study, out, pick=args.pick)
+    except PickError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: trial {trial.number} {trial.user_attrs['arch_short']} "
+          f"acc={trial.user_attrs['accuracy']:.4f} latency={trial.user_attrs['latency_ms']:.3f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

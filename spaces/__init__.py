@@ -1,0 +1,22 @@
+"""Search spaces: the YAML schema, loading and validation, and the bundled spaces.
+
+Never imports torch: registry-dependent checks read a ``Catalog`` that the
+caller builds from ``models`` (``search.catalog.model_catalog``).
+"""
+
+from __future__ import annotations
+
+from spaces._load import (
+    SPACES_DIR,
+    Catalog,
+    ModuleChoices,
+    SearchSpace,
+    SpaceError,
+    StageSpace,
+    load_space,
+    resolve_space_path,
+)
+from spaces._schema import METRICS, SpaceConfig
+
+__all__ = ["METRICS", "SPACES_DIR", "Catalog", "ModuleChoices", "SearchSpace", "SpaceConfig",
+           "SpaceError", "StageSpace", "load_space", "resolve_space_path"]

@@ -1,0 +1,284 @@
+"""Loading and validating a space file into a frozen ``SearchSpace``.
+
+Every problem of a file is collected and reported at once in one
+``SpaceError``; each line names the file, the key path
+(``stages.all.attention.se.reduction[1]``), the value received and what is
+allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from spaces._schema import METRICS, SpaceConfig, StageConfig
+
+SPACES_DIR = Path(__file__).resolve().parent
+
+
+class SpaceError(ValueError):
+    """A space file that cannot be used; the message lists every problem."""
+
+
+class DomainLike(Protocol):
+    def check(self, value: Any) -> bool: ...
+    def describe(self) -> str: ...
+
+
+class HParamLike(Protocol):
+    name: str
+    default: Any
+    domain: DomainLike
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the registry allows, handed in by the caller (keeps this package torch-free).
+
+    Attributes:
+        attention: module name -> hyper-parameter name -> HParam.
+        stage_names: ``(backbone, settings) -> stage names``; raises
+            ``ValueError`` for an unknown backbone or invalid settings.
+    """
+
+    attention: Mapping[str, Mapping[str, HParamLike]]
+    stage_names: Callable[[str, dict[str, Any]], list[str]]
+
+
+@dataclass(frozen=True)
+class ModuleChoices:
+    name: str
+    hparams: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    def size(self) -> int:
+        return math.prod(len(v) for _, v in self.hparams)
+
+
+@dataclass(frozen=True)
+class StageSpace:
+    name: str
+    modules: tuple[ModuleChoices, ...]
+    positions: tuple[str, ...]
+    blocks: tuple[str, ...]
+
+    def size(self) -> int:
+        placed = len(self.positions) * len(self.blocks)
+        return sum(m.size() * (1 if m.name == "none" else placed) for m in self.modules)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated space: the parsed config, resolved per-stage choices, and provenance."""
+
+    config: SpaceConfig
+    path: Path
+    sha256: str
+    stages: tuple[StageSpace, ...]
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def directions(self) -> list[str]:
+        return [METRICS[m] for m in self.config.objectives]
+
+    def size(self) -> int:
+        """Number of distinct architectures the space can produce."""
+        return math.prod(s.size() for s in self.stages)
+
+
+def resolve_space_path(space: str | Path) -> Path:
+    """A path as given, else a bare name looked up in ``spaces/``.
+
+    Raises:
+        SpaceError: found in neither place; lists the bundled spaces.
+    """
+    path = Path(space)
+    if path.is_file():
+        return path
+    bundled = SPACES_DIR / path.name
+    if not path.parent.parts and bundled.is_file():
+        return bundled
+    available = ", ".join(sorted(p.name for p in SPACES_DIR.glob("*.yaml")))
+    raise SpaceError(
+        f"space file {str(space)!r} not found (looked at {path.resolve()} and {bundled}); "
+        f"give a path to a YAML space file or one of the bundled spaces: {available}"
+    )
+
+
+def _fmt_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return args[0] if len(args) == 1 else tp
+    return tp
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """Field names allowed at ``loc`` (the parent of an unknown key)."""
+    tp: Any = SpaceConfig
+    for part in loc:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(str(part))
+            tp = _unwrap_optional(field.annotation) if field else None
+        elif typing.get_origin(tp) is dict:
+            tp = _unwrap_optional(typing.get_args(tp)[1])
+        else:
+            return []
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _pydantic_problems(err: ValidationError) -> list[str]:
+    problems = []
+    for e in err.errors():
+        loc = tuple(e["loc"])
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            near = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            problems.append(f"{_fmt_loc(loc)}: unknown key{hint}; allowed: {', '.join(allowed)}")
+        elif e["type"] == "missing":
+            problems.append(f"{_fmt_loc(loc)}: required key is missing")
+        else:
+            problems.append(f"{_fmt_loc(loc)}: {e['msg']}; got {e['input']!r}")
+    return problems
+
+
+def _module_choices(where: str, name: str, given: Mapping[str, Any] | None,
+                    catalog: Catalog, problems: list[str]) -> ModuleChoices | None:
+    if name not in catalog.attention:
+        near = difflib.get_close_matches(name, list(catalog.attention), n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        problems.append(f"{where}.{name}: unknown attention{hint}; "
+                        f"allowed: {', '.join(catalog.attention)}")
+        return None
+    known = catalog.attention[name]
+    given = given or {}
+    if not isinstance(given, Mapping):
+        problems.append(f"{where}.{name}: expected a mapping of hyper-parameter choices; got {given!r}")
+        return None
+    out = []
+    for key in given:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            problems.append(f"{where}.{name}.{key}: unknown hyper-parameter{hint}; "
+                            f"allowed: {', '.join(known) or 'none (this module has none)'}")
+    for hname, hp in known.items():
+        raw = given.get(hname, hp.default)
+        values = list(raw) if isinstance(raw, list) else [raw]
+        if not values:
+            problems.append(f"{where}.{name}.{hname}: empty list; give at least one value")
+            continue
+        for i, v in enumerate(values):
+            if not hp.domain.check(v):
+                idx = f"[{i}]" if isinstance(raw, list) else ""
+                problems.append(f"{where}.{name}.{hname}{idx}: got {v!r}; "
+                                f"allowed: {hp.domain.describe()}")
+        out.append((hname, tuple(dict.fromkeys(values))))
+    return ModuleChoices(name, tuple(out))
+
+
+def _resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> tuple[StageSpace, ...]:
+    try:
+        names = catalog.stage_names(cfg.backbone.name, cfg.backbone.settings())
+    except ValueError as e:
+        problems.append(f"backbone: {e}")
+        return ()
+    for key in cfg.stages:
+        if key != "all" and key not in names:
+            near = difflib.get_close_matches(key, names + ["all"], n=1)
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            problems.append(f"stages.{key}: unknown stage{hint}; backbone "
+                            f"{cfg.backbone.name!r} has: all, {', '.join(names)}")
+    base = cfg.stages.get("all", StageConfig())
+    resolved = []
+    for name in names:
+        own = cfg.stages.get(name, StageConfig())
+        attention = own.attention if own.attention is not None else base.attention
+        where = f"stages.{name if own.attention is not None else 'all'}.attention"
+        if not attention:
+            problems.append(f"stages.{name}: no attention choices; give them under "
+                            f"stages.all.attention or stages.{name}.attention")
+            continue
+        modules = [_module_choices(where, m, h, catalog, problems) for m, h in attention.items()]
+        resolved.append(StageSpace(
+            name=name,
+            modules=tuple(m for m in modules if m is not None),
+            positions=tuple(own.position or base.position or ["pre_add"]),
+            blocks=tuple(own.blocks or base.blocks or ["all"]),
+        ))
+    return tuple(resolved)
+
+
+def _check_metrics(cfg: SpaceConfig, problems: list[str]) -> None:
+    allowed = ", ".join(METRICS)
+    for i, m in enumerate(cfg.objectives):
+        if m not in METRICS:
+            problems.append(f"objectives[{i}]: unknown metric {m!r}; allowed: {allowed}")
+    if not 1 <= len(cfg.objectives) <= 3 or len(set(cfg.objectives)) != len(cfg.objectives):
+        problems.append(f"objectives: give one to three distinct metrics; got {cfg.objectives}")
+    for m, bound in cfg.constraints.items():
+        if m not in METRICS or m == "accuracy":
+            problems.append(f"constraints.{m}: unknown cost metric; allowed: "
+                            f"{', '.join(k for k in METRICS if k != 'accuracy')}")
+        elif bound.max is None and bound.min is None:
+            problems.append(f"constraints.{m}: give max and/or min")
+
+
+def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
+    """Load, validate and resolve a space file.
+
+    Args:
+        space: A path, or a bare name of a bundled space (``attention.yaml``).
+        catalog: What the model registry allows.
+
+    Returns:
+        The frozen ``SearchSpace``.
+
+    Raises:
+        SpaceError: missing file, invalid YAML, or any schema or registry
+            problem; the message lists them all.
+
+    Example:
+        >>> load_space("attention.yaml", catalog=model_catalog())
+    """
+    path = resolve_space_path(space)
+    text = path.read_text()
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise SpaceError(f"{path}: invalid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(raw, dict):
+        raise SpaceError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        cfg = SpaceConfig.model_validate(raw)
+    except ValidationError as e:
+        problems = _pydantic_problems(e)
+    else:
+        problems = []
+        _check_metrics(cfg, problems)
+        stages = _resolve_stages(cfg, catalog, problems)
+    if problems:
+        listing = "\n".join(f"  - {p}" for p in problems)
+        raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}")
+    return SearchSpace(cfg, path, hashlib.sha256(text.encode()).hexdigest(), stages)

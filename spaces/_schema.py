@@ -1,0 +1,108 @@
+"""The space file's schema, with every default written down once.
+
+Pydantic v2 models with ``extra="forbid"``, so an unknown key is an error (the
+loader adds a did-you-mean). Registry-dependent checks (attention names and
+hyper-parameter values, backbone settings and stage names) happen in
+``_load.py`` against a catalog passed in by the caller, so this package never
+imports torch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+METRICS: dict[str, str] = {
+    "accuracy": "maximize",
+    "latency_ms": "minimize",
+    "params": "minimize",
+    "flops": "minimize",
+}
+SAMPLERS = ("tpe", "nsga2", "random")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BackboneConfig(BaseModel):
+    """``name`` plus the backbone's own settings (checked against its registry)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = "resnet_cifar"
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class DatasetConfig(_Strict):
+    name: Literal["fashion-mnist"] = "fashion-mnist"
+    root: str | None = None
+    download: bool = True
+    train_subset: int | None = Field(10000, ge=10)
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+class BudgetConfig(_Strict):
+    device: Literal["cpu", "cuda"] = "cpu"
+    epochs: float = Field(2.0, gt=0.0)
+    batch_size: int = Field(128, ge=1)
+    lr: float = Field(0.1, gt=0.0)
+    momentum: float = Field(0.9, ge=0.0, lt=1.0)
+    weight_decay: float = Field(5e-4, ge=0.0)
+    label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
+    augment: bool = True
+    crop_padding: int = Field(2, ge=0)
+
+
+class LatencyConfig(_Strict):
+    device: Literal["cpu", "cuda"] = "cpu"
+    batch_size: int = Field(1, ge=1)
+    threads: int = Field(1, ge=1)
+    repeats: int = Field(21, ge=4)
+
+
+class Bound(_Strict):
+    max: float | None = None
+    min: float | None = None
+
+
+class SearchConfig(_Strict):
+    sampler: Literal["tpe", "nsga2", "random"] = "tpe"
+    n_trials: int = Field(24, ge=1)
+    seed: int = 0
+    baselines: bool = True
+
+
+class StageConfig(_Strict):
+    """Choices for one stage (or ``all``); a scalar is a single pinned value."""
+
+    attention: dict[str, dict[str, Any] | None] | None = None
+    position: list[Literal["pre_add", "post_add"]] | None = None
+    blocks: list[Literal["all", "first", "last"]] | None = None
+
+    @field_validator("position", "blocks", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class SpaceConfig(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    backbone: BackboneConfig = BackboneConfig()
+    dataset: DatasetConfig = DatasetConfig()
+    budget: BudgetConfig = BudgetConfig()
+    objectives: list[str] = ["accuracy", "latency_ms"]
+    latency: LatencyConfig = LatencyConfig()
+    constraints: dict[str, Bound] = {}
+    search: SearchConfig = SearchConfig()
+    stages: dict[str, StageConfig]
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _objective_names(cls, v: Any) -> Any:
+        # accept both `[accuracy, latency_ms]` and `[{metric: accuracy}, ...]`
+        if isinstance(v, list):
+            return [o["metric"] if isinstance(o, dict) and set(o) == {"metric"} else o for o in v]
+        return v

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models import Architecture, StageChoice, build_model
+from runners.data import load_proxy_data
+from runners.measure import count_flops, count_params, measure_latency
+from runners.trainer import TrainBudget, TrainingDiverged, _random_crop, train_proxy
+
+
+def small_model(attention: str = "se") -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(Architecture.create(
+        backbone="resnet_cifar", backbone_args={"depth": 8, "width": 8},
+        stages=[StageChoice.create(attention)] * 3, in_channels=1, input_size=28, num_classes=10))
+
+
+def test_training_is_reproducible_and_learns(fashion_dir) -> None:
+    data = load_proxy_data(train_subset=600, val_fraction=0.25, seed=0, download=False)
+    budget = TrainBudget(epochs=3, batch_size=50, lr=0.05)
+    a = train_proxy(small_model(), data, budget=budget, seed=0)
+    b = train_proxy(small_model(), data, budget=budget, seed=0)
+    assert a.val_accuracy == b.val_accuracy and a.val_loss == b.val_loss
+    assert a.val_accuracy > 0.3  # chance is 0.1; the synthetic classes are easy
+    assert a.steps == 3 * (450 // 50) and a.images_per_second > 0
+
+
+def test_nan_loss_is_a_named_failure(fashion_dir) -> None:
+    data = load_proxy_data(train_subset=200, val_fraction=0.25, seed=0, download=False)
+    model = small_model("none")
+    with torch.no_grad():
+        model.fc.weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match="training loss became nan"):
+        train_proxy(model, data, budget=TrainBudget(epochs=1, batch_size=50), seed=0)
+
+
+def test_random_crop_moves_content_within_padding() -> None:
+    x = torch.zeros(64, 1, 8, 8, dtype=torch.uint8)
+    x[:, :, 4, 4] = 255
+    out = _random_crop(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.dtype == torch.uint8
+    pos = [tuple(torch.nonzero(o[0]).flatten().tolist()) for o in out]
+    assert all(2 <= r <= 6 and 2 <= c <= 6 for r, c in pos)
+    assert len(set(pos)) > 5
+
+
+def test_flops_of_a_lone_conv_equal_closed_form() -> None:
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    assert count_flops(conv, (1, 3, 10, 10)) == 2 * 3 * 8 * 9 * 10 * 10
+    assert count_params(conv) == 3 * 8 * 9
+
+
+def test_latency_is_sane_and_honours_threads() -> None:
+    before = torch.get_num_threads()
+    lat = measure_latency(small_model(), (1, 1, 28, 28), threads=1, repeats=5, warmup=2)
+    assert lat.median_ms > 0 and lat.min_ms <= lat.median_ms <= lat.max_ms
+    assert lat.threads == 1 and lat.batch_size == 1 and lat.device == "cpu"
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        measure_latency(small_model(), (1, 1, 28, 28), threads=0)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from search.pareto import PickError, knee, pareto_front, pick_trial
+
+
+def fake_study(points: list[tuple[float, float]]) -> optuna.Study:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    for acc, lat in points:
+        t = study.ask()
+        t.set_user_attr("accuracy", acc)
+        t.set_user_attr("latency_ms", lat)
+        study.tell(t, [acc, lat])
+    return study
+
+
+def test_front_and_knee() -> None:
+    study = fake_study([(0.80, 1.0), (0.90, 2.0), (0.91, 4.0), (0.85, 3.0), (0.70, 0.9)])
+    front = pareto_front(study)
+    assert [t.number for t in front] == [4, 0, 1, 2]  # (0.85, 3.0) is dominated
+    assert knee(front, ["maximize", "minimize"]).number == 1
+
+
+def test_picks() -> None:
+    study = fake_study([(0.80, 1.0), (0.90, 2.0), (0.91, 4.0)])
+    assert pick_trial(study, "max-accuracy").number == 2
+    assert pick_trial(study, "fastest").number == 0
+    assert pick_trial(study, "latency<=2.5").number == 1
+    assert pick_trial(study, "trial=2").number == 2
+    with pytest.raises(PickError, match=r"no Pareto architecture has latency_ms <= 0.01; the front spans 1.000 to 4.000 ms"):
+        pick_trial(study, "latency<=0.01")
+    with pytest.raises(PickError, match="unknown pick 'best'; allowed: knee"):
+        pick_trial(study, "best")

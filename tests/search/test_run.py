@@ -1,0 +1,154 @@
+"""End to end through the real CLI, on data and spaces the tests write."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from models import build_model, load_architecture
+from search.run import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(args: list[str], cwd: Path, env_data: Path | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if env_data is not None:
+        env["ATTNAS_DATA"] = str(env_data)
+    return subprocess.run([sys.executable, "-m", "search.run", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_four_trial_study_end_to_end(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = tiny_space("e2e", n_trials=4)
+    assert main(["--space", str(space), "--quiet"]) == 0
+    out = tmp_path / "runs" / "e2e"
+    study = optuna.load_study(study_name="e2e", storage=f"sqlite:///{out / 'study.db'}")
+    trials = study.get_trials()
+    assert len(trials) == 4
+    assert trials[0].user_attrs["reference"] == "no attention"
+    assert trials[1].user_attrs["reference"] == "se everywhere"
+    assert trials[1].user_attrs["arch_short"] == "se(r=4)|se(r=4)|se(r=4)" or \
+        trials[1].user_attrs["arch_short"].startswith("se(")
+    for t in trials:
+        assert t.state == optuna.trial.TrialState.COMPLETE
+        for key in ("arch", "flops", "params", "latency", "train_seconds"):
+            assert key in t.user_attrs
+    html = (out / "dashboard.html").read_text()
+    assert 'id="pareto-front"' in html and "Pareto front" in html
+    assert "cdn.plot.ly" not in html  # plotly.js is embedded
+    rows = list(csv.DictReader((out / "trials.csv").open()))
+    assert len(rows) == 4 and rows[0]["arch_short"] == "none|none|none"
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    trial = study.trials[best["source"]["trial"]]
+    model = build_model(load_architecture(out / "best.yaml"))
+    assert sum(p.numel() for p in model.parameters()) == trial.user_attrs["params"]
+    assert best["source"]["space_sha256"] == study.user_attrs["space_sha256"]
+
+
+def test_rerun_resumes_instead_of_starting_over(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = tiny_space("resume", n_trials=3)
+    assert main(["--space", str(space), "--quiet"]) == 0
+    assert main(["--space", str(space), "--quiet", "--n-trials", "5"]) == 0
+    study = optuna.load_study(study_name="resume",
+                              storage=f"sqlite:///{tmp_path / 'runs/resume/study.db'}")
+    assert len(study.trials) == 5
+    assert [t.user_attrs.get("reference") for t in study.trials].count("no attention") == 1
+
+
+def test_resume_with_a_different_space_file_is_refused(tiny_space, fashion_dir, tmp_path,
+                                                       monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = tiny_space("changed", n_trials=1)
+    assert main(["--space", str(space), "--quiet"]) == 0
+    space.write_text(space.read_text().replace("lr: 0.05", "lr: 0.1"))
+    assert main(["--space", str(space), "--quiet", "--n-trials", "2"]) == 2
+    assert "created from a space file with sha256" in capsys.readouterr().err
+
+
+def test_duplicates_are_not_trained_again(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    extra = ""
+    space = tiny_space("dup", n_trials=6, extra=extra)
+    # a space with only two architectures: the later trials must all be duplicates
+    space.write_text(space.read_text().split("stages:")[0]
+                     + "stages:\n  all:\n    attention:\n      none: {}\n"
+                     + "  stage1:\n    attention: {none: {}, se: {reduction: 4}}\n")
+    assert main(["--space", str(space), "--quiet", "--sampler", "random"]) == 0
+    study = optuna.load_study(study_name="dup", storage=f"sqlite:///{tmp_path / 'runs/dup/study.db'}")
+    originals = [t for t in study.trials if "duplicate_of" not in t.user_attrs]
+    dups = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    assert len(originals) == 2 and len(dups) == 4
+    for t in dups:
+        src = study.trials[t.user_attrs["duplicate_of"]]
+        assert t.values == src.values and "train_seconds" in t.user_attrs
+
+
+def test_constraint_violators_are_recorded_and_not_trained(tiny_space, fashion_dir, tmp_path,
+                                                           monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = tiny_space("cons", n_trials=2, extra="constraints: {params: {max: 100}}\n")
+    assert main(["--space", str(space), "--quiet"]) == 0
+    study = optuna.load_study(study_name="cons", storage=f"sqlite:///{tmp_path / 'runs/cons/study.db'}")
+    for t in study.trials:
+        assert t.state == optuna.trial.TrialState.PRUNED
+        assert t.user_attrs["infeasible"] is True and "params" in t.user_attrs
+        assert "train_seconds" not in t.user_attrs
+    assert "No complete trial yet" in (tmp_path / "runs/cons/dashboard.html").read_text()
+    assert not (tmp_path / "runs/cons/best.yaml").exists()
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    (None, "space file 'missing.yaml' not found"),
+    ("name: [unclosed\n", "invalid YAML"),
+    ("name: x\nstages: {all: {attention: {sse: {}}}}\n", "unknown attention (did you mean 'se'?)"),
+    ("name: x\nstages: {all: {attention: {se: {reduction: [0]}}}}\n",
+     "stages.all.attention.se.reduction[0]: got 0; allowed: an integer in [1, 256]"),
+])
+def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, text: str | None, expect: str) -> None:
+    if text is None:
+        arg = "missing.yaml"
+    else:
+        (tmp_path / "bad.yaml").write_text(text)
+        arg = str(tmp_path / "bad.yaml")
+    proc = run_cli(["--space", arg], cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert expect in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_dataset_is_one_message_and_exit_2(tiny_space, tmp_path: Path) -> None:
+    space = tiny_space("nodata")
+    space.write_text(space.read_text().replace("download: false", "download: false, root: /nonexistent"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATTNAS_DATA": str(tmp_path / "none")}
+    code = ("import runners.data as d, pathlib, sys; d.DEBIAN_DIR = pathlib.Path('/nonexistent-debian');"
+            "from search.run import main; sys.exit(main(['--space', sys.argv[1]]))")
+    proc = subprocess.run([sys.executable, "-c", code, str(space)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Fashion-MNIST (train split) was not found" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_dry_run_prints_size_and_a_sample(tiny_space, tmp_path: Path) -> None:
+    proc = run_cli(["--space", str(tiny_space("dry")), "--dry-run"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "125 distinct architectures" in proc.stdout
+    assert "one sampled architecture:" in proc.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_help_lists_every_flag(tmp_path: Path) -> None:
+    proc = run_cli(["--help"], cwd=tmp_path)
+    for flag in ("--n-trials", "--timeout", "--study-name", "--storage", "--sampler", "--seed",
+                 "--device", "--out", "--quiet", "--dry-run", "--no-baselines"):
+        assert flag in proc.stdout
