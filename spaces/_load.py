@@ -278,6 +278,7 @@ def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
         problems = []
         _check_metrics(cfg, problems)
         stages = _resolve_stages(cfg, catalog, problems)
+    problems = list(dict.fromkeys(problems))  # `all` is resolved once per stage
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}")
