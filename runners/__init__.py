@@ -1,0 +1,1 @@
+"""Runners: proxy datasets, the brief trainer, and measurement. Knows nothing of Optuna."""
