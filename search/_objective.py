@@ -9,7 +9,6 @@ reuses that result and records ``duplicate_of``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict
 
 import optuna
@@ -28,20 +27,25 @@ _RESULT_ATTRS = ("accuracy", "val_loss", "latency_ms", "latency", "params", "flo
                  "train_seconds", "images_per_second", "constraint_violations", "infeasible")
 
 
-def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> list[float]:
-    """One number per bound, > 0 when violated (Optuna's ``constraints_func`` convention)."""
-    out = []
+def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> dict[str, float]:
+    """One number per bound, named ``<metric>_max``/``<metric>_min``; > 0 when violated.
+
+    Recorded with ``trial.set_constraint`` so that Optuna's samplers and
+    ``study.best_trials`` tell feasible trials from infeasible ones.
+    """
+    out = {}
     for metric, bound in space.config.constraints.items():
         if bound.max is not None:
-            out.append(metrics[metric] - bound.max)
+            out[f"{metric}_max"] = metrics[metric] - bound.max
         if bound.min is not None:
-            out.append(bound.min - metrics[metric])
+            out[f"{metric}_min"] = bound.min - metrics[metric]
     return out
 
 
-def constraints_func(trial: FrozenTrial) -> Sequence[float]:
-    """Read the violations a trial recorded; a trial that recorded none counts as infeasible."""
-    return trial.user_attrs.get("constraint_violations", [1.0])
+def _record_constraints(trial: optuna.Trial, violations: dict[str, float]) -> None:
+    trial.set_user_attr("constraint_violations", violations)
+    for key, value in violations.items():
+        trial.set_constraint(key, value)
 
 
 class Objective:
@@ -88,6 +92,7 @@ class Objective:
             for k in _RESULT_ATTRS:
                 if k in dup.user_attrs:
                     trial.set_user_attr(k, dup.user_attrs[k])
+            _record_constraints(trial, dup.user_attrs.get("constraint_violations", {}))
             if dup.state == TrialState.PRUNED:
                 raise optuna.TrialPruned(f"duplicate of infeasible trial {dup.number}")
             return tuple(dup.values)
@@ -107,8 +112,8 @@ class Objective:
             trial.set_user_attr(k, v)
         trial.set_user_attr("latency", latency.to_dict())
         violations = constraint_violations(self.space, metrics)
-        trial.set_user_attr("constraint_violations", violations)
-        if any(v > 0 for v in violations):
+        _record_constraints(trial, violations)
+        if any(v > 0 for v in violations.values()):
             trial.set_user_attr("infeasible", True)
             raise optuna.TrialPruned("violates a constraint; not trained")
 

@@ -11,7 +11,6 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from search._objective import constraints_func
 from search._sampling import reference_trials
 from spaces import SearchSpace, SpaceError
 
@@ -34,17 +33,18 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
 
 def make_sampler(space: SearchSpace, *, name: str | None = None,
                  seed: int | None = None) -> optuna.samplers.BaseSampler:
-    """The space's sampler (or ``name``), seeded; constraint-aware where Optuna allows."""
+    """The space's sampler (or ``name``), seeded.
+
+    Constraints reach the samplers through ``trial.set_constraint`` (Optuna 5).
+    """
     name = name or space.config.search.sampler
     seed = space.config.search.seed if seed is None else seed
-    constraints = constraints_func if space.config.constraints else None
     if name == "tpe":
         with warnings.catch_warnings():  # multivariate/group are "experimental" in Optuna 5
             warnings.simplefilter("ignore", ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                              constraints_func=constraints)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=constraints)
+        return optuna.samplers.NSGAIISampler(seed=seed)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"unknown sampler {name!r}; valid: tpe, nsga2, random")
@@ -81,5 +81,11 @@ def open_study(space: SearchSpace, *, storage: str, study_name: str,
 
 
 def finished_count(study: optuna.Study) -> int:
-    """Trials that count towards ``n_trials``: complete or pruned (infeasible)."""
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+    """Distinct architectures evaluated: complete or infeasible trials that are not duplicates.
+
+    This is what ``n_trials`` counts: a duplicate costs a fraction of a second
+    and adds nothing to the front.
+    """
+    return sum(1 for t in study.get_trials(deepcopy=False,
+                                           states=(TrialState.COMPLETE, TrialState.PRUNED))
+               if t.user_attrs.get("duplicate_of") is None)

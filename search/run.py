@@ -18,7 +18,6 @@ from pathlib import Path
 
 import optuna
 import torch
-from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
@@ -74,6 +73,38 @@ class _Log:
         self.file.flush()
         if console and not self.quiet:
             tqdm.write(line)
+
+
+class _StopRule:
+    """Per-trial callback: log the trial, advance the bar, and stop the study when it
+    holds ``n_trials`` distinct evaluations -- or when the sampler only proposes
+    duplicates (space exhausted) or trials keep failing."""
+
+    MAX_DUPLICATES_IN_A_ROW = 25
+    MAX_FAILURES_IN_A_ROW = 5
+
+    def __init__(self, n_trials: int, log: _Log, bar: tqdm, *, space_size: int) -> None:
+        self.n_trials, self.log, self.bar, self.space_size = n_trials, log, bar, space_size
+        self.duplicates = self.failures = 0
+
+    def __call__(self, study: optuna.Study, t: FrozenTrial) -> None:
+        self.log(trial_line(t))
+        duplicate = t.user_attrs.get("duplicate_of") is not None
+        finished = t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        self.duplicates = self.duplicates + 1 if duplicate else 0
+        self.failures = self.failures + 1 if t.state == TrialState.FAIL else 0
+        if finished and not duplicate:
+            self.bar.update(1)
+        if finished_count(study) >= self.n_trials:
+            study.stop()
+        elif self.duplicates >= self.MAX_DUPLICATES_IN_A_ROW:
+            self.log(f"stopping: the sampler proposed {self.duplicates} evaluated architectures "
+                     f"in a row; the space ({self.space_size:,} architectures) looks exhausted")
+            study.stop()
+        elif self.failures >= self.MAX_FAILURES_IN_A_ROW:
+            self.log(f"stopping: {self.failures} trials failed in a row; see the reasons above "
+                     f"and in trials.csv")
+            study.stop()
 
 
 def _dry_run(space: SearchSpace) -> int:
@@ -156,20 +187,13 @@ def main(argv: list[str] | None = None) -> int:
 
     bar = tqdm(total=remaining, unit="trial", disable=args.quiet or remaining == 0,
                dynamic_ncols=True)
-
-    def on_trial(_: optuna.Study, t: FrozenTrial) -> None:
-        log(trial_line(t))
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED):
-            bar.update(1)
-
+    stop = _StopRule(n_trials, log, bar, space_size=space.size())
     interrupted = False
     try:
         if remaining:
             study.optimize(
-                Objective(space, data, device=device), n_trials=remaining, timeout=args.timeout,
-                callbacks=[on_trial, MaxTrialsCallback(n_trials, states=(TrialState.COMPLETE,
-                                                                          TrialState.PRUNED))],
-                catch=(TrainingDiverged, torch.OutOfMemoryError),
+                Objective(space, data, device=device), n_trials=None, timeout=args.timeout,
+                callbacks=[stop], catch=(TrainingDiverged, torch.OutOfMemoryError),
             )
     except KeyboardInterrupt:
         interrupted = True
