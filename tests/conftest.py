@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
-import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from tests.helpers import make_fashion_like
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def write_idx(path: Path, array: np.ndarray, *, compress: bool) -> Path:
-    """Write a uint8 IDX file (the MNIST on-disk format)."""
-    header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(
-        struct.pack(">I", d) for d in array.shape)
-    payload = header + array.astype(np.uint8).tobytes()
-    if compress:
-        path = path.with_name(path.name + ".gz")
-        path.write_bytes(gzip.compress(payload))
-    else:
-        path.write_bytes(payload)
-    return path
-
-
-def make_fashion_like(folder: Path, *, n_train: int = 600, n_test: int = 100,
-                      compress: bool = True, seed: int = 0) -> Path:
-    """Four IDX files of 28x28 images whose class is learnable (a bright band per class)."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        labels = np.arange(n) % 10
-        rng.shuffle(labels)
-        images = rng.integers(0, 60, size=(n, 28, 28))
-        for i, c in enumerate(labels):
-            images[i, 2 * c + 4: 2 * c + 7, 4:24] += 150
-        write_idx(folder / f"{split}-images-idx3-ubyte", images, compress=compress)
-        write_idx(folder / f"{split}-labels-idx1-ubyte", labels, compress=compress)
-    return folder
 
 
 @pytest.fixture()
@@ -64,7 +34,7 @@ search: {{sampler: tpe, n_trials: {n_trials}, seed: 0}}
   all:
     attention:
       none: {{}}
-      se: {{reduction: [4, 8]}}
+      se: {{reduction: [4, 16]}}
       eca: {{kernel_size: [3, 5]}}
 """
 

@@ -51,7 +51,7 @@ CHOICES = [
     StageChoice.create("gc", {"fusion": "add"}),
     StageChoice.create("gc", {"fusion": "mul"}),
     StageChoice.create("gc", {"ratio": 0.25}),
-    StageChoice.create("ca", {"reduction": 8}),
+    StageChoice.create("ca", {"reduction": 4}),
     StageChoice.create("ca", {"reduction": 32}),
     StageChoice.create("se", position="post_add"),
     StageChoice.create("se", blocks="first"),

@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import make_fashion_like
 from runners import data as data_mod
 from runners.data import DatasetNotFound, load_fashion_mnist, load_proxy_data, stratified_split
+from tests.helpers import make_fashion_like
 
 
 @pytest.mark.parametrize("compress", [True, False])

@@ -22,7 +22,7 @@ def test_training_is_reproducible_and_learns(fashion_dir) -> None:
     a = train_proxy(small_model(), data, budget=budget, seed=0)
     b = train_proxy(small_model(), data, budget=budget, seed=0)
     assert a.val_accuracy == b.val_accuracy and a.val_loss == b.val_loss
-    assert a.val_accuracy > 0.3  # chance is 0.1; the synthetic classes are easy
+    assert a.val_accuracy > 0.5  # chance is 0.1; the synthetic textures are easy
     assert a.steps == 3 * (450 // 50) and a.images_per_second > 0
 
 
@@ -59,3 +59,15 @@ def test_latency_is_sane_and_honours_threads() -> None:
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads must be >= 1"):
         measure_latency(small_model(), (1, 1, 28, 28), threads=0)
+
+
+def test_flops_of_lone_se_and_eca_equal_closed_form() -> None:
+    from models import create_attention
+
+    c, h, w = 64, 8, 8
+    hidden = 4  # SE r=16 on 64 channels
+    pool, gate, scale = c * h * w, c, c * h * w  # one add per input, sigmoid per channel, multiply
+    assert count_flops(create_attention("se", c), (1, c, h, w)) == \
+        pool + 2 * c * hidden + 2 * hidden * c + gate + scale
+    k = 3  # ECA's adaptive kernel at 64 channels
+    assert count_flops(create_attention("eca", c), (1, c, h, w)) == pool + 2 * k * c + gate + scale

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from models import build_model, load_architecture
+from search._study import finished_count
 from search.run import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,15 +37,14 @@ def test_four_trial_study_end_to_end(tiny_space, fashion_dir, tmp_path, monkeypa
     assert len(trials) == 4
     assert trials[0].user_attrs["reference"] == "no attention"
     assert trials[1].user_attrs["reference"] == "se everywhere"
-    assert trials[1].user_attrs["arch_short"] == "se(r=4)|se(r=4)|se(r=4)" or \
-        trials[1].user_attrs["arch_short"].startswith("se(")
+    assert trials[1].user_attrs["arch_short"] == "se(r=16)|se(r=16)|se(r=16)"
     for t in trials:
         assert t.state == optuna.trial.TrialState.COMPLETE
         for key in ("arch", "flops", "params", "latency", "train_seconds"):
             assert key in t.user_attrs
     html = (out / "dashboard.html").read_text()
     assert 'id="pareto-front"' in html and "Pareto front" in html
-    assert "cdn.plot.ly" not in html  # plotly.js is embedded
+    assert '<script src="http' not in html and len(html) > 1_000_000  # plotly.js embedded
     rows = list(csv.DictReader((out / "trials.csv").open()))
     assert len(rows) == 4 and rows[0]["arch_short"] == "none|none|none"
     best = yaml.safe_load((out / "best.yaml").read_text())
@@ -61,7 +61,7 @@ def test_rerun_resumes_instead_of_starting_over(tiny_space, fashion_dir, tmp_pat
     assert main(["--space", str(space), "--quiet", "--n-trials", "5"]) == 0
     study = optuna.load_study(study_name="resume",
                               storage=f"sqlite:///{tmp_path / 'runs/resume/study.db'}")
-    assert len(study.trials) == 5
+    assert finished_count(study) == 5  # distinct architectures; duplicates do not count
     assert [t.user_attrs.get("reference") for t in study.trials].count("no attention") == 1
 
 
@@ -87,7 +87,9 @@ def test_duplicates_are_not_trained_again(tiny_space, fashion_dir, tmp_path, mon
     study = optuna.load_study(study_name="dup", storage=f"sqlite:///{tmp_path / 'runs/dup/study.db'}")
     originals = [t for t in study.trials if "duplicate_of" not in t.user_attrs]
     dups = [t for t in study.trials if "duplicate_of" in t.user_attrs]
-    assert len(originals) == 2 and len(dups) == 4
+    # n_trials=6 distinct cannot be reached: the run stops once the sampler only repeats
+    assert len(originals) == 2 and len(dups) >= 25
+    assert "looks exhausted" in (tmp_path / "runs/dup/run.log").read_text()
     for t in dups:
         src = study.trials[t.user_attrs["duplicate_of"]]
         assert t.values == src.values and "train_seconds" in t.user_attrs

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search._sampling import enumerate_params, params_to_architecture, suggest_architecture
+from search._study import make_sampler
+from search.catalog import model_catalog
+from search.run import main
+from spaces import load_space
+
+ROOT = Path(__file__).resolve().parents[2]
+SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}
+
+
+def test_enumeration_covers_the_space_exactly(tiny_space) -> None:
+    path = tiny_space("enum")
+    path.write_text(path.read_text() + "    blocks: [all, last]\n")
+    space = load_space(path, catalog=model_catalog())
+    params = enumerate_params(space)
+    keys = {params_to_architecture(space, p, **SHAPE).key() for p in params}
+    assert len(params) == len(keys) == space.size() == (1 + 2 * 2 + 2 * 2) ** 3
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random", "gp"])
+def test_same_seed_same_sequence(tiny_space, sampler: str) -> None:
+    space = load_space(tiny_space("seq"), catalog=model_catalog())
+
+    def sequence(seed: int) -> list[str]:
+        study = optuna.create_study(directions=space.directions,
+                                    sampler=make_sampler(space, name=sampler, seed=seed))
+        out = []
+        for i in range(12):
+            t = study.ask()
+            arch = suggest_architecture(t, space, **SHAPE)
+            out.append(arch.short())
+            study.tell(t, [len(arch.short()) / 100 + i / 1000, float(len(out))])
+        return out
+
+    assert sequence(0) == sequence(0)
+    assert sequence(0) != sequence(1)
+
+
+def test_grid_evaluates_every_architecture_once(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tiny_space("grid", n_trials=50)
+    text = path.read_text().split("stages:")[0]
+    path.write_text(text + "stages:\n  all:\n    attention: {none: {}, se: {reduction: 4}}\n")
+    assert main(["--space", str(path), "--quiet", "--sampler", "grid", "--no-baselines"]) == 0
+    study = optuna.load_study(study_name="grid", storage=f"sqlite:///{tmp_path / 'runs/grid/study.db'}")
+    originals = [t.user_attrs["arch_short"] for t in study.trials if "duplicate_of" not in t.user_attrs]
+    assert sorted(originals) == sorted(set(originals)) and len(originals) == 8
+
+
+def test_ctrl_c_keeps_finished_trials_and_exits_130(tiny_space, fashion_dir, tmp_path) -> None:
+    path = tiny_space("intr", n_trials=200)
+    path.write_text(path.read_text().replace("epochs: 1", "epochs: 4"))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "search.run", "--space", str(path), "--quiet"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    log = tmp_path / "runs/intr/run.log"
+    deadline = time.time() + 90
+    while time.time() < deadline and (not log.exists() or log.read_text().count(" acc ") < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    study = optuna.load_study(study_name="intr", storage=f"sqlite:///{tmp_path / 'runs/intr/study.db'}")
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 2
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert (tmp_path / "runs/intr/dashboard.html").exists()
+    assert (tmp_path / "runs/intr/best.yaml").exists()
+    assert "interrupted" in log.read_text()
