@@ -11,16 +11,23 @@ with CUDA events after synchronisation.
 
 FLOPs come from ``torch.utils.flop_counter.FlopCounterMode`` at batch 1 and
 count multiply and add separately (FLOPs = 2 x MACs for convolutions and
-matrix products). It does not count pooling or elementwise operations.
+matrix products). Where it counts zero, formulas are added for the operations
+attention modules are made of, so that SE or ECA are not free: average pooling
+and means (one add per input element), elementwise sigmoid, hard-swish,
+multiply and add (one FLOP per output element), softmax (three per element:
+exp, sum, divide). ReLU, BatchNorm and LayerNorm stay uncounted (folded or
+negligible at inference).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -54,12 +61,43 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _numel(shape: Any) -> int:
+    return math.prod(shape) if shape is not None else 0
+
+
+def _per_output(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _numel(out_shape)
+
+
+def _per_input(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return _numel(args[0])
+
+
+def _softmax(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return 3 * _numel(out_shape)
+
+
+_aten = torch.ops.aten
+ATTENTION_FLOP_FORMULAS = {
+    _aten.adaptive_avg_pool2d: _per_input,
+    _aten._adaptive_avg_pool2d: _per_input,
+    _aten.mean: _per_input,
+    _aten.sigmoid: _per_output,
+    _aten.hardswish: _per_output,
+    _aten.mul: _per_output,
+    _aten.add: _per_output,
+    _aten.add_: _per_output,
+    _aten.softmax: _softmax,
+    _aten._softmax: _softmax,
+}
+
+
 def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """FLOPs of one forward pass at ``input_shape`` (batch included)."""
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    counter = FlopCounterMode(display=False)
+    counter = FlopCounterMode(display=False, custom_mapping=ATTENTION_FLOP_FORMULAS)
     with torch.inference_mode(), counter:
         model(torch.zeros(input_shape, device=device))
     model.train(was_training)
