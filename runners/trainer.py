@@ -158,3 +158,32 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     seconds = time.perf_counter() - start
     acc, val_loss = evaluate(model, data.val_x, data.val_y, data)
     return TrainResult(acc, val_loss, seconds, step * budget.batch_size / seconds, step)
+
+
+def seconds_per_step(model: nn.Module, *, batch_size: int, in_channels: int, input_size: int,
+                     num_classes: int, device: torch.device, steps: int = 3) -> float:
+    """Wall seconds of one training step of ``model``, timed on random data after one warm-up.
+
+    For estimates (``--dry-run``); the model's weights are changed.
+    """
+    model.to(device).train()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    x = torch.randn(batch_size, in_channels, input_size, input_size, device=device)
+    y = torch.randint(0, num_classes, (batch_size,), device=device)
+
+    def step() -> None:
+        with _autocast(device):
+            loss = F.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / steps

@@ -9,7 +9,7 @@ reuses that result and records ``duplicate_of``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Callable
 
 import optuna
 import torch
@@ -48,6 +48,49 @@ def _record_constraints(trial: optuna.Trial, violations: dict[str, float]) -> No
         trial.set_constraint(key, value)
 
 
+class _Infeasible(Exception):
+    """Raised inside ``evaluate_architecture`` when a constraint is broken."""
+
+
+def evaluate_architecture(model: torch.nn.Module, space: SearchSpace, data: ProxyData, *,
+                          device: torch.device,
+                          on_measured: Callable[[dict], None] | None = None) -> dict:
+    """Measure ``model`` (params, FLOPs, latency), check constraints, then train it briefly.
+
+    ``on_measured`` sees the cheap measurements before training starts, so a
+    caller can record them even when the candidate is infeasible (then
+    ``_Infeasible`` is raised and nothing is trained).
+
+    Returns:
+        The measurements plus ``accuracy``, ``val_loss``, ``train_seconds`` and
+        ``images_per_second``.
+    """
+    cfg = space.config
+    lat = cfg.latency
+    model.to(torch.device(lat.device))
+    shape = (lat.batch_size, data.in_channels, data.input_size, data.input_size)
+    latency = measure_latency(model, shape, threads=lat.threads, repeats=lat.repeats)
+    measured: dict = {
+        "params": count_params(model),
+        "flops": count_flops(model, (1, *shape[1:])),
+        "latency_ms": latency.median_ms,
+        "latency": latency.to_dict(),
+    }
+    violations = constraint_violations(space, measured)
+    measured["constraint_violations"] = violations
+    measured["infeasible"] = any(v > 0 for v in violations.values())
+    if on_measured is not None:
+        on_measured(measured)
+    if measured["infeasible"]:
+        raise _Infeasible
+    model.to(device)
+    budget = TrainBudget(**cfg.budget.model_dump(exclude={"device"}))
+    result = train_proxy(model, data, budget=budget, seed=cfg.search.seed)
+    return {**measured, "accuracy": result.val_accuracy, "val_loss": result.val_loss,
+            "train_seconds": result.train_seconds,
+            "images_per_second": result.images_per_second}
+
+
 class Objective:
     """The study's objective over a fixed space and proxy dataset."""
 
@@ -55,10 +98,7 @@ class Objective:
         self.space = space
         self.data = data
         self.device = device
-        cfg = space.config
-        self.budget = TrainBudget(**cfg.budget.model_dump(exclude={"device"}))
-        self.latency_cfg = cfg.latency
-        self.seed = cfg.search.seed
+        self.seed = space.config.search.seed
 
     def _find_duplicate(self, study: optuna.Study, key: str, signature: str) -> FrozenTrial | None:
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
@@ -72,6 +112,14 @@ class Objective:
 
     def _objective_values(self, attrs: dict) -> tuple[float, ...]:
         return tuple(float(attrs[m]) for m in self.space.config.objectives)
+
+    @staticmethod
+    def _record_measured(trial: optuna.Trial, measured: dict) -> None:
+        for k in ("params", "flops", "latency_ms", "latency"):
+            trial.set_user_attr(k, measured[k])
+        _record_constraints(trial, measured["constraint_violations"])
+        if measured["infeasible"]:
+            trial.set_user_attr("infeasible", True)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         arch = suggest_architecture(trial, self.space, in_channels=self.data.in_channels,
@@ -97,37 +145,17 @@ class Objective:
                 raise optuna.TrialPruned(f"duplicate of infeasible trial {dup.number}")
             return tuple(dup.values)
 
-        lat_device = torch.device(self.latency_cfg.device)
-        model.to(lat_device)
-        shape = (self.latency_cfg.batch_size, self.data.in_channels,
-                 self.data.input_size, self.data.input_size)
-        latency = measure_latency(model, shape, threads=self.latency_cfg.threads,
-                                  repeats=self.latency_cfg.repeats)
-        metrics: dict[str, float] = {
-            "params": count_params(model),
-            "flops": count_flops(model, (1, *shape[1:])),
-            "latency_ms": latency.median_ms,
-        }
-        for k, v in metrics.items():
-            trial.set_user_attr(k, v)
-        trial.set_user_attr("latency", latency.to_dict())
-        violations = constraint_violations(self.space, metrics)
-        _record_constraints(trial, violations)
-        if any(v > 0 for v in violations.values()):
-            trial.set_user_attr("infeasible", True)
-            raise optuna.TrialPruned("violates a constraint; not trained")
-
-        model.to(self.device)
         try:
-            result = train_proxy(model, self.data, budget=self.budget, seed=self.seed)
+            attrs = evaluate_architecture(model, self.space, self.data, device=self.device,
+                                          on_measured=lambda m: self._record_measured(trial, m))
+        except _Infeasible:
+            raise optuna.TrialPruned("violates a constraint; not trained") from None
         except TrainingDiverged as e:
             trial.set_user_attr("fail_reason", str(e))
             raise
         except torch.OutOfMemoryError as e:
             trial.set_user_attr("fail_reason", f"out of memory: {str(e).splitlines()[0]}")
             raise
-        attrs = asdict(result)
-        trial.set_user_attr("accuracy", attrs.pop("val_accuracy"))
-        for k in ("val_loss", "train_seconds", "images_per_second"):
+        for k in ("accuracy", "val_loss", "train_seconds", "images_per_second"):
             trial.set_user_attr(k, attrs[k])
-        return self._objective_values({**metrics, "accuracy": result.val_accuracy})
+        return self._objective_values(attrs)

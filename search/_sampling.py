@@ -91,3 +91,36 @@ def reference_trials(space: SearchSpace) -> tuple[list[tuple[str, dict[str, Any]
         else:
             refs.append((label, params))
     return refs, skipped
+
+
+def _stage_params(stage: StageSpace) -> list[dict[str, Any]]:
+    """Every assignment of one stage's parameters (only those that are parameters)."""
+    out: list[dict[str, Any]] = []
+    modules = [m.name for m in stage.modules]
+    for m in stage.modules:
+        base = {f"{stage.name}.attention": m.name} if len(modules) > 1 else {}
+        combos: list[dict[str, Any]] = [base]
+        axes = [(f"{stage.name}.{m.name}.{h}", v) for h, v in m.hparams]
+        if m.name != "none":
+            axes += [(f"{stage.name}.position", stage.positions),
+                     (f"{stage.name}.blocks", stage.blocks)]
+        for key, values in axes:
+            if len(values) > 1:
+                combos = [{**c, key: v} for c in combos for v in values]
+        out += combos
+    return out
+
+
+def enumerate_params(space: SearchSpace) -> list[dict[str, Any]]:
+    """Trial params of every architecture of ``space`` (``space.size()`` of them), in order."""
+    combos: list[dict[str, Any]] = [{}]
+    for stage in space.stages:
+        combos = [{**c, **p} for c in combos for p in _stage_params(stage)]
+    return combos
+
+
+def params_to_architecture(space: SearchSpace, params: dict[str, Any], *, in_channels: int,
+                           input_size: int, num_classes: int) -> Architecture:
+    """The architecture a trial with ``params`` builds (no study needed)."""
+    return suggest_architecture(optuna.trial.FixedTrial(params), space, in_channels=in_channels,
+                                input_size=input_size, num_classes=num_classes)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import random
 import warnings
+from pathlib import Path
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from search._sampling import reference_trials
+from search._sampling import enumerate_params, reference_trials
 from spaces import SearchSpace, SpaceError
 
 
@@ -45,9 +45,40 @@ def make_sampler(space: SearchSpace, *, name: str | None = None,
             return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "random":
+    if name == "gp":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            # conditional hyper-parameters fall outside the GP's joint space: sampled independently
+            return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+    if name in ("random", "grid"):  # grid: every architecture is enqueued, see enqueue_grid
         return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"unknown sampler {name!r}; valid: tpe, nsga2, random")
+    raise ValueError(f"unknown sampler {name!r}; valid: tpe, nsga2, random, grid, gp")
+
+
+GRID_LIMIT = 20_000
+
+
+def enqueue_grid(study: optuna.Study, space: SearchSpace, *, seed: int) -> int:
+    """Enqueue every architecture of ``space`` once, in a seeded random order.
+
+    Optuna's GridSampler needs one fixed parameter set for all trials; a space
+    with conditional hyper-parameters has none, so the grid is enumerated here.
+    Does nothing when the study already holds waiting trials (a resumed grid).
+
+    Raises:
+        SpaceError: the space is larger than ``GRID_LIMIT``.
+    """
+    if space.size() > GRID_LIMIT:
+        raise SpaceError(f"sampler grid enumerates every architecture, but {space.path} has "
+                         f"{space.size():,} (limit {GRID_LIMIT:,}); use tpe, nsga2, gp or random")
+    if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        return 0
+    done = {tuple(sorted(t.params.items())) for t in study.get_trials(deepcopy=False)}
+    params = [p for p in enumerate_params(space) if tuple(sorted(p.items())) not in done]
+    random.Random(seed).shuffle(params)
+    for p in params:
+        study.enqueue_trial(p, user_attrs={"grid": True})
+    return len(params)
 
 
 def open_study(space: SearchSpace, *, storage: str, study_name: str,

@@ -21,13 +21,20 @@ import torch
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
+from models import build_model
 from reports.dashboard import write_dashboard
 from runners.data import DatasetNotFound, load_proxy_data
-from runners.trainer import TrainingDiverged
+from runners.trainer import TrainingDiverged, seconds_per_step
 from search._objective import Objective
 from search._outputs import front_table, trial_line, write_trials_csv
 from search._sampling import reference_trials, suggest_architecture
-from search._study import default_storage, finished_count, make_sampler, open_study
+from search._study import (
+    default_storage,
+    enqueue_grid,
+    finished_count,
+    make_sampler,
+    open_study,
+)
 from search.catalog import model_catalog
 from search.export import export_best
 from search.pareto import PickError, knee, pareto_front
@@ -48,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study-name", default=None, help="default: the space's name")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite:///<out>/study.db)")
-    p.add_argument("--sampler", choices=["tpe", "nsga2", "random"], default=None,
+    p.add_argument("--sampler", choices=["tpe", "nsga2", "random", "grid", "gp"], default=None,
                    help="default: the space's search.sampler")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the space's search.seed)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None,
@@ -107,11 +114,19 @@ class _StopRule:
             study.stop()
 
 
-def _dry_run(space: SearchSpace) -> int:
+def _dry_run(space: SearchSpace, device: torch.device) -> int:
+    cfg = space.config
     refs, skipped = reference_trials(space)
     study = optuna.create_study(directions=space.directions,
-                                sampler=optuna.samplers.RandomSampler(seed=space.config.search.seed))
-    arch = suggest_architecture(study.ask(), space, in_channels=1, input_size=28, num_classes=10)
+                                sampler=optuna.samplers.RandomSampler(seed=cfg.search.seed))
+    # Fashion-MNIST's shape; the data itself is not read by a dry run
+    shape = {"in_channels": 1, "input_size": 28, "num_classes": 10}
+    arch = suggest_architecture(study.ask(), space, **shape)
+    n_train = int((cfg.dataset.train_subset or 60000) * (1 - cfg.dataset.val_fraction))
+    steps = max(1, int(round(cfg.budget.epochs * max(1, n_train // cfg.budget.batch_size))))
+    per_step = seconds_per_step(build_model(arch), batch_size=cfg.budget.batch_size,
+                                device=device, **shape)
+    per_trial = steps * per_step
     print(f"space {space.path} is valid (sha256 {space.sha256[:12]}…)")
     print(f"  {space.size():,} distinct architectures over {len(space.stages)} stages")
     for s in space.stages:
@@ -119,6 +134,10 @@ def _dry_run(space: SearchSpace) -> int:
     print(f"  reference trials: {', '.join(label for label, _ in refs) or 'none'}"
           + (f" (outside the space, skipped: {', '.join(skipped)})" if skipped else ""))
     print(f"  one sampled architecture: {arch.short()}")
+    print(f"  estimated training time per trial on {device}: {per_trial:.0f} s "
+          f"({steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency and "
+          f"validation add a few seconds); {cfg.search.n_trials} trials: "
+          f"~{cfg.search.n_trials * (per_trial + 2) / 60:.0f} min")
     return 0
 
 
@@ -149,18 +168,19 @@ def main(argv: list[str] | None = None) -> int:
     except SpaceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if args.dry_run:
-        return _dry_run(space)
     cfg = space.config
-    study_name = args.study_name or cfg.name
-    out = Path(args.out or Path("runs") / study_name)
-    out.mkdir(parents=True, exist_ok=True)
-    log = _Log(out / "run.log", quiet=args.quiet)
     device = torch.device(args.device or cfg.budget.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda was asked for, but torch sees no CUDA device; "
               "use --device cpu", file=sys.stderr)
         return 2
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if args.dry_run:
+        return _dry_run(space, device)
+    study_name = args.study_name or cfg.name
+    out = Path(args.out or Path("runs") / study_name)
+    out.mkdir(parents=True, exist_ok=True)
+    log = _Log(out / "run.log", quiet=args.quiet)
     try:
         data = load_proxy_data(name=cfg.dataset.name, root=cfg.dataset.root,
                                train_subset=cfg.dataset.train_subset,
@@ -175,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         study = open_study(space, storage=storage, study_name=study_name,
                            sampler=make_sampler(space, name=args.sampler, seed=args.seed),
                            baselines=not args.no_baselines)
+        if (args.sampler or cfg.search.sampler) == "grid":
+            enqueue_grid(study, space, seed=cfg.search.seed if args.seed is None else args.seed)
     except SpaceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -19,7 +19,7 @@ METRICS: dict[str, str] = {
     "params": "minimize",
     "flops": "minimize",
 }
-SAMPLERS = ("tpe", "nsga2", "random")
+SAMPLERS = ("tpe", "nsga2", "random", "grid", "gp")
 
 
 class _Strict(BaseModel):
@@ -69,7 +69,7 @@ class Bound(_Strict):
 
 
 class SearchConfig(_Strict):
-    sampler: Literal["tpe", "nsga2", "random"] = "tpe"
+    sampler: Literal["tpe", "nsga2", "random", "grid", "gp"] = "tpe"
     n_trials: int = Field(24, ge=1)
     seed: int = 0
     baselines: bool = True

@@ -84,7 +84,7 @@ class ResNetCifar(nn.Module):
         )
         layers = []
         in_ch = w
-        for i, (info, choice) in enumerate(zip(stages, arch.stages)):
+        for i, (info, choice) in enumerate(zip(stages, arch.stages, strict=True)):
             blocks = []
             for b in range(info.blocks):
                 attn = (create_attention(choice.attention, info.channels, **dict(choice.hparams))
