@@ -134,6 +134,12 @@ class Architecture:
         return cls(backbone, tuple(sorted(backbone_args.items())), tuple(stages),
                    in_channels, input_size, num_classes)
 
+    def without_attention(self) -> Architecture:
+        """The same backbone and input with ``none`` in every stage (the latency baseline)."""
+        return Architecture(self.backbone, self.backbone_args,
+                            tuple(StageChoice() for _ in self.stages),
+                            self.in_channels, self.input_size, self.num_classes)
+
     def short(self) -> str:
         """Per-stage choices joined by ``|``, e.g. ``se(r=16)|eca(k=3)|none``."""
         return "|".join(s.short() for s in self.stages)

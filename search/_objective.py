@@ -15,15 +15,17 @@ import optuna
 import torch
 from optuna.trial import FrozenTrial, TrialState
 
-from models import build_model, model_signature
+from models import Architecture, build_model, model_signature
 from runners.data import ProxyData
 from runners.measure import count_flops, count_params, measure_latency
+from runners.onnx_runtime import onnxruntime_latency
 from runners.trainer import TrainBudget, TrainingDiverged, train_proxy
 from search._sampling import suggest_architecture
 from spaces import SearchSpace
 
 # attributes copied from the trial a duplicate points to
-_RESULT_ATTRS = ("accuracy", "val_loss", "latency_ms", "latency", "params", "flops",
+_RESULT_ATTRS = ("accuracy", "val_loss", "latency_ms", "latency_ratio", "peak_memory", "latency",
+                 "params", "flops",
                  "train_seconds", "images_per_second", "constraint_violations", "infeasible")
 
 
@@ -52,8 +54,14 @@ class _Infeasible(Exception):
     """Raised inside ``evaluate_architecture`` when a constraint is broken."""
 
 
+def needs_baseline(space: SearchSpace) -> bool:
+    """Whether the no-attention backbone must be timed beside each candidate."""
+    cfg = space.config
+    return cfg.latency.relative or "latency_ratio" in set(cfg.objectives) | set(cfg.constraints)
+
+
 def evaluate_architecture(model: torch.nn.Module, space: SearchSpace, data: ProxyData, *,
-                          device: torch.device,
+                          device: torch.device, baseline: torch.nn.Module | None = None,
                           on_measured: Callable[[dict], None] | None = None) -> dict:
     """Measure ``model`` (params, FLOPs, latency), check constraints, then train it briefly.
 
@@ -69,13 +77,24 @@ def evaluate_architecture(model: torch.nn.Module, space: SearchSpace, data: Prox
     lat = cfg.latency
     model.to(torch.device(lat.device))
     shape = (lat.batch_size, data.in_channels, data.input_size, data.input_size)
-    latency = measure_latency(model, shape, threads=lat.threads, repeats=lat.repeats)
+    if lat.backend == "onnxruntime":
+        latency, onnx_diff = onnxruntime_latency(model, shape, threads=lat.threads,
+                                                 repeats=lat.repeats, baseline=baseline)
+    else:
+        latency, onnx_diff = measure_latency(model, shape, threads=lat.threads, repeats=lat.repeats,
+                                             baseline=baseline), None
     measured: dict = {
         "params": count_params(model),
         "flops": count_flops(model, (1, *shape[1:])),
         "latency_ms": latency.median_ms,
         "latency": latency.to_dict(),
     }
+    if latency.ratio is not None:
+        measured["latency_ratio"] = latency.ratio
+    if latency.peak_memory is not None:
+        measured["peak_memory"] = latency.peak_memory
+    if onnx_diff is not None:
+        measured["onnx_max_abs_diff"] = onnx_diff
     violations = constraint_violations(space, measured)
     measured["constraint_violations"] = violations
     measured["infeasible"] = any(v > 0 for v in violations.values())
@@ -99,6 +118,14 @@ class Objective:
         self.data = data
         self.device = device
         self.seed = space.config.search.seed
+        self._baseline: torch.nn.Module | None = None
+
+    def _baseline_for(self, arch: Architecture) -> torch.nn.Module | None:
+        """The no-attention backbone, built once, when latency_ratio is needed."""
+        if self._baseline is None and needs_baseline(self.space):
+            torch.manual_seed(self.seed)
+            self._baseline = build_model(arch.without_attention())
+        return self._baseline
 
     def _find_duplicate(self, study: optuna.Study, key: str, signature: str) -> FrozenTrial | None:
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
@@ -115,8 +142,10 @@ class Objective:
 
     @staticmethod
     def _record_measured(trial: optuna.Trial, measured: dict) -> None:
-        for k in ("params", "flops", "latency_ms", "latency"):
-            trial.set_user_attr(k, measured[k])
+        for k in ("params", "flops", "latency_ms", "latency_ratio", "peak_memory", "latency",
+                  "onnx_max_abs_diff"):
+            if k in measured:
+                trial.set_user_attr(k, measured[k])
         _record_constraints(trial, measured["constraint_violations"])
         if measured["infeasible"]:
             trial.set_user_attr("infeasible", True)
@@ -147,6 +176,7 @@ class Objective:
 
         try:
             attrs = evaluate_architecture(model, self.space, self.data, device=self.device,
+                                          baseline=self._baseline_for(arch),
                                           on_measured=lambda m: self._record_measured(trial, m))
         except _Infeasible:
             raise optuna.TrialPruned("violates a constraint; not trained") from None

@@ -9,8 +9,8 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 _CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss", "latency_ms",
-              "params", "flops", "train_seconds", "images_per_second", "infeasible",
-              "fail_reason")
+              "latency_ratio", "peak_memory", "params", "flops", "train_seconds",
+              "images_per_second", "infeasible", "fail_reason")
 
 
 def trial_line(t: FrozenTrial) -> str:
@@ -20,6 +20,8 @@ def trial_line(t: FrozenTrial) -> str:
     head = f"#{t.number:<3d} {ua.get('arch_short', '?'):<36s}"
     if t.state == TrialState.COMPLETE:
         body = f"acc {ua['accuracy']:.4f}  lat {ua['latency_ms']:7.3f} ms"
+        if "latency_ratio" in ua:
+            body += f" (x{ua['latency_ratio']:.3f})"
     elif t.state == TrialState.PRUNED and ua.get("infeasible"):
         body = f"infeasible  lat {ua['latency_ms']:7.3f} ms (not trained)"
     else:

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from models import build_model
 from reports.dashboard import write_dashboard
 from runners.data import DatasetNotFound, load_proxy_data
+from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from runners.trainer import TrainingDiverged, seconds_per_step
 from search._objective import Objective
 from search._outputs import front_table, trial_line, write_trials_csv
@@ -174,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --device cuda was asked for, but torch sees no CUDA device; "
               "use --device cpu", file=sys.stderr)
         return 2
+    if cfg.latency.backend == "onnxruntime":
+        try:
+            require_onnx()
+        except OnnxUnavailable as e:
+            print(f"error: {space.path}: latency.backend: onnxruntime: {e}", file=sys.stderr)
+            return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.dry_run:
         return _dry_run(space, device)

@@ -237,6 +237,13 @@ def _check_metrics(cfg: SpaceConfig, problems: list[str]) -> None:
             problems.append(f"objectives[{i}]: unknown metric {m!r}; allowed: {allowed}")
     if not 1 <= len(cfg.objectives) <= 3 or len(set(cfg.objectives)) != len(cfg.objectives):
         problems.append(f"objectives: give one to three distinct metrics; got {cfg.objectives}")
+    used = set(cfg.objectives) | set(cfg.constraints)
+    if "peak_memory" in used and cfg.latency.device != "cuda":
+        problems.append("peak_memory: measured on CUDA only; set latency.device: cuda or drop it "
+                        f"from objectives/constraints; got latency.device: {cfg.latency.device}")
+    if cfg.latency.backend == "onnxruntime" and cfg.latency.device != "cpu":
+        problems.append("latency.backend: onnxruntime is timed on the CPU; set latency.device: cpu; "
+                        f"got {cfg.latency.device}")
     for m, bound in cfg.constraints.items():
         if m not in METRICS or m == "accuracy":
             problems.append(f"constraints.{m}: unknown cost metric; allowed: "

@@ -16,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 METRICS: dict[str, str] = {
     "accuracy": "maximize",
     "latency_ms": "minimize",
+    "latency_ratio": "minimize",
     "params": "minimize",
     "flops": "minimize",
+    "peak_memory": "minimize",
 }
 SAMPLERS = ("tpe", "nsga2", "random", "grid", "gp")
 
@@ -57,10 +59,14 @@ class BudgetConfig(_Strict):
 
 
 class LatencyConfig(_Strict):
+    # torch: eager PyTorch; onnxruntime: the exported model in ONNX Runtime on CPU
+    backend: Literal["torch", "onnxruntime"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
     batch_size: int = Field(1, ge=1)
     threads: int = Field(1, ge=1)
     repeats: int = Field(21, ge=4)
+    # also time the backbone without attention beside each candidate (latency_ratio)
+    relative: bool = False
 
 
 class Bound(_Strict):

@@ -71,3 +71,11 @@ def test_flops_of_lone_se_and_eca_equal_closed_form() -> None:
         pool + 2 * c * hidden + 2 * hidden * c + gate + scale
     k = 3  # ECA's adaptive kernel at 64 channels
     assert count_flops(create_attention("eca", c), (1, c, h, w)) == pool + 2 * k * c + gate + scale
+
+
+def test_latency_ratio_against_a_baseline_timed_alongside() -> None:
+    model = small_model("none")
+    lat = measure_latency(model, (1, 1, 28, 28), repeats=5, warmup=2, baseline=small_model("none"))
+    assert lat.ratio is not None and 0.5 < lat.ratio < 2.0  # the same network on both sides
+    assert lat.baseline_median_ms is not None and lat.baseline_median_ms > 0
+    assert measure_latency(model, (1, 1, 28, 28), repeats=5, warmup=2).ratio is None

@@ -154,3 +154,15 @@ def test_help_lists_every_flag(tmp_path: Path) -> None:
     for flag in ("--n-trials", "--timeout", "--study-name", "--storage", "--sampler", "--seed",
                  "--device", "--out", "--quiet", "--dry-run", "--no-baselines"):
         assert flag in proc.stdout
+
+
+def test_latency_ratio_objective(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = tiny_space("ratio", n_trials=2)
+    space.write_text(space.read_text().replace("objectives: [accuracy, latency_ms]",
+                                               "objectives: [accuracy, latency_ratio]"))
+    assert main(["--space", str(space), "--quiet"]) == 0
+    study = optuna.load_study(study_name="ratio", storage=f"sqlite:///{tmp_path / 'runs/ratio/study.db'}")
+    for t in study.trials:
+        assert t.values[1] == t.user_attrs["latency_ratio"] > 0
+        assert t.user_attrs["latency"]["baseline_median_ms"] > 0

@@ -81,7 +81,7 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_unknown_objective_metric_lists_metrics(tmp_path: Path) -> None:
-    with pytest.raises(SpaceError, match=r"objectives\[1\]: unknown metric 'speed'; allowed: accuracy, latency_ms, params, flops"):
+    with pytest.raises(SpaceError, match=r"objectives\[1\]: unknown metric 'speed'; allowed: accuracy, latency_ms, latency_ratio, params, flops, peak_memory"):
         load_space(write(tmp_path, "objectives: [accuracy, speed]\n" + GOOD), catalog=CATALOG)
 
 
@@ -98,3 +98,8 @@ def test_spaces_package_does_not_import_torch() -> None:
     code = ("import sys, spaces; spaces.load_space; "
             "assert 'torch' not in sys.modules, 'spaces imported torch'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_peak_memory_needs_cuda_latency(tmp_path: Path) -> None:
+    with pytest.raises(SpaceError, match=r"peak_memory: measured on CUDA only; set latency.device: cuda"):
+        load_space(write(tmp_path, "objectives: [accuracy, peak_memory]\n" + GOOD), catalog=CATALOG)
