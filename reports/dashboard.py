@@ -105,6 +105,39 @@ def stage_data(study: optuna.Study) -> StageData:
     return StageData(stages, acc)
 
 
+class FidelityData(NamedTuple):
+    kendall_tau: float
+    spearman_rho: float
+    epochs: float
+    points: list[tuple[int, str, float, float]]  # trial, arch, proxy accuracy, long accuracy
+    seed_std: float
+    seed_accuracies: list[float]
+
+
+def fidelity_data(study: optuna.Study) -> FidelityData | None:
+    """What ``search.fidelity`` stored in the study, or None if it has not run."""
+    f = study.user_attrs.get("fidelity")
+    if not f:
+        return None
+    return FidelityData(f["kendall_tau"], f["spearman_rho"], f["epochs"],
+                        [(r["trial"], r["arch"], r["proxy_accuracy"], r["long_accuracy"])
+                         for r in f["rows"]],
+                        f["seed_spread"]["std"], f["seed_spread"]["accuracies"])
+
+
+def fidelity_figure(data: FidelityData) -> go.Figure:
+    fig = go.Figure(go.Scatter(
+        x=[p[2] for p in data.points], y=[p[3] for p in data.points], mode="markers",
+        hovertext=[f"trial {p[0]}<br>{p[1]}" for p in data.points], hoverinfo="text",
+        marker=dict(size=10)))
+    fig.update_layout(
+        title=(f"Proxy vs {data.epochs:g}-epoch accuracy: Kendall tau {data.kendall_tau:.2f}, "
+               f"Spearman rho {data.spearman_rho:.2f}; proxy seed std {data.seed_std:.4f}"),
+        xaxis_title="proxy validation accuracy", yaxis_title="long-training validation accuracy",
+        template="plotly_white", height=420)
+    return fig
+
+
 _STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
           "infeasible": ("#7f7f7f", "x")}
 
@@ -180,6 +213,12 @@ def render_dashboard(study: optuna.Study) -> str:
                 + stage_figure(stage_data(study)).to_html(full_html=False, include_plotlyjs=False,
                                                           div_id="stage-accuracy")
                 + "<h2>Pareto architectures</h2>" + _table(fdata))
+        fid = fidelity_data(study)
+        body += ("<h2>Does the proxy rank like longer training?</h2>"
+                 + (fidelity_figure(fid).to_html(full_html=False, include_plotlyjs=False,
+                                                 div_id="fidelity") if fid else
+                    "<p>Not measured yet: run <code>python -m search.fidelity --study "
+                    f"{html.escape(study.study_name)}</code>.</p>"))
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>attnas: {html.escape(study.study_name)}</title><style>"
             "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"

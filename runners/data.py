@@ -161,6 +161,28 @@ def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]
     return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
 
 
+def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, download: bool = True,
+                   device: torch.device | str = "cpu") -> ProxyData:
+    """All training images, and the **test** split as the held-out split.
+
+    For full training of an exported architecture only: this is the one place
+    the test set is read. Normalisation comes from the training split.
+
+    Raises:
+        ValueError: unknown dataset name.
+        DatasetNotFound: see ``load_fashion_mnist``.
+    """
+    if name != "fashion-mnist":
+        raise ValueError(f"unknown dataset {name!r}; valid: fashion-mnist")
+    train_x, train_y, source = load_fashion_mnist(root=root, split="train", download=download)
+    test_x, test_y, _ = load_fashion_mnist(root=root, split="test", download=download)
+    mean, std = channel_stats(train_x)
+    return ProxyData(name=f"{name} (held out: test)", train_x=train_x.contiguous(),
+                     train_y=train_y, val_x=test_x.contiguous(), val_y=test_y,
+                     num_classes=int(train_y.max()) + 1, mean=mean, std=std, flip=True,
+                     source=source).to(device)
+
+
 _CACHE: dict[tuple, ProxyData] = {}
 
 

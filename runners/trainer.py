@@ -1,6 +1,6 @@
 """The brief proxy trainer: resident data, batches sliced on the device.
 
-SGD with Nesterov momentum, a one-cycle learning-rate schedule, label
+SGD with Nesterov momentum, a warm-up + cosine learning-rate schedule, label
 smoothing, and weight decay only on conv/linear weights (not BatchNorm or
 biases). On CUDA: bf16 autocast and channels_last. Shuffling and augmentation
 draw from a private generator seeded per call, so the same model, data and
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -46,6 +47,22 @@ class TrainResult:
     train_seconds: float
     images_per_second: float
     steps: int
+
+
+def warmup_cosine(total_steps: int, warmup_fraction: float = 0.25) -> Callable[[int], float]:
+    """LR factor: linear warm-up over the first quarter, then cosine decay to 0.
+
+    Defined for any step count (torch's OneCycleLR divides by zero on very
+    short runs, which tiny test budgets are).
+    """
+    warm = max(1, int(round(total_steps * warmup_fraction)))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total_steps - warm)))
+
+    return factor
 
 
 def _normaliser(data: ProxyData, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -106,10 +123,12 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, data: ProxyData,
     return correct.item() / len(x), loss_sum.item() / len(x)
 
 
-def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed: int) -> TrainResult:
-    """Train ``model`` on ``data``'s training split; score it on validation.
+def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed: int,
+                on_epoch: Callable[[int, int, float], None] | None = None) -> TrainResult:
+    """Train ``model`` on ``data``'s training split; score it on its held-out split.
 
-    ``model`` and ``data`` must be on the same device.
+    ``model`` and ``data`` must be on the same device. ``on_epoch(epoch,
+    epochs, mean_train_loss)`` is called after each epoch (progress output).
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
@@ -123,12 +142,12 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     total_steps = max(1, int(round(budget.epochs * steps_per_epoch)))
     opt = torch.optim.SGD(_param_groups(model, budget.weight_decay), lr=budget.lr,
                           momentum=budget.momentum, nesterov=True)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        opt, max_lr=budget.lr, total_steps=total_steps, pct_start=0.25, cycle_momentum=False)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total_steps))
     scale, shift = _normaliser(data, device)
     model.train()
     start = time.perf_counter()
     step = 0
+    epochs = math.ceil(total_steps / steps_per_epoch)
     while step < total_steps:
         perm = torch.randperm(n, generator=g, device=g.device).to(device)
         loss_sum = torch.zeros((), device=device)
@@ -151,8 +170,12 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
             loss_sum += loss.detach()
             step += 1
         # one host sync per epoch: a NaN anywhere in the epoch propagates into the sum
-        if not math.isfinite(loss_sum.item()):
-            raise TrainingDiverged(f"training loss became {loss_sum.item()} by step {step}")
+        epoch_loss = loss_sum.item()
+        if not math.isfinite(epoch_loss):
+            raise TrainingDiverged(f"training loss became {epoch_loss} by step {step}")
+        if on_epoch is not None:
+            on_epoch(math.ceil(step / steps_per_epoch), epochs,
+                     epoch_loss / max(1, min(steps_per_epoch, step)))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start

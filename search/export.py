@@ -1,12 +1,15 @@
 """Export one Pareto architecture of a study to a self-contained YAML file.
 
     python -m search.export --study NAME [--storage URL] [--pick knee] [--out best.yaml]
+                            [--onnx best.onnx]
 
 The file holds a format version, the architecture (backbone and settings,
 input shape, class count, every stage's choice), the metrics as measured with
 the device, threads and batch they were measured with, the study name and
 trial number, the space file's sha256 and the training budget. Rebuild it with
-``models.build_model(models.load_architecture(path))``.
+``models.build_model(models.load_architecture(path))``. ``--onnx`` also writes
+the (freshly initialised) model as ONNX at batch 1 and checks that ONNX
+Runtime's outputs match PyTorch's (needs the ``onnx`` extra).
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pick", default="knee",
                         help="knee | max-accuracy | fastest | latency<=MS | trial=N (default: knee)")
     parser.add_argument("--out", default=None, help="output file (default: runs/<study>/best.yaml)")
+    parser.add_argument("--onnx", default=None, help="also write the model as ONNX to this file")
     args = parser.parse_args(argv)
     storage = args.storage or f"sqlite:///runs/{args.study}/study.db"
     if args.storage is None and not Path(f"runs/{args.study}/study.db").is_file():
@@ -96,6 +100,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {out}: trial {trial.number} {trial.user_attrs['arch_short']} "
           f"acc={trial.user_attrs['accuracy']:.4f} latency={trial.user_attrs['latency_ms']:.3f} ms")
+    if args.onnx:
+        return _write_onnx(out, Path(args.onnx))
+    return 0
+
+
+def _write_onnx(arch_path: Path, onnx_path: Path, *, atol: float = 1e-4) -> int:
+    from models import build_model, load_architecture
+    from runners.onnx_runtime import OnnxUnavailable, export_onnx, max_abs_difference
+
+    arch = load_architecture(arch_path)
+    shape = (1, arch.in_channels, arch.input_size, arch.input_size)
+    model = build_model(arch).eval()
+    try:
+        export_onnx(model, shape, onnx_path)
+        diff = max_abs_difference(model, onnx_path, shape)
+    except OnnxUnavailable as e:
+        print(f"error: --onnx: {e}", file=sys.stderr)
+        return 2
+    if diff > atol:
+        print(f"error: {onnx_path}: ONNX Runtime's outputs differ from PyTorch's by {diff:.2e} "
+              f"(> {atol:g})", file=sys.stderr)
+        return 1
+    print(f"wrote {onnx_path}: input {list(shape)}; ONNX Runtime matches PyTorch "
+          f"(max |diff| {diff:.1e})")
     return 0
 
 
