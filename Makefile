@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup data search test test-all
+.PHONY: setup data browser search test test-all
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,onnx]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -16,11 +16,14 @@ setup: $(VENV)/.installed
 data:
 	bash scripts/get-data.sh
 
+browser:
+	bash scripts/get-browser.sh
+
 search: setup data
 	$(PY) -m search.run --space attention.yaml
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -q
 
-test-all: setup data
+test-all: setup data browser
 	$(PY) -m pytest -q -m ''

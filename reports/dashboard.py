@@ -2,228 +2,252 @@
 
     python -m reports.dashboard --study NAME [--storage URL] [--out FILE]
 
-Computing and drawing are separate: ``front_data`` and ``stage_data`` return
-plain values that the tests check without a browser; ``render_dashboard``
-draws them into one HTML file with plotly.js embedded (opens offline).
+One HTML file, plotly.js embedded (opens offline): a header (space, backbone,
+dataset, budget, device, trials by state, compute time); the Pareto front;
+hypervolume over trials; what each stage wants (accuracy and latency by
+attention type); hyper-parameter importance per objective; latency against
+FLOPs and params; a trial timeline; the proxy-fidelity check when it has run;
+and a sortable table of the Pareto architectures with their exact configs.
+The values behind each figure come from ``reports._data`` (tested without a
+browser); this module only draws them.
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import json
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
 
 import optuna
 import plotly.graph_objects as go
-from optuna.trial import FrozenTrial, TrialState
+import yaml
+from plotly.subplots import make_subplots
 
-
-class Point(NamedTuple):
-    number: int
-    accuracy: float
-    latency_ms: float
-    arch: str
-    kind: str  # "reference" | "search" | "infeasible"
-    on_front: bool
-    hover: str
-
-
-class FrontData(NamedTuple):
-    points: list[Point]
-    front: list[Point]  # sorted by latency: the step line
-    counts: dict[str, int]
-
-
-class StageData(NamedTuple):
-    stages: list[str]
-    # (stage, attention type) -> validation accuracies of complete trials
-    accuracy: dict[tuple[str, str], list[float]]
-
-
-def _hover(t: FrozenTrial) -> str:
-    ua = t.user_attrs
-    stages = "<br>".join(
-        f"  {i + 1}: {part}" for i, part in enumerate(ua.get("arch_short", "?").split("|")))
-    lines = [f"<b>trial {t.number}</b>" + (f" ({ua['reference']})" if "reference" in ua else ""),
-             stages]
-    for k, fmt in (("accuracy", "{:.4f}"), ("latency_ms", "{:.3f} ms"), ("params", "{:,}"),
-                   ("flops", "{:,}"), ("train_seconds", "{:.1f} s")):
-        if k in ua:
-            lines.append(f"{k}: {fmt.format(ua[k])}")
-    return "<br>".join(lines)
-
-
-def _is_front(study: optuna.Study) -> set[int]:
-    try:
-        return {t.number for t in study.best_trials}
-    except ValueError:
-        return set()
-
-
-def front_data(study: optuna.Study) -> FrontData:
-    """Accuracy and latency of every measured trial, and the Pareto front."""
-    trials = study.get_trials(deepcopy=False)
-    counts = {s.name.lower(): 0 for s in TrialState}
-    counts["infeasible"] = counts["duplicate"] = 0
-    for t in trials:
-        counts[t.state.name.lower()] += 1
-        counts["infeasible"] += bool(t.user_attrs.get("infeasible"))
-        counts["duplicate"] += t.user_attrs.get("duplicate_of") is not None
-    best = _is_front(study)
-    points = []
-    for t in trials:
-        ua = t.user_attrs
-        if "latency_ms" not in ua or t.user_attrs.get("duplicate_of") is not None:
-            continue
-        if t.state == TrialState.COMPLETE:
-            kind = "reference" if "reference" in ua else "search"
-        elif ua.get("infeasible"):
-            kind = "infeasible"
-        else:
-            continue
-        points.append(Point(t.number, float(ua.get("accuracy", float("nan"))),
-                            float(ua["latency_ms"]), ua.get("arch_short", "?"), kind,
-                            t.number in best, _hover(t)))
-    front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)
-    return FrontData(points, front, counts)
-
-
-def stage_data(study: optuna.Study) -> StageData:
-    """Per stage, the validation accuracies of complete trials by attention type."""
-    acc: dict[tuple[str, str], list[float]] = {}
-    stages: list[str] = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.user_attrs.get("duplicate_of") is not None or "accuracy" not in t.user_attrs:
-            continue
-        for i, stage in enumerate(t.user_attrs["arch"]["stages"]):
-            name = f"stage{i + 1}"
-            if name not in stages:
-                stages.append(name)
-            acc.setdefault((name, stage["attention"]), []).append(t.user_attrs["accuracy"])
-    return StageData(stages, acc)
-
-
-class FidelityData(NamedTuple):
-    kendall_tau: float
-    spearman_rho: float
-    epochs: float
-    points: list[tuple[int, str, float, float]]  # trial, arch, proxy accuracy, long accuracy
-    seed_std: float
-    seed_accuracies: list[float]
-
-
-def fidelity_data(study: optuna.Study) -> FidelityData | None:
-    """What ``search.fidelity`` stored in the study, or None if it has not run."""
-    f = study.user_attrs.get("fidelity")
-    if not f:
-        return None
-    return FidelityData(f["kendall_tau"], f["spearman_rho"], f["epochs"],
-                        [(r["trial"], r["arch"], r["proxy_accuracy"], r["long_accuracy"])
-                         for r in f["rows"]],
-                        f["seed_spread"]["std"], f["seed_spread"]["accuracies"])
-
-
-def fidelity_figure(data: FidelityData) -> go.Figure:
-    fig = go.Figure(go.Scatter(
-        x=[p[2] for p in data.points], y=[p[3] for p in data.points], mode="markers",
-        hovertext=[f"trial {p[0]}<br>{p[1]}" for p in data.points], hoverinfo="text",
-        marker=dict(size=10)))
-    fig.update_layout(
-        title=(f"Proxy vs {data.epochs:g}-epoch accuracy: Kendall tau {data.kendall_tau:.2f}, "
-               f"Spearman rho {data.spearman_rho:.2f}; proxy seed std {data.seed_std:.4f}"),
-        xaxis_title="proxy validation accuracy", yaxis_title="long-training validation accuracy",
-        template="plotly_white", height=420)
-    return fig
-
+from reports._data import (
+    FrontData,
+    HypervolumeData,
+    Importance,
+    StageData,
+    TimelineRow,
+    front_data,
+    hypervolume_data,
+    importance_data,
+    stage_data,
+    timeline_data,
+    total_compute_seconds,
+)
+from reports._fidelity import fidelity_data, fidelity_figure
 
 _STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
           "infeasible": ("#7f7f7f", "x")}
+_STATE_COLOURS = {"complete": "#2ca02c", "duplicate": "#17becf", "infeasible": "#7f7f7f",
+                  "fail": "#d62728", "running": "#ff7f0e", "pruned": "#bcbd22", "waiting": "#c7c7c7"}
+_LAYOUT = dict(template="plotly_white", margin=dict(t=60, l=60, r=20, b=50))
 
 
-def front_figure(data: FrontData) -> go.Figure:
+def front_figure(data: FrontData, cost: str = "latency_ms") -> go.Figure:
+    """Accuracy against ``cost``; the front as a step line (infeasible trials sit at 0)."""
     fig = go.Figure()
     for kind, (color, symbol) in _STYLE.items():
-        pts = [p for p in data.points if p.kind == kind]
+        pts = [p for p in data.points if p.kind == kind and cost in p.costs]
         if not pts:
             continue
-        if kind == "infeasible":  # never trained: plotted on the latency axis only
-            y = [0.0] * len(pts)
-        else:
-            y = [p.accuracy for p in pts]
         fig.add_trace(go.Scatter(
-            x=[p.latency_ms for p in pts], y=y, mode="markers", name=kind,
+            x=[p.costs[cost] for p in pts],
+            y=[0.0 if kind == "infeasible" else p.accuracy for p in pts],
+            mode="markers", name=kind + (" (not trained)" if kind == "infeasible" else ""),
             marker=dict(color=color, symbol=symbol, size=[13 if p.on_front else 8 for p in pts],
                         line=dict(width=[2 if p.on_front else 0 for p in pts], color="black")),
-            hovertext=[p.hover for p in pts], hoverinfo="text",
-        ))
-    if data.front:
-        xs, ys = [], []
-        for p in data.front:
-            xs.append(p.latency_ms)
-            ys.append(p.accuracy)
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(shape="hv", color="black"),
+            hovertext=[p.hover for p in pts], hoverinfo="text"))
+    front = sorted((p for p in data.front if cost in p.costs), key=lambda p: p.costs[cost])
+    if front:
+        fig.add_trace(go.Scatter(x=[p.costs[cost] for p in front], y=[p.accuracy for p in front],
+                                 mode="lines", line=dict(shape="hv", color="black"),
                                  name="Pareto front", hoverinfo="skip"))
-    fig.update_layout(title="Validation accuracy against latency (Pareto front outlined)",
-                      xaxis_title="latency (ms)", yaxis_title="validation accuracy",
-                      template="plotly_white", height=520)
+    fig.update_layout(title=f"Validation accuracy against {cost} (Pareto front outlined)",
+                      xaxis_title=cost, yaxis_title="validation accuracy", height=520, **_LAYOUT)
+    return fig
+
+
+def hypervolume_figure(data: HypervolumeData) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=data.trials, y=data.hypervolume, mode="lines+markers",
+                               line=dict(shape="hv")))
+    fig.update_layout(
+        title=(f"Hypervolume of (accuracy, {data.cost}) over trials; reference point: accuracy "
+               f"{data.reference[0]:g}, {data.cost} {data.reference[1]:.4g}"),
+        xaxis_title="trial", yaxis_title="hypervolume", height=360, **_LAYOUT)
     return fig
 
 
 def stage_figure(data: StageData) -> go.Figure:
-    fig = go.Figure()
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "validation accuracy by attention type", "latency (ms) by attention type"))
     types = sorted({a for _, a in data.accuracy}, key=lambda a: (a != "none", a))
-    for a in types:
-        xs, ys = [], []
-        for s in data.stages:
-            vals = data.accuracy.get((s, a), [])
-            xs += [s] * len(vals)
-            ys += vals
-        fig.add_trace(go.Box(x=xs, y=ys, name=a, boxpoints="all", jitter=0.4, pointpos=0))
-    fig.update_layout(boxmode="group", title="Validation accuracy by attention type, per stage",
-                      yaxis_title="validation accuracy", template="plotly_white", height=420)
+    palette = ["#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+               "#bcbd22", "#17becf", "#d62728"]
+    for i, a in enumerate(types):
+        for col, values in ((1, data.accuracy), (2, data.latency)):
+            xs, ys = [], []
+            for s in data.stages:
+                vals = values.get((s, a), [])
+                xs += [s] * len(vals)
+                ys += vals
+            fig.add_trace(go.Box(x=xs, y=ys, name=a, legendgroup=a, showlegend=col == 1,
+                                 marker_color=palette[i % len(palette)], boxpoints="all",
+                                 jitter=0.4, pointpos=0), row=1, col=col)
+    fig.update_layout(boxmode="group", title="What each stage wants", height=440, **_LAYOUT)
     return fig
 
 
-def _table(data: FrontData) -> str:
-    rows = "".join(
-        f"<tr><td>{p.number}</td><td><code>{html.escape(p.arch)}</code></td>"
-        f"<td>{p.accuracy:.4f}</td><td>{p.latency_ms:.3f}</td></tr>" for p in data.front)
-    return ("<table><thead><tr><th>trial</th><th>architecture</th><th>accuracy</th>"
-            f"<th>latency ms</th></tr></thead><tbody>{rows}</tbody></table>")
+def importance_figure(data: list[Importance]) -> go.Figure:
+    fig = make_subplots(rows=1, cols=len(data), subplot_titles=[i.objective for i in data])
+    for col, imp in enumerate(data, start=1):
+        top = sorted(imp.importances.items(), key=lambda kv: kv[1])[-12:]
+        fig.add_trace(go.Bar(x=[v for _, v in top], y=[k for k, _ in top], orientation="h",
+                             showlegend=False), row=1, col=col)
+    fig.update_layout(title="Hyper-parameter importance per objective (PED-ANOVA)",
+                      height=440, **_LAYOUT)
+    return fig
+
+
+def cost_figure(data: FrontData) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("latency vs FLOPs", "latency vs params"))
+    pts = [p for p in data.points if {"flops", "params"} <= p.costs.keys()]
+    for t in sorted({p.types for p in pts}):
+        group = [p for p in pts if p.types == t]
+        for col, metric in ((1, "flops"), (2, "params")):
+            fig.add_trace(go.Scatter(
+                x=[p.costs[metric] for p in group], y=[p.latency_ms for p in group],
+                mode="markers", name=t, legendgroup=t, showlegend=col == 1,
+                hovertext=[p.hover for p in group], hoverinfo="text"), row=1, col=col)
+    fig.update_yaxes(title_text="latency (ms)")
+    fig.update_layout(title="Cost relations, coloured by the attention types used", height=420,
+                      **_LAYOUT)
+    return fig
+
+
+def timeline_figure(rows: list[TimelineRow]) -> go.Figure:
+    fig = go.Figure()
+    for state in sorted({r.state for r in rows}):
+        group = [r for r in rows if r.state == state]
+        fig.add_trace(go.Bar(
+            base=[r.start for r in group], x=[max(r.seconds, 0.05) * 1000 for r in group],
+            y=[r.number for r in group], orientation="h", name=state,
+            marker_color=_STATE_COLOURS.get(state, "#333"),
+            hovertext=[f"trial {r.number}: {state}, {r.seconds:.1f} s" for r in group],
+            hoverinfo="text"))
+    fig.update_layout(title="Trial timeline", xaxis=dict(type="date"), yaxis_title="trial",
+                      barmode="overlay", height=max(300, 14 * len(rows) + 120), **_LAYOUT)
+    return fig
+
+
+_SORT_JS = """
+<script>
+function sortTable(col) {
+  const t = document.getElementById('front-table');
+  const rows = [...t.tBodies[0].rows];
+  const asc = t.dataset.col == col && t.dataset.dir != 'asc';
+  t.dataset.col = col; t.dataset.dir = asc ? 'asc' : 'desc';
+  rows.sort((a, b) => {
+    const x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+    const nx = parseFloat(x), ny = parseFloat(y);
+    const c = isNaN(nx) || isNaN(ny) ? x.localeCompare(y) : nx - ny;
+    return asc ? c : -c;
+  });
+  rows.forEach(r => t.tBodies[0].appendChild(r));
+}
+</script>"""
+
+
+def _table(study: optuna.Study, data: FrontData) -> str:
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    head = "".join(f"<th onclick='sortTable({i})'>{h} ⇅</th>" for i, h in enumerate(
+        ("trial", "architecture", "accuracy", "latency ms", "params", "FLOPs")))
+    body = ""
+    for p in data.front:
+        arch = trials[p.number].user_attrs.get("arch", {})
+        config = html.escape(yaml.safe_dump({"format_version": 1, "architecture": arch},
+                                            sort_keys=False))
+        cells = [(p.number, str(p.number)),
+                 (p.arch, f"<code>{html.escape(p.arch)}</code><details><summary>config "
+                  f"(python -m search.export --pick trial={p.number})</summary><pre>{config}"
+                  "</pre></details>"),
+                 (p.accuracy, f"{p.accuracy:.4f}"), (p.latency_ms, f"{p.latency_ms:.3f}"),
+                 (p.costs.get("params", 0), f"{int(p.costs.get('params', 0)):,}"),
+                 (p.costs.get("flops", 0), f"{int(p.costs.get('flops', 0)):,}")]
+        body += "<tr>" + "".join(f"<td data-v='{html.escape(str(v))}'>{h}</td>"
+                                 for v, h in cells) + "</tr>"
+    return (f"<table id='front-table'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>{_SORT_JS}")
+
+
+def _header(study: optuna.Study, data: FrontData) -> str:
+    ua = study.user_attrs
+    space = ua.get("space", {})
+    counts = ", ".join(f"{k}: {v}" for k, v in data.counts.items() if v) or "none yet"
+    device = f"training on {ua.get('device', '?')}, latency: {json.dumps(space.get('latency', {}))}"
+    compute = timedelta(seconds=round(total_compute_seconds(study)))
+
+    def code(x: object) -> str:
+        return f"<code>{html.escape(json.dumps(x) if not isinstance(x, str) else x)}</code>"
+
+    return (f"<h1>attnas — {html.escape(study.study_name)}</h1><ul>"
+            f"<li>space: {code(str(ua.get('space_path', '?')))} "
+            f"(sha256 {html.escape(str(ua.get('space_sha256', '?'))[:12])})</li>"
+            f"<li>backbone: {code(space.get('backbone', '?'))}; "
+            f"dataset: {code(space.get('dataset', '?'))}</li>"
+            f"<li>budget: {code(space.get('budget', '?'))}</li>"
+            f"<li>objectives: {code(ua.get('objectives', []))}; {html.escape(device)}</li>"
+            f"<li>trials — {html.escape(counts)}; total compute {compute}</li>"
+            f"<li>written {datetime.now().isoformat(timespec='seconds')}</li></ul>")
+
+
+def _div(fig: go.Figure, div_id: str, first: bool) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id)
 
 
 def render_dashboard(study: optuna.Study) -> str:
     """The dashboard as one HTML document with plotly.js embedded."""
     fdata = front_data(study)
-    counts = ", ".join(f"{k}: {v}" for k, v in fdata.counts.items() if v)
-    space = study.user_attrs.get("space", {})
-    header = (f"<h1>attnas — {html.escape(study.study_name)}</h1>"
-              f"<p>space: <code>{html.escape(str(study.user_attrs.get('space_path', '?')))}</code>"
-              f" · backbone: <code>{html.escape(str(space.get('backbone', '?')))}</code>"
-              f" · dataset: <code>{html.escape(str(space.get('dataset', '?')))}</code>"
-              f" · budget: <code>{html.escape(str(space.get('budget', '?')))}</code></p>"
-              f"<p>trials — {counts or 'none yet'}</p>")
+    parts = [_header(study, fdata)]
     if not any(p.kind != "infeasible" for p in fdata.points):
-        body = "<p><b>No complete trial yet:</b> the figures appear once a trial finishes.</p>"
+        parts.append("<p class='empty'><b>No complete trial yet:</b> the figures appear once a "
+                     "trial finishes (infeasible trials are listed in trials.csv).</p>")
     else:
-        body = (front_figure(fdata).to_html(full_html=False, include_plotlyjs=True,
-                                            div_id="pareto-front")
-                + stage_figure(stage_data(study)).to_html(full_html=False, include_plotlyjs=False,
-                                                          div_id="stage-accuracy")
-                + "<h2>Pareto architectures</h2>" + _table(fdata))
+        notes: list[str] = []
+        figures = [("pareto-front", front_figure(fdata))]
+        for cost in fdata.objectives:
+            if cost not in ("accuracy", "latency_ms"):
+                figures.append((f"pareto-{cost}", front_figure(fdata, cost)))
+        hv = hypervolume_data(study)
+        if hv:
+            figures.append(("hypervolume", hypervolume_figure(hv)))
+        figures.append(("stages", stage_figure(stage_data(study))))
+        imp = importance_data(study)
+        if imp:
+            figures.append(("importance", importance_figure(imp)))
+        else:
+            notes.append("Hyper-parameter importance appears once the study has at least 4 "
+                         "complete distinct trials.")
+        figures += [("costs", cost_figure(fdata)), ("timeline", timeline_figure(timeline_data(study)))]
         fid = fidelity_data(study)
-        body += ("<h2>Does the proxy rank like longer training?</h2>"
-                 + (fidelity_figure(fid).to_html(full_html=False, include_plotlyjs=False,
-                                                 div_id="fidelity") if fid else
-                    "<p>Not measured yet: run <code>python -m search.fidelity --study "
-                    f"{html.escape(study.study_name)}</code>.</p>"))
+        if fid:
+            figures.append(("fidelity", fidelity_figure(fid)))
+        parts += [_div(f, div_id, i == 0) for i, (div_id, f) in enumerate(figures)]
+        parts += [f"<p class='note'>{html.escape(n)}</p>" for n in notes]
+        if not fid:
+            parts.append("<p>Proxy fidelity not measured yet: run <code>python -m search.fidelity "
+                         f"--study {html.escape(study.study_name)}</code>.</p>")
+        parts.append("<h2>Pareto architectures</h2>" + _table(study, fdata))
     return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>attnas: {html.escape(study.study_name)}</title><style>"
-            "body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-            f"</style></head><body>{header}{body}</body></html>")
+            "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
+            "vertical-align:top}th{cursor:pointer;background:#f4f4f4}pre{margin:0}"
+            f"</style></head><body>{''.join(parts)}</body></html>")
 
 
 def write_dashboard(study: optuna.Study, path: Path) -> Path:

@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     except SpaceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    study.set_user_attr("device", str(device))
     n_trials = args.n_trials or cfg.search.n_trials
     done = finished_count(study)
     remaining = max(0, n_trials - done)

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import optuna
 
-from reports.dashboard import front_data, render_dashboard, stage_data
+from reports._data import front_data, hypervolume_2d, hypervolume_data, stage_data, timeline_data
+from reports.dashboard import render_dashboard
 
 
 def _study() -> optuna.Study:
     study = optuna.create_study(directions=["maximize", "minimize"], study_name="dash")
+    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
     arch = {"stages": [{"attention": "se"}, {"attention": "none"}, {"attention": "eca"}]}
     rows = [  # (accuracy, latency, state, extra attrs)
         (0.80, 1.0, "complete", {"reference": "no attention"}),
@@ -36,7 +38,7 @@ def test_front_data_kinds_and_front() -> None:
     data = front_data(_study())
     assert [p.kind for p in data.points] == ["reference", "search", "search", "infeasible"]
     assert [p.number for p in data.front] == [0, 1]
-    assert data.counts["complete"] == 3 and data.counts["infeasible"] == 1 and data.counts["fail"] == 1
+    assert data.counts == {"complete": 3, "infeasible": 1, "duplicate": 0, "fail": 1, "running": 0}
     assert "se(r=16)" in data.points[1].hover and "latency_ms: 2.000 ms" in data.points[1].hover
 
 
@@ -46,8 +48,25 @@ def test_stage_data_groups_accuracy_by_type() -> None:
     assert sorted(data.accuracy[("stage1", "se")]) == [0.80, 0.85, 0.90]
 
 
+def test_hypervolume_uses_a_fixed_stated_reference() -> None:
+    data = hypervolume_data(_study())
+    assert data.reference == (0.0, 3.0) and data.cost == "latency_ms"
+    assert data.trials == [0, 1, 2]
+    # after trial 1: error/latency (0.2, 1.0), (0.1, 2.0) against (1.0, 3.0)
+    assert abs(data.hypervolume[1] - ((1 - 0.2) * (3 - 1) + (1 - 0.1 - (1 - 0.2)) * (3 - 2))) < 1e-9
+    assert data.hypervolume == sorted(data.hypervolume)  # never decreases
+    assert hypervolume_2d([(0.5, 0.5)], (1.0, 1.0)) == 0.25
+
+
+def test_timeline_states() -> None:
+    assert [r.state for r in timeline_data(_study())] == ["complete", "complete", "complete",
+                                                          "infeasible", "fail"]
+
+
 def test_render_embeds_plotly_and_handles_empty_study() -> None:
     html = render_dashboard(_study())
-    assert 'id="pareto-front"' in html and 'id="stage-accuracy"' in html
+    for div in ("pareto-front", "hypervolume", "stages", "costs", "timeline"):
+        assert f'id="{div}"' in html
+    assert "front-table" in html and "sortTable" in html
     empty = optuna.create_study(directions=["maximize", "minimize"], study_name="empty")
     assert "No complete trial yet" in render_dashboard(empty)

@@ -1,0 +1,217 @@
+"""What each dashboard figure shows, as plain values (tested without a browser)."""
+
+from __future__ import annotations
+
+import statistics
+from typing import NamedTuple
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+
+class Point(NamedTuple):
+    number: int
+    accuracy: float
+    latency_ms: float
+    arch: str
+    kind: str  # "reference" | "search" | "infeasible"
+    on_front: bool
+    hover: str
+    costs: dict[str, float]  # every measured cost: latency_ms, flops, params, ...
+    types: str  # the attention types the architecture uses, e.g. "eca+se" or "none"
+
+
+class FrontData(NamedTuple):
+    points: list[Point]
+    front: list[Point]  # sorted by latency: the step line
+    counts: dict[str, int]
+    objectives: list[str]
+
+
+class StageData(NamedTuple):
+    stages: list[str]
+    accuracy: dict[tuple[str, str], list[float]]  # (stage, type) -> accuracies
+    latency: dict[tuple[str, str], list[float]]  # (stage, type) -> latencies
+
+
+class HypervolumeData(NamedTuple):
+    trials: list[int]
+    hypervolume: list[float]
+    reference: tuple[float, float]  # (accuracy, cost)
+    cost: str
+
+
+class TimelineRow(NamedTuple):
+    number: int
+    start: str
+    seconds: float
+    state: str
+
+
+class Importance(NamedTuple):
+    objective: str
+    importances: dict[str, float]
+
+
+COST_METRICS = ("latency_ms", "latency_ratio", "flops", "params", "peak_memory")
+
+
+def trial_kind(t: FrozenTrial) -> str | None:
+    """How a trial is drawn: reference, search, infeasible; None if not drawn."""
+    ua = t.user_attrs
+    if "latency_ms" not in ua or ua.get("duplicate_of") is not None:
+        return None
+    if t.state == TrialState.COMPLETE:
+        return "reference" if "reference" in ua else "search"
+    if ua.get("infeasible"):
+        return "infeasible"
+    return None
+
+
+def _hover(t: FrozenTrial) -> str:
+    ua = t.user_attrs
+    stages = "<br>".join(
+        f"  {i + 1}: {part}" for i, part in enumerate(ua.get("arch_short", "?").split("|")))
+    lines = [f"<b>trial {t.number}</b>" + (f" ({ua['reference']})" if "reference" in ua else ""),
+             stages]
+    for k, fmt in (("accuracy", "{:.4f}"), ("latency_ms", "{:.3f} ms"), ("latency_ratio", "x{:.3f}"),
+                   ("params", "{:,}"), ("flops", "{:,}"), ("train_seconds", "{:.1f} s")):
+        if k in ua:
+            lines.append(f"{k}: {fmt.format(ua[k])}")
+    return "<br>".join(lines)
+
+
+def _types(t: FrozenTrial) -> str:
+    used = sorted({s["attention"] for s in t.user_attrs.get("arch", {}).get("stages", [])} - {"none"})
+    return "+".join(used) or "none"
+
+
+def _front_numbers(study: optuna.Study) -> set[int]:
+    try:
+        return {t.number for t in study.best_trials}
+    except ValueError:  # no complete trial
+        return set()
+
+
+def front_data(study: optuna.Study) -> FrontData:
+    """Accuracy and costs of every measured trial, and the Pareto front."""
+    trials = study.get_trials(deepcopy=False)
+    counts = {"complete": 0, "infeasible": 0, "duplicate": 0, "fail": 0, "running": 0}
+    for t in trials:
+        ua = t.user_attrs
+        if ua.get("duplicate_of") is not None:
+            counts["duplicate"] += 1
+        elif ua.get("infeasible"):
+            counts["infeasible"] += 1
+        elif t.state.name.lower() in counts:
+            counts[t.state.name.lower()] += 1
+    best = _front_numbers(study)
+    points = []
+    for t in trials:
+        kind = trial_kind(t)
+        if kind is None:
+            continue
+        ua = t.user_attrs
+        points.append(Point(t.number, float(ua.get("accuracy", float("nan"))),
+                            float(ua["latency_ms"]), ua.get("arch_short", "?"), kind,
+                            t.number in best, _hover(t),
+                            {k: float(ua[k]) for k in COST_METRICS if k in ua}, _types(t)))
+    front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)
+    return FrontData(points, front, counts, list(study.user_attrs.get("objectives", [])))
+
+
+def stage_data(study: optuna.Study) -> StageData:
+    """Per stage and attention type: the accuracies and latencies of complete trials."""
+    acc: dict[tuple[str, str], list[float]] = {}
+    lat: dict[tuple[str, str], list[float]] = {}
+    stages: list[str] = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if trial_kind(t) not in ("search", "reference"):
+            continue
+        for i, stage in enumerate(t.user_attrs["arch"]["stages"]):
+            name = f"stage{i + 1}"
+            if name not in stages:
+                stages.append(name)
+            acc.setdefault((name, stage["attention"]), []).append(t.user_attrs["accuracy"])
+            lat.setdefault((name, stage["attention"]), []).append(t.user_attrs["latency_ms"])
+    return StageData(stages, acc, lat)
+
+
+def hypervolume_2d(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
+    """Area dominated by minimisation ``points`` up to ``reference``."""
+    hv, best_y = 0.0, reference[1]
+    for x, y in sorted(points):
+        if x < reference[0] and y < best_y:
+            hv += (reference[0] - x) * (best_y - y)
+            best_y = y
+    return hv
+
+
+def hypervolume_data(study: optuna.Study) -> HypervolumeData | None:
+    """Hypervolume of (accuracy, first cost objective) after each trial, in trial order.
+
+    The reference point is fixed for the study and stated: accuracy 0 and the
+    largest value of the cost among feasible complete trials.
+    """
+    objectives = list(study.user_attrs.get("objectives", []))
+    cost = next((o for o in objectives if o != "accuracy"), None)
+    if cost is None or "accuracy" not in objectives:
+        return None
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if cost in t.user_attrs and "accuracy" in t.user_attrs]
+    if not done:
+        return None
+    ref = (0.0, max(float(t.user_attrs[cost]) for t in done))
+    seen: list[tuple[float, float]] = []
+    numbers, hvs = [], []
+    for t in sorted(done, key=lambda t: t.number):
+        seen.append((1.0 - t.user_attrs["accuracy"], float(t.user_attrs[cost])))
+        numbers.append(t.number)
+        hvs.append(hypervolume_2d(seen, (1.0 - ref[0], ref[1])))
+    return HypervolumeData(numbers, hvs, ref, cost)
+
+
+def timeline_data(study: optuna.Study) -> list[TimelineRow]:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.datetime_start is None:
+            continue
+        seconds = t.duration.total_seconds() if t.duration else 0.0
+        state = "infeasible" if t.user_attrs.get("infeasible") else t.state.name.lower()
+        if t.user_attrs.get("duplicate_of") is not None:
+            state = "duplicate"
+        rows.append(TimelineRow(t.number, t.datetime_start.isoformat(), seconds, state))
+    return rows
+
+
+def importance_data(study: optuna.Study) -> list[Importance]:
+    """Hyper-parameter importance per objective, with Optuna's PED-ANOVA evaluator.
+
+    PED-ANOVA needs no extra package and handles conditional parameters (a
+    module's hyper-parameters exist only in trials that chose it).
+    """
+    objectives = list(study.user_attrs.get("objectives", []))
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+                if t.user_attrs.get("duplicate_of") is None]
+    if len(complete) < 4:
+        return []
+    evaluator = optuna.importance.PedAnovaImportanceEvaluator()
+    out = []
+    for i, name in enumerate(objectives):
+        # PED-ANOVA explains *low* target values: negate the objectives to maximise
+        sign = -1.0 if study.directions[i] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+        try:
+            imp = optuna.importance.get_param_importances(
+                study, evaluator=evaluator, target=lambda t, i=i, sign=sign: sign * t.values[i])
+        except (ValueError, RuntimeError):
+            continue
+        out.append(Importance(name, dict(imp)))
+    return out
+
+
+def total_compute_seconds(study: optuna.Study) -> float:
+    return sum(t.duration.total_seconds() for t in study.get_trials(deepcopy=False) if t.duration)
+
+
+def median_or_nan(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
