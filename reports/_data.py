@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import warnings
 from typing import NamedTuple
 
 import optuna
@@ -201,8 +202,10 @@ def importance_data(study: optuna.Study) -> list[Importance]:
         # PED-ANOVA explains *low* target values: negate the objectives to maximise
         sign = -1.0 if study.directions[i] == optuna.study.StudyDirection.MAXIMIZE else 1.0
         try:
-            imp = optuna.importance.get_param_importances(
-                study, evaluator=evaluator, target=lambda t, i=i, sign=sign: sign * t.values[i])
+            with warnings.catch_warnings():  # "regimes with < 2 trials" on small studies
+                warnings.simplefilter("ignore", UserWarning)
+                imp = optuna.importance.get_param_importances(
+                    study, evaluator=evaluator, target=lambda t, i=i, sign=sign: sign * t.values[i])
         except (ValueError, RuntimeError):
             continue
         out.append(Importance(name, dict(imp)))

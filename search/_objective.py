@@ -9,6 +9,7 @@ reuses that result and records ``duplicate_of``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import optuna
@@ -21,6 +22,7 @@ from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
 from runners.trainer import TrainBudget, TrainingDiverged, train_proxy
 from search._sampling import suggest_architecture
+from search._study import claims_a_slot
 from spaces import SearchSpace
 
 # attributes copied from the trial a duplicate points to
@@ -113,7 +115,9 @@ def evaluate_architecture(model: torch.nn.Module, space: SearchSpace, data: Prox
 class Objective:
     """The study's objective over a fixed space and proxy dataset."""
 
-    def __init__(self, space: SearchSpace, data: ProxyData, *, device: torch.device) -> None:
+    def __init__(self, space: SearchSpace, data: ProxyData, *, device: torch.device,
+                 n_trials: int | None = None) -> None:
+        self.n_trials = n_trials
         self.space = space
         self.data = data
         self.device = device
@@ -151,6 +155,12 @@ class Objective:
             trial.set_user_attr("infeasible", True)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        trial.set_user_attr("worker", os.getpid())
+        if self.n_trials is not None and not claims_a_slot(trial.study, trial.number, self.n_trials):
+            # another worker holds the last slots of n_trials: give this one back and stop
+            trial.set_user_attr("surplus", True)
+            trial.study.stop()
+            raise optuna.TrialPruned("surplus: the study's n_trials are taken by other workers")
         arch = suggest_architecture(trial, self.space, in_channels=self.data.in_channels,
                                     input_size=self.data.input_size,
                                     num_classes=self.data.num_classes)

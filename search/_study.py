@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import warnings
 from pathlib import Path
@@ -14,19 +15,41 @@ from optuna.trial import TrialState
 from search._sampling import enumerate_params, reference_trials
 from spaces import SearchSpace, SpaceError
 
+JOURNAL_PREFIX = "journal:///"
 
-def default_storage(out_dir: Path) -> str:
+
+def default_storage(out_dir: Path, *, jobs: int = 1) -> str:
+    """``sqlite:///<out>/study.db``; a journal file when several local processes share the study.
+
+    SQLite is not safe for parallel writers, so ``--jobs N`` (N > 1) uses
+    Optuna's journal file storage, ``journal:///<out>/study.journal``, and a
+    later run in the same folder keeps using it.
+    """
+    journal = out_dir / "study.journal"
+    if jobs > 1 or journal.exists():
+        return f"{JOURNAL_PREFIX}{journal.resolve().as_posix().lstrip('/')}"
     return f"sqlite:///{(out_dir / 'study.db').as_posix()}"
 
 
 def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """An RDB storage with heartbeats: a trial whose worker died is failed and retried once."""
+    """A storage for ``url``: ``journal:///PATH`` (a journal file), or any SQLAlchemy URL.
+
+    RDB storages send heartbeats: a trial whose worker died is failed after a
+    grace period and retried once (``ATTNAS_HEARTBEAT`` / ``ATTNAS_GRACE``
+    seconds, default 30 / 120).
+    """
+    if url.startswith(JOURNAL_PREFIX):
+        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+        path = "/" + url[len(JOURNAL_PREFIX):]
+        return optuna.storages.JournalStorage(
+            JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
         warnings.simplefilter("ignore", ExperimentalWarning)
         return RDBStorage(
             url,
-            heartbeat_interval=30,
-            grace_period=120,
+            heartbeat_interval=int(os.environ.get("ATTNAS_HEARTBEAT", "30")),
+            grace_period=int(os.environ.get("ATTNAS_GRACE", "120")),
             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
         )
 
@@ -119,4 +142,16 @@ def finished_count(study: optuna.Study) -> int:
     """
     return sum(1 for t in study.get_trials(deepcopy=False,
                                            states=(TrialState.COMPLETE, TrialState.PRUNED))
-               if t.user_attrs.get("duplicate_of") is None)
+               if t.user_attrs.get("duplicate_of") is None and not t.user_attrs.get("surplus"))
+
+
+def claims_a_slot(study: optuna.Study, number: int, n_trials: int) -> bool:
+    """Whether trial ``number`` may run: finished distinct trials plus the running
+    trials numbered before it are fewer than ``n_trials``.
+
+    Trial numbers are unique, so several workers sharing one study never both
+    take the last slot, and ``n_trials`` is the study's total, not per worker.
+    """
+    earlier_running = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                          if t.number < number)
+    return finished_count(study) + earlier_running < n_trials

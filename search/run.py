@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
 from models import build_model
@@ -27,7 +25,8 @@ from runners.data import DatasetNotFound, load_proxy_data
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from runners.trainer import TrainingDiverged, seconds_per_step
 from search._objective import Objective
-from search._outputs import front_table, trial_line, write_trials_csv
+from search._outputs import front_table, write_trials_csv
+from search._progress import RunLog, StopRule
 from search._sampling import reference_trials, suggest_architecture
 from search._study import (
     default_storage,
@@ -36,6 +35,7 @@ from search._study import (
     make_sampler,
     open_study,
 )
+from search._workers import WorkerArgs, run_parallel
 from search.catalog import model_catalog
 from search.export import export_best
 from search.pareto import PickError, knee, pareto_front
@@ -61,58 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the space's search.seed)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None,
                    help="training device (default: the space's budget.device)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes sharing the study on this machine (N > 1 stores the "
+                        "study in <out>/study.journal: SQLite is unsafe for parallel writers)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<study-name>)")
     p.add_argument("--no-baselines", action="store_true", help="do not enqueue the reference trials")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
     p.add_argument("--dry-run", action="store_true",
                    help="validate the space, print its size and one sampled architecture, and exit")
     return p
-
-
-class _Log:
-    """Per-trial lines to the terminal (above the bar) and to run.log."""
-
-    def __init__(self, path: Path, *, quiet: bool) -> None:
-        self.file = path.open("a", encoding="utf-8")
-        self.quiet = quiet
-
-    def __call__(self, line: str, *, console: bool = True) -> None:
-        self.file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
-        self.file.flush()
-        if console and not self.quiet:
-            tqdm.write(line)
-
-
-class _StopRule:
-    """Per-trial callback: log the trial, advance the bar, and stop the study when it
-    holds ``n_trials`` distinct evaluations -- or when the sampler only proposes
-    duplicates (space exhausted) or trials keep failing."""
-
-    MAX_DUPLICATES_IN_A_ROW = 25
-    MAX_FAILURES_IN_A_ROW = 5
-
-    def __init__(self, n_trials: int, log: _Log, bar: tqdm, *, space_size: int) -> None:
-        self.n_trials, self.log, self.bar, self.space_size = n_trials, log, bar, space_size
-        self.duplicates = self.failures = 0
-
-    def __call__(self, study: optuna.Study, t: FrozenTrial) -> None:
-        self.log(trial_line(t))
-        duplicate = t.user_attrs.get("duplicate_of") is not None
-        finished = t.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        self.duplicates = self.duplicates + 1 if duplicate else 0
-        self.failures = self.failures + 1 if t.state == TrialState.FAIL else 0
-        if finished and not duplicate:
-            self.bar.update(1)
-        if finished_count(study) >= self.n_trials:
-            study.stop()
-        elif self.duplicates >= self.MAX_DUPLICATES_IN_A_ROW:
-            self.log(f"stopping: the sampler proposed {self.duplicates} evaluated architectures "
-                     f"in a row; the space ({self.space_size:,} architectures) looks exhausted")
-            study.stop()
-        elif self.failures >= self.MAX_FAILURES_IN_A_ROW:
-            self.log(f"stopping: {self.failures} trials failed in a row; see the reasons above "
-                     f"and in trials.csv")
-            study.stop()
 
 
 def _dry_run(space: SearchSpace, device: torch.device) -> int:
@@ -142,7 +99,7 @@ def _dry_run(space: SearchSpace, device: torch.device) -> int:
     return 0
 
 
-def _write_outputs(study: optuna.Study, out: Path, log: _Log) -> None:
+def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
     front = pareto_front(study)
     knee_trial = None
     directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
@@ -187,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     study_name = args.study_name or cfg.name
     out = Path(args.out or Path("runs") / study_name)
     out.mkdir(parents=True, exist_ok=True)
-    log = _Log(out / "run.log", quiet=args.quiet)
+    log = RunLog(out / "run.log", quiet=args.quiet)
     try:
         data = load_proxy_data(name=cfg.dataset.name, root=cfg.dataset.root,
                                train_subset=cfg.dataset.train_subset,
@@ -197,7 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = args.storage or default_storage(out)
+    if args.jobs < 1:
+        print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
+    storage = args.storage or default_storage(out, jobs=args.jobs)
     try:
         study = open_study(space, storage=storage, study_name=study_name,
                            sampler=make_sampler(space, name=args.sampler, seed=args.seed),
@@ -215,20 +175,25 @@ def main(argv: list[str] | None = None) -> int:
         f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
         f"training on {device}, latency on {cfg.latency.device} with {cfg.latency.threads} thread(s)")
 
-    bar = tqdm(total=remaining, unit="trial", disable=args.quiet or remaining == 0,
-               dynamic_ncols=True)
-    stop = _StopRule(n_trials, log, bar, space_size=space.size())
     interrupted = False
-    try:
-        if remaining:
+    if remaining and args.jobs > 1:
+        interrupted = run_parallel(study, jobs=args.jobs, log=log, quiet=args.quiet, args=WorkerArgs(
+            index=0, space=str(space.path), storage=storage, study_name=study_name,
+            sampler=args.sampler, seed=cfg.search.seed if args.seed is None else args.seed,
+            device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1))
+    elif remaining:
+        bar = tqdm(total=remaining, unit="trial", disable=args.quiet, dynamic_ncols=True)
+        stop = StopRule(n_trials, log, bar, space_size=space.size())
+        try:
             study.optimize(
-                Objective(space, data, device=device), n_trials=None, timeout=args.timeout,
-                callbacks=[stop], catch=(TrainingDiverged, torch.OutOfMemoryError),
+                Objective(space, data, device=device, n_trials=n_trials), n_trials=None,
+                timeout=args.timeout, callbacks=[stop],
+                catch=(TrainingDiverged, torch.OutOfMemoryError),
             )
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            bar.close()
     if interrupted:
         log("interrupted: the running trial is marked failed; finished trials are kept")
     _write_outputs(study, out, log)

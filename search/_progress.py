@@ -1,0 +1,61 @@
+"""Progress of a search: per-trial lines (terminal and run.log) and when to stop."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from tqdm import tqdm
+
+from search._outputs import trial_line
+from search._study import finished_count
+
+
+class RunLog:
+    """Per-trial lines to the terminal (above the bar) and to run.log."""
+
+    def __init__(self, path: Path, *, quiet: bool, prefix: str = "") -> None:
+        self.file = path.open("a", encoding="utf-8")
+        self.quiet = quiet
+        self.prefix = prefix
+
+    def __call__(self, line: str, *, console: bool = True) -> None:
+        line = self.prefix + line
+        self.file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        self.file.flush()
+        if console and not self.quiet:
+            tqdm.write(line)
+
+
+class StopRule:
+    """Per-trial callback: log the trial, advance the bar, and stop the study when it
+    holds ``n_trials`` distinct evaluations -- or when the sampler only proposes
+    duplicates (space exhausted) or trials keep failing."""
+
+    MAX_DUPLICATES_IN_A_ROW = 25
+    MAX_FAILURES_IN_A_ROW = 5
+
+    def __init__(self, n_trials: int, log: RunLog, bar: tqdm | None, *, space_size: int) -> None:
+        self.n_trials, self.log, self.bar, self.space_size = n_trials, log, bar, space_size
+        self.duplicates = self.failures = 0
+
+    def __call__(self, study: optuna.Study, t: FrozenTrial) -> None:
+        self.log(trial_line(t))
+        duplicate = t.user_attrs.get("duplicate_of") is not None
+        finished = t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        self.duplicates = self.duplicates + 1 if duplicate else 0
+        self.failures = self.failures + 1 if t.state == TrialState.FAIL else 0
+        if finished and not duplicate and self.bar is not None:
+            self.bar.update(1)
+        if finished_count(study) >= self.n_trials:
+            study.stop()
+        elif self.duplicates >= self.MAX_DUPLICATES_IN_A_ROW:
+            self.log(f"stopping: the sampler proposed {self.duplicates} evaluated architectures "
+                     f"in a row; the space ({self.space_size:,} architectures) looks exhausted")
+            study.stop()
+        elif self.failures >= self.MAX_FAILURES_IN_A_ROW:
+            self.log(f"stopping: {self.failures} trials failed in a row; see the reasons above "
+                     f"and in trials.csv")
+            study.stop()

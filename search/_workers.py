@@ -1,0 +1,125 @@
+"""``--jobs N``: N worker processes share one study on one machine.
+
+Each worker loads the space and the data itself, seeds its sampler with
+``seed + index`` (so the workers do not propose the same sequence), uses
+``cores // N`` intra-op threads, and runs trials until the study holds
+``n_trials`` distinct evaluations (``claims_a_slot`` keeps the total exact).
+The parent shows one progress bar and watches the workers: one that dies
+(killed, out of memory) has its running trial marked failed and re-queued once,
+so nothing finished is lost and the architecture is still evaluated.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import torch
+from optuna.trial import TrialState
+from tqdm import tqdm
+
+from runners.data import load_proxy_data
+from runners.trainer import TrainingDiverged
+from search._objective import Objective
+from search._progress import RunLog, StopRule
+from search._study import finished_count, make_sampler, make_storage
+from search.catalog import model_catalog
+from spaces import load_space
+
+
+@dataclass(frozen=True)
+class WorkerArgs:
+    index: int
+    space: str
+    storage: str
+    study_name: str
+    sampler: str | None
+    seed: int
+    device: str
+    n_trials: int
+    out: str
+    timeout: float | None
+    threads: int
+
+
+def worker_main(a: WorkerArgs) -> None:
+    """One worker process: run trials of the shared study until it is full."""
+    torch.set_num_threads(a.threads)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = load_space(a.space, catalog=model_catalog())
+    cfg = space.config
+    data = load_proxy_data(name=cfg.dataset.name, root=cfg.dataset.root,
+                           train_subset=cfg.dataset.train_subset,
+                           val_fraction=cfg.dataset.val_fraction, seed=cfg.search.seed,
+                           download=cfg.dataset.download, device=a.device)
+    study = optuna.load_study(study_name=a.study_name, storage=make_storage(a.storage),
+                              sampler=make_sampler(space, name=a.sampler, seed=a.seed + a.index))
+    log = RunLog(Path(a.out) / "run.log", quiet=False, prefix=f"[w{a.index}] ")
+    stop = StopRule(a.n_trials, log, None, space_size=space.size())
+    try:
+        study.optimize(Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials),
+                       n_trials=None, timeout=a.timeout, callbacks=[stop],
+                       catch=(TrainingDiverged, torch.OutOfMemoryError))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+def _recover(study: optuna.Study, pid: int, exitcode: int, log: RunLog) -> None:
+    """Fail the running trials of a dead worker and re-queue each once."""
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if t.user_attrs.get("worker") != pid:
+            continue
+        study._storage.set_trial_user_attr(t._trial_id, "fail_reason",
+                                           f"worker {pid} died (exit code {exitcode})")
+        study.tell(t.number, state=TrialState.FAIL)
+        if "retry_of" not in t.user_attrs and t.params:
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number,
+                                                      **({"reference": t.user_attrs["reference"]}
+                                                         if "reference" in t.user_attrs else {})})
+            log(f"worker {pid} died (exit code {exitcode}): trial {t.number} failed, re-queued once")
+        else:
+            log(f"worker {pid} died (exit code {exitcode}): trial {t.number} failed")
+
+
+def run_parallel(study: optuna.Study, *, jobs: int, args: WorkerArgs, log: RunLog,
+                 quiet: bool) -> bool:
+    """Run ``jobs`` workers to completion; return True when interrupted (Ctrl-C)."""
+    ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    procs = []
+    for i in range(jobs):
+        p = ctx.Process(target=worker_main,
+                        args=(WorkerArgs(**{**args.__dict__, "index": i, "threads": threads}),))
+        p.start()
+        procs.append(p)
+    log(f"started {jobs} workers ({threads} thread(s) each): "
+        + ", ".join(str(p.pid) for p in procs))
+    done0 = finished_count(study)
+    bar = tqdm(total=max(0, args.n_trials - done0), unit="trial", disable=quiet, dynamic_ncols=True)
+    handled: set[int] = set()
+    interrupted = False
+    try:
+        while any(p.is_alive() for p in procs) or len(handled) < len(procs):
+            for p in procs:
+                if not p.is_alive() and p.pid not in handled:
+                    handled.add(p.pid)
+                    if p.exitcode not in (0, 130):
+                        _recover(study, p.pid, p.exitcode, log)
+            bar.n = min(bar.total, finished_count(study) - done0)
+            bar.refresh()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        interrupted = True
+        for p in procs:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGINT)
+        for p in procs:
+            p.join(timeout=60)
+    finally:
+        bar.close()
+    return interrupted

@@ -1,0 +1,71 @@
+"""--jobs N: worker processes sharing one study (journal file storage)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from search._study import finished_count, make_storage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load(tmp_path: Path, name: str) -> optuna.Study:
+    url = f"journal:///{(tmp_path / 'runs' / name / 'study.journal').resolve().as_posix().lstrip('/')}"
+    return optuna.load_study(study_name=name, storage=make_storage(url))
+
+
+def _run(args: list[str], cwd: Path, data: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATTNAS_DATA": str(data)}
+    return subprocess.Popen([sys.executable, "-m", "search.run", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_workers_share_one_study_exactly(tiny_space, fashion_dir, tmp_path) -> None:
+    space = tiny_space("jobs", n_trials=8)
+    proc = _run(["--space", str(space), "--jobs", "2", "--quiet"], tmp_path, fashion_dir)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err
+    study = _load(tmp_path, "jobs")
+    assert finished_count(study) == 8
+    distinct = [t for t in study.trials if t.state == TrialState.COMPLETE
+                and "duplicate_of" not in t.user_attrs and not t.user_attrs.get("surplus")]
+    keys = [t.user_attrs["arch_key"] for t in distinct]
+    assert len(keys) == len(set(keys)) == 8  # no architecture evaluated twice
+    assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers did some
+    assert (tmp_path / "runs/jobs/dashboard.html").exists()
+
+
+def test_killed_worker_trial_is_failed_and_requeued(tiny_space, fashion_dir, tmp_path) -> None:
+    space = tiny_space("kill", n_trials=6)
+    space.write_text(space.read_text().replace("epochs: 1", "epochs: 6"))  # trials of a few seconds
+    proc = _run(["--space", str(space), "--jobs", "2", "--quiet"], tmp_path, fashion_dir)
+    journal = tmp_path / "runs/kill/study.journal"
+    victim = None
+    deadline = time.time() + 120
+    while victim is None and time.time() < deadline:
+        time.sleep(0.5)
+        if not journal.exists():
+            continue
+        running = [t for t in _load(tmp_path, "kill").get_trials(states=(TrialState.RUNNING,))
+                   if "worker" in t.user_attrs and "arch_key" in t.user_attrs]
+        if running:
+            victim = running[0]
+    assert victim is not None, "no trial started"
+    os.kill(victim.user_attrs["worker"], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    study = _load(tmp_path, "kill")
+    dead = study.trials[victim.number]
+    assert dead.state == TrialState.FAIL and "died" in dead.user_attrs["fail_reason"]
+    retries = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
+    assert len(retries) == 1 and retries[0].params == dead.params
+    assert retries[0].state == TrialState.COMPLETE
+    assert finished_count(study) == 6
