@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup data browser search test test-all
+.PHONY: setup data browser postgres search test test-all
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,onnx]'
+	$(PY) -m pip install --quiet -e '.[test,onnx,postgres]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -19,11 +19,14 @@ data:
 browser:
 	bash scripts/get-browser.sh
 
+postgres:
+	bash scripts/get-postgres.sh
+
 search: setup data
 	$(PY) -m search.run --space attention.yaml
 
-test: setup browser
+test: setup browser postgres
 	$(PY) -m pytest -q
 
-test-all: setup data browser
+test-all: setup data browser postgres
 	$(PY) -m pytest -q -m ''

@@ -10,6 +10,7 @@ reuses that result and records ``duplicate_of``.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 import optuna
@@ -131,15 +132,28 @@ class Objective:
             self._baseline = build_model(arch.without_attention())
         return self._baseline
 
-    def _find_duplicate(self, study: optuna.Study, key: str, signature: str) -> FrozenTrial | None:
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-            if t.user_attrs.get("duplicate_of") is not None:
-                continue
-            if t.state == TrialState.PRUNED and not t.user_attrs.get("infeasible"):
-                continue
-            if t.user_attrs.get("arch_key") == key or t.user_attrs.get("signature") == signature:
-                return t
-        return None
+    def _find_duplicate(self, study: optuna.Study, number: int, key: str,
+                        signature: str) -> FrozenTrial | None:
+        """A finished trial with the same architecture, waiting for one that is running.
+
+        A lower-numbered trial evaluating the same architecture in another
+        worker is waited for rather than trained twice; if it fails, this
+        trial trains the architecture itself.
+        """
+        def same(t: FrozenTrial) -> bool:
+            return (t.user_attrs.get("duplicate_of") is None and not t.user_attrs.get("surplus")
+                    and (t.user_attrs.get("arch_key") == key
+                         or t.user_attrs.get("signature") == signature))
+
+        while True:
+            for t in study.get_trials(deepcopy=False,
+                                      states=(TrialState.COMPLETE, TrialState.PRUNED)):
+                if same(t) and (t.state == TrialState.COMPLETE or t.user_attrs.get("infeasible")):
+                    return t
+            if not any(same(t) and t.number < number
+                       for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))):
+                return None
+            time.sleep(0.5)
 
     def _objective_values(self, attrs: dict) -> tuple[float, ...]:
         return tuple(float(attrs[m]) for m in self.space.config.objectives)
@@ -173,7 +187,7 @@ class Objective:
         signature = model_signature(model)
         trial.set_user_attr("signature", signature)
 
-        dup = self._find_duplicate(trial.study, arch.key(), signature)
+        dup = self._find_duplicate(trial.study, trial.number, arch.key(), signature)
         if dup is not None:
             trial.set_user_attr("duplicate_of", dup.number)
             for k in _RESULT_ATTRS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 import warnings
 from pathlib import Path
 
@@ -44,14 +45,25 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         path = "/" + url[len(JOURNAL_PREFIX):]
         return optuna.storages.JournalStorage(
             JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
-        warnings.simplefilter("ignore", ExperimentalWarning)
-        return RDBStorage(
-            url,
-            heartbeat_interval=int(os.environ.get("ATTNAS_HEARTBEAT", "30")),
-            grace_period=int(os.environ.get("ATTNAS_GRACE", "120")),
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-        )
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(6):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return RDBStorage(
+                    url,
+                    heartbeat_interval=int(os.environ.get("ATTNAS_HEARTBEAT", "30")),
+                    grace_period=int(os.environ.get("ATTNAS_GRACE", "120")),
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
+                )
+        except DBAPIError:
+            # workers started together on an empty database race to create its tables:
+            # the losers see a unique violation; the tables exist a moment later
+            if attempt == 5:
+                raise
+            time.sleep(0.2 + random.random() * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def make_sampler(space: SearchSpace, *, name: str | None = None,
@@ -105,31 +117,46 @@ def enqueue_grid(study: optuna.Study, space: SearchSpace, *, seed: int) -> int:
 
 
 def open_study(space: SearchSpace, *, storage: str, study_name: str,
-               sampler: optuna.samplers.BaseSampler, baselines: bool) -> optuna.Study:
-    """Create the study, or resume it when it exists with the same space file.
+               sampler: optuna.samplers.BaseSampler, baselines: bool,
+               joiner_sampler: optuna.samplers.BaseSampler | None = None,
+               join_timeout: float = 60.0) -> optuna.Study:
+    """Create the study, or join/resume it when it exists with the same space file.
+
+    Only the process that creates the study records the space and enqueues
+    the reference trials, so workers started together on several machines
+    neither race nor enqueue the references twice; a joiner waits (up to
+    ``join_timeout`` seconds) for the creator to record the space. A joiner
+    uses ``joiner_sampler`` when given: workers on several machines must not
+    all propose the same seeded sequence.
 
     Raises:
         SpaceError: the study exists but was created from a different space file.
     """
-    study = optuna.create_study(
-        study_name=study_name, storage=make_storage(storage), sampler=sampler,
-        directions=space.directions, load_if_exists=True,
-    )
-    recorded = study.user_attrs.get("space_sha256")
-    if recorded is None:
-        study.set_user_attr("space_sha256", space.sha256)
+    backend = make_storage(storage)
+    try:
+        study = optuna.create_study(study_name=study_name, storage=backend, sampler=sampler,
+                                    directions=space.directions, load_if_exists=False)
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=study_name, storage=backend, sampler=sampler)
+        if joiner_sampler is not None:
+            study.sampler = joiner_sampler
+        deadline = time.monotonic() + join_timeout
+        while "space_sha256" not in study.user_attrs and time.monotonic() < deadline:
+            time.sleep(0.5)
+    else:
         study.set_user_attr("space_path", str(space.path))
         study.set_user_attr("space", space.config.model_dump(mode="json"))
         study.set_user_attr("objectives", list(space.config.objectives))
         if baselines:
-            refs, _ = reference_trials(space)
-            for label, params in refs:
+            for label, params in reference_trials(space)[0]:
                 study.enqueue_trial(params, user_attrs={"reference": label})
-    elif recorded != space.sha256:
+        study.set_user_attr("space_sha256", space.sha256)  # last: joiners wait for it
+    recorded = study.user_attrs.get("space_sha256")
+    if recorded != space.sha256:
         raise SpaceError(
             f"study {study_name!r} in {storage} was created from a space file with sha256 "
-            f"{recorded[:12]}…, but {space.path} has sha256 {space.sha256[:12]}…; use the "
-            f"same space file to resume, or another --study-name for a new study"
+            f"{str(recorded)[:12]}…, but {space.path} has sha256 {space.sha256[:12]}…; use the "
+            f"same space file to resume or join, or another --study-name for a new study"
         )
     return study
 
@@ -152,6 +179,8 @@ def claims_a_slot(study: optuna.Study, number: int, n_trials: int) -> bool:
     Trial numbers are unique, so several workers sharing one study never both
     take the last slot, and ``n_trials`` is the study's total, not per worker.
     """
+    if isinstance(study._storage, RDBStorage) and study._storage.is_heartbeat_enabled():
+        optuna.storages.fail_stale_trials(study)  # a dead worker's trial must not hold a slot
     earlier_running = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                           if t.number < number)
     return finished_count(study) + earlier_running < n_trials

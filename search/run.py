@@ -12,6 +12,7 @@ and the outputs are written for it).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -159,8 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     storage = args.storage or default_storage(out, jobs=args.jobs)
     try:
+        seed = cfg.search.seed if args.seed is None else args.seed
         study = open_study(space, storage=storage, study_name=study_name,
-                           sampler=make_sampler(space, name=args.sampler, seed=args.seed),
+                           sampler=make_sampler(space, name=args.sampler, seed=seed),
+                           # a process joining a shared study draws its own sequence
+                           joiner_sampler=make_sampler(space, name=args.sampler,
+                                                       seed=seed + 1 + os.getpid() % 100_000),
                            baselines=not args.no_baselines)
         if (args.sampler or cfg.search.sampler) == "grid":
             enqueue_grid(study, space, seed=cfg.search.seed if args.seed is None else args.seed)

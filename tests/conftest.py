@@ -49,3 +49,55 @@ def tiny_space(tmp_path: Path):
         return path
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A private PostgreSQL cluster on loopback for the session (Debian's postgresql).
+
+    ``ATTNAS_TEST_POSTGRES`` may point at an existing server instead. Skipped
+    when no server binaries are installed -- except under CI, where `.ci/run`
+    installs them and their absence is a failure.
+    """
+    import glob
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    if os.environ.get("ATTNAS_TEST_POSTGRES"):
+        yield os.environ["ATTNAS_TEST_POSTGRES"]
+        return
+    pytest.importorskip("psycopg")
+    initdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not initdb:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries missing: scripts/get-postgres.sh installs them")
+        pytest.skip("PostgreSQL server binaries not installed (scripts/get-postgres.sh)")
+    bindir = Path(initdb[-1]).parent
+    base = Path(tempfile.mkdtemp(prefix="attnas-pg-"))
+    base.chmod(0o755)
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(base, "postgres")
+        shutil.chown(sock, "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+
+    def run(*cmd: str) -> None:
+        subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, timeout=120)
+
+    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "server.log"), "-w", "-o",
+        f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start")
+    try:
+        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "attnas")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/attnas"
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,79 @@
+"""Several workers on one study through a real PostgreSQL server (issue: scaling out)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import TrialState
+
+from search._study import finished_count
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker(space: Path, url: str, name: str, cwd: Path, data: Path, n: int,
+            **env: str) -> subprocess.Popen:
+    """One machine's command: python -m search.run --storage postgresql://... --study-name S."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "ATTNAS_DATA": str(data), **env}
+    return subprocess.Popen(
+        [sys.executable, "-m", "search.run", "--space", str(space), "--storage", url,
+         "--study-name", name, "--n-trials", str(n), "--quiet", "--out", str(cwd / f"out-{n}-{time.time_ns()}")],
+        cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _distinct(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.trials if t.state == TrialState.COMPLETE
+            and "duplicate_of" not in t.user_attrs]
+
+
+def test_three_workers_share_one_study(postgres_url, tiny_space, fashion_dir, tmp_path) -> None:
+    space = tiny_space("pg3", n_trials=12)
+    procs = [_worker(space, postgres_url, "pg3", tmp_path, fashion_dir, 12) for _ in range(3)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    study = optuna.load_study(study_name="pg3", storage=postgres_url)
+    assert finished_count(study) == 12
+    keys = [t.user_attrs["arch_key"] for t in _distinct(study)]
+    assert len(keys) == len(set(keys)) == 12  # no architecture evaluated twice
+    assert len({t.user_attrs["worker"] for t in _distinct(study)}) == 3  # all three did some
+    assert [t.user_attrs.get("reference") for t in study.trials].count("no attention") == 1
+
+
+def test_killed_worker_trial_is_failed_and_rerun(postgres_url, tiny_space, fashion_dir, tmp_path) -> None:
+    space = tiny_space("pgkill", n_trials=6)
+    space.write_text(space.read_text().replace("epochs: 1", "epochs: 6"))  # trials of a few seconds
+    beat = {"ATTNAS_HEARTBEAT": "1", "ATTNAS_GRACE": "4"}
+    procs = [_worker(space, postgres_url, "pgkill", tmp_path, fashion_dir, 6, **beat) for _ in range(2)]
+    victim = None
+    deadline = time.time() + 120
+    while victim is None and time.time() < deadline:
+        time.sleep(0.5)
+        try:
+            study = optuna.load_study(study_name="pgkill", storage=postgres_url)
+        except KeyError:
+            continue
+        running = [t for t in study.get_trials(states=(TrialState.RUNNING,))
+                   if "arch_key" in t.user_attrs]
+        victim = running[0] if running else None
+    assert victim is not None, "no trial started"
+    os.kill(victim.user_attrs["worker"], signal.SIGKILL)
+    survivor = [p for p in procs if p.pid != victim.user_attrs["worker"]]
+    assert len(survivor) == 1
+    _, err = survivor[0].communicate(timeout=300)
+    assert survivor[0].returncode == 0, err
+    study = optuna.load_study(study_name="pgkill", storage=postgres_url)
+    assert study.trials[victim.number].state == TrialState.FAIL
+    reruns = [t for t in study.trials
+              if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == victim.number]
+    assert len(reruns) == 1 and reruns[0].params == victim.params
+    assert finished_count(study) == 6
+    keys = [t.user_attrs["arch_key"] for t in _distinct(study)]
+    assert len(keys) == len(set(keys))
