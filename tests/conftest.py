@@ -97,7 +97,7 @@ def postgres_url():
         f"-p {port} -k {sock} -c listen_addresses=127.0.0.1", "start")
     try:
         run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "attnas")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/attnas"
+        yield f"postgresql://postgres@127.0.0.1:{port}/attnas"
     finally:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
         shutil.rmtree(base, ignore_errors=True)
