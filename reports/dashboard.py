@@ -40,6 +40,7 @@ from reports._data import (
     total_compute_seconds,
 )
 from reports._fidelity import fidelity_data, fidelity_figure
+from reports.studies import StudyNotFound, load_existing_study
 
 _STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
           "infeasible": ("#7f7f7f", "x")}
@@ -261,19 +262,14 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Write a study's dashboard.html")
     parser.add_argument("--study", required=True, help="study name")
     parser.add_argument("--storage", default=None,
-                        help="Optuna storage URL (default: sqlite:///runs/<study>/study.db)")
+                        help="storage URL (default: runs/<study>/study.db or study.journal)")
     parser.add_argument("--out", default=None, help="default: runs/<study>/dashboard.html")
     args = parser.parse_args(argv)
-    if args.storage is None and not Path(f"runs/{args.study}/study.db").is_file():
-        print(f"error: no study database at runs/{args.study}/study.db; pass --storage URL",
-              file=sys.stderr)
-        return 2
-    storage = args.storage or f"sqlite:///runs/{args.study}/study.db"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=args.study, storage=storage)
-    except KeyError:
-        print(f"error: no study {args.study!r} in {storage}", file=sys.stderr)
+        study = load_existing_study(args.study, args.storage)
+    except StudyNotFound as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     out = write_dashboard(study, Path(args.out or f"runs/{args.study}/dashboard.html"))
     print(f"wrote {out}")

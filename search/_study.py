@@ -2,68 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import warnings
-from pathlib import Path
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
+from reports.studies import default_storage, make_storage  # noqa: F401  (re-exported)
 from search._sampling import enumerate_params, reference_trials
 from spaces import SearchSpace, SpaceError
-
-JOURNAL_PREFIX = "journal:///"
-
-
-def default_storage(out_dir: Path, *, jobs: int = 1) -> str:
-    """``sqlite:///<out>/study.db``; a journal file when several local processes share the study.
-
-    SQLite is not safe for parallel writers, so ``--jobs N`` (N > 1) uses
-    Optuna's journal file storage, ``journal:///<out>/study.journal``, and a
-    later run in the same folder keeps using it.
-    """
-    journal = out_dir / "study.journal"
-    if jobs > 1 or journal.exists():
-        return f"{JOURNAL_PREFIX}{journal.resolve().as_posix().lstrip('/')}"
-    return f"sqlite:///{(out_dir / 'study.db').as_posix()}"
-
-
-def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """A storage for ``url``: ``journal:///PATH`` (a journal file), or any SQLAlchemy URL.
-
-    RDB storages send heartbeats: a trial whose worker died is failed after a
-    grace period and retried once (``ATTNAS_HEARTBEAT`` / ``ATTNAS_GRACE``
-    seconds, default 30 / 120).
-    """
-    if url.startswith(JOURNAL_PREFIX):
-        from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
-
-        path = "/" + url[len(JOURNAL_PREFIX):]
-        return optuna.storages.JournalStorage(
-            JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
-    from sqlalchemy.exc import DBAPIError
-
-    for attempt in range(6):
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
-                warnings.simplefilter("ignore", ExperimentalWarning)
-                return RDBStorage(
-                    url,
-                    heartbeat_interval=int(os.environ.get("ATTNAS_HEARTBEAT", "30")),
-                    grace_period=int(os.environ.get("ATTNAS_GRACE", "120")),
-                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
-                )
-        except DBAPIError:
-            # workers started together on an empty database race to create its tables:
-            # the losers see a unique violation; the tables exist a moment later
-            if attempt == 5:
-                raise
-            time.sleep(0.2 + random.random() * (attempt + 1))
-    raise AssertionError("unreachable")
 
 
 def make_sampler(space: SearchSpace, *, name: str | None = None,

@@ -24,6 +24,7 @@ import yaml
 from optuna.trial import FrozenTrial
 
 from models import FORMAT_VERSION
+from reports.studies import StudyNotFound, load_existing_study
 from search.pareto import PickError, pick_trial
 
 
@@ -73,24 +74,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m search.export", description=__doc__.split("\n")[0])
     parser.add_argument("--study", required=True, help="study name")
     parser.add_argument("--storage", default=None,
-                        help="Optuna storage URL (default: sqlite:///runs/<study>/study.db)")
+                        help="storage URL (default: runs/<study>/study.db or study.journal)")
     parser.add_argument("--pick", default="knee",
                         help="knee | max-accuracy | fastest | latency<=MS | trial=N (default: knee)")
     parser.add_argument("--out", default=None, help="output file (default: runs/<study>/best.yaml)")
     parser.add_argument("--onnx", default=None, help="also write the model as ONNX to this file")
     args = parser.parse_args(argv)
-    storage = args.storage or f"sqlite:///runs/{args.study}/study.db"
-    if args.storage is None and not Path(f"runs/{args.study}/study.db").is_file():
-        print(f"error: no study database at runs/{args.study}/study.db; pass --storage URL",
-              file=sys.stderr)
-        return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=args.study, storage=storage)
-    except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-        print(f"error: no study {args.study!r} in {storage}; studies there: {', '.join(names) or 'none'}",
-              file=sys.stderr)
+        study = load_existing_study(args.study, args.storage)
+    except StudyNotFound as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     out = Path(args.out or f"runs/{args.study}/best.yaml")
     try:

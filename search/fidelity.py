@@ -20,7 +20,6 @@ import argparse
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import optuna
 import torch
@@ -28,6 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import kendalltau, spearmanr
 
 from models import Architecture, build_model
+from reports.studies import StudyNotFound, load_existing_study
 from runners.data import DatasetNotFound, load_proxy_data
 from runners.trainer import TrainBudget, train_proxy
 from search.pareto import PickError, knee, pareto_front
@@ -110,26 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m search.fidelity", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--study", required=True)
-    p.add_argument("--storage", default=None, help="default: sqlite:///runs/<study>/study.db")
+    p.add_argument("--storage", default=None, help="default: runs/<study>/study.db or study.journal")
     p.add_argument("--top", type=int, default=8, help="Pareto architectures to retrain")
     p.add_argument("--epochs", type=float, default=10, help="epochs of the long training")
     p.add_argument("--seeds", type=int, default=3, help="seeds for the proxy's spread")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = p.parse_args(argv)
-    if args.storage is None and not Path(f"runs/{args.study}/study.db").is_file():
-        print(f"error: no study database at runs/{args.study}/study.db; pass --storage URL",
-              file=sys.stderr)
-        return 2
-    storage = args.storage or f"sqlite:///runs/{args.study}/study.db"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=args.study, storage=storage)
+        study = load_existing_study(args.study, args.storage)
         result = run_fidelity(study, top=args.top, epochs=args.epochs, seeds=args.seeds,
                               device=args.device)
-    except KeyError:
-        print(f"error: no study {args.study!r} in {storage}", file=sys.stderr)
-        return 2
-    except (PickError, DatasetNotFound) as e:
+    except (StudyNotFound, PickError, DatasetNotFound) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     s = result["seed_spread"]

@@ -41,6 +41,13 @@ def test_two_workers_share_one_study_exactly(tiny_space, fashion_dir, tmp_path) 
     assert len(keys) == len(set(keys)) == 8  # no architecture evaluated twice
     assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers did some
     assert (tmp_path / "runs/jobs/dashboard.html").exists()
+    # the other commands find a --jobs study (journal file) by its name alone
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for cmd in (["search.export", "--study", "jobs", "--out", "b.yaml"],
+                ["reports.dashboard", "--study", "jobs", "--out", "d.html"]):
+        done = subprocess.run([sys.executable, "-m", *cmd], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
 
 
 def test_killed_worker_trial_is_failed_and_requeued(tiny_space, fashion_dir, tmp_path) -> None:
