@@ -166,3 +166,18 @@ def test_latency_ratio_objective(tiny_space, fashion_dir, tmp_path, monkeypatch)
     for t in study.trials:
         assert t.values[1] == t.user_attrs["latency_ratio"] > 0
         assert t.user_attrs["latency"]["baseline_median_ms"] > 0
+
+
+def test_onnxruntime_latency_backend(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    monkeypatch.chdir(tmp_path)
+    space = tiny_space("ort", n_trials=2)
+    space.write_text(space.read_text().replace("latency: {device: cpu,",
+                                               "latency: {backend: onnxruntime, device: cpu,"))
+    assert main(["--space", str(space), "--quiet", "--no-baselines"]) == 0
+    study = optuna.load_study(study_name="ort", storage=f"sqlite:///{tmp_path / 'runs/ort/study.db'}")
+    for t in study.trials:
+        assert t.user_attrs["latency"]["device"] == "onnxruntime-cpu"
+        assert t.user_attrs["onnx_max_abs_diff"] < 1e-3
+        assert t.values[1] == t.user_attrs["latency_ms"] > 0
