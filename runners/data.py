@@ -1,5 +1,7 @@
 """Proxy datasets held as uint8 tensors on the training device.
 
+Supported: Fashion-MNIST (the default), MNIST, CIFAR-10, CIFAR-100 and SVHN;
+the last four through torchvision's own dataset classes (``_torchvision_split``).
 Fashion-MNIST is the default proxy. Its IDX files (plain or ``.gz``) are looked
 for, in order, in: the ``root`` given in the space file, ``$ATTNAS_DATA``,
 ``./data`` (also ``./data/FashionMNIST/raw``, torchvision's layout),
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +26,104 @@ import torch
 from torch import Tensor
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Shape and augmentation facts of a supported dataset."""
+
+    channels: int
+    size: int
+    classes: int
+    flip: bool  # horizontal flips keep the label (not for digits)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "fashion-mnist": DatasetInfo(1, 28, 10, True),
+    "mnist": DatasetInfo(1, 28, 10, False),
+    "cifar10": DatasetInfo(3, 32, 10, True),
+    "cifar100": DatasetInfo(3, 32, 100, True),
+    "svhn": DatasetInfo(3, 32, 10, False),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Raises ValueError for an unknown dataset, listing the supported ones."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}") from None
+
+
+def _torchvision_split(name: str, *, root: str | None, split: str,
+                       download: bool) -> tuple[Tensor, Tensor, str]:
+    """MNIST, CIFAR-10/100 and SVHN through torchvision's own dataset classes.
+
+    The files are looked for in their torchvision layout under ``root``
+    (default ``$ATTNAS_DATA`` or ``./data``). Presence is checked, not the
+    official MD5 sums, so that a converted or re-packed copy (and the small
+    files the tests write in the same formats) load too.
+    """
+    from torchvision import datasets
+
+    base = root or os.environ.get("ATTNAS_DATA") or "data"
+    train = split == "train"
+
+    class _Present:
+        def _check_integrity(self) -> bool:  # CIFAR, SVHN: the files are there
+            return _files_present(self)
+
+        def _check_exists(self) -> bool:  # MNIST
+            return _files_present(self)
+
+        def _load_meta(self) -> None:  # CIFAR: torchvision's version checks the meta file's MD5
+            with open(Path(self.root) / self.base_folder / self.meta["filename"], "rb") as f:
+                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    def _files_present(ds) -> bool:
+        if isinstance(ds, datasets.CIFAR10):
+            folder = Path(ds.root) / ds.base_folder
+            return all((folder / f).is_file() for f, _ in ds.train_list + ds.test_list)
+        if isinstance(ds, datasets.SVHN):
+            return (Path(ds.root) / ds.filename).is_file()
+        raw = Path(ds.raw_folder)
+        return all((raw / Path(u).name).with_suffix("").is_file() or (raw / Path(u).name).is_file()
+                   for u, _ in ds.resources)
+
+    classes = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10,
+               "cifar100": datasets.CIFAR100, "svhn": datasets.SVHN}
+    # same class name: MNIST derives its folder (root/MNIST/raw) from it
+    cls = type(classes[name].__name__, (_Present, classes[name]), {})
+    try:
+        if name == "svhn":
+            ds = cls(base, split="train" if train else "test", download=download)
+            x, y = torch.from_numpy(ds.data), torch.from_numpy(ds.labels).long()
+        elif name == "mnist":
+            ds = cls(base, train=train, download=download)
+            x, y = ds.data.unsqueeze(1), ds.targets.long()
+        else:
+            ds = cls(base, train=train, download=download)
+            x = torch.from_numpy(ds.data).permute(0, 3, 1, 2)  # NHWC -> NCHW
+            y = torch.tensor(ds.targets, dtype=torch.long)
+    except (RuntimeError, OSError) as e:
+        raise DatasetNotFound(
+            f"{name} ({split} split) was not found under {base} in torchvision's layout "
+            f"({' '.join(str(e).split())[:200]}). Provide it by copying the files there "
+            f"(e.g. {base}/cifar-10-batches-py/ for CIFAR-10, {base}/train_32x32.mat for SVHN, "
+            f"{base}/MNIST/raw/ for MNIST), pointing the space file's dataset.root or "
+            f"ATTNAS_DATA at them, or allowing dataset.download: true with network access."
+        ) from None
+    return x.contiguous(), y, f"{base} (torchvision {classes[name].__name__})"
+
+
+def load_split(name: str, *, root: str | None, split: str,
+               download: bool) -> tuple[Tensor, Tensor, str]:
+    """uint8 images (N, C, H, W), int64 labels and their source, for one split."""
+    dataset_info(name)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(root=root, split=split, download=download)
+    return _torchvision_split(name, root=root, split=split, download=download)
+
 
 _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -172,14 +273,13 @@ def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, down
         ValueError: unknown dataset name.
         DatasetNotFound: see ``load_fashion_mnist``.
     """
-    if name != "fashion-mnist":
-        raise ValueError(f"unknown dataset {name!r}; valid: fashion-mnist")
-    train_x, train_y, source = load_fashion_mnist(root=root, split="train", download=download)
-    test_x, test_y, _ = load_fashion_mnist(root=root, split="test", download=download)
+    info = dataset_info(name)
+    train_x, train_y, source = load_split(name, root=root, split="train", download=download)
+    test_x, test_y, _ = load_split(name, root=root, split="test", download=download)
     mean, std = channel_stats(train_x)
     return ProxyData(name=f"{name} (held out: test)", train_x=train_x.contiguous(),
                      train_y=train_y, val_x=test_x.contiguous(), val_y=test_y,
-                     num_classes=int(train_y.max()) + 1, mean=mean, std=std, flip=True,
+                     num_classes=info.classes, mean=mean, std=std, flip=info.flip,
                      source=source).to(device)
 
 
@@ -209,9 +309,8 @@ def load_proxy_data(
     key = (name, root, train_subset, val_fraction, seed, download, str(device))
     if key in _CACHE:
         return _CACHE[key]
-    if name != "fashion-mnist":
-        raise ValueError(f"unknown dataset {name!r}; valid: fashion-mnist")
-    images, labels, source = load_fashion_mnist(root=root, split="train", download=download)
+    info = dataset_info(name)
+    images, labels, source = load_split(name, root=root, split="train", download=download)
     if train_subset is not None:
         if not 10 <= train_subset <= len(labels):
             raise ValueError(f"train_subset must be in [10, {len(labels)}], got {train_subset}")
@@ -224,7 +323,7 @@ def load_proxy_data(
     data = ProxyData(
         name=name, train_x=train_x, train_y=train_y,
         val_x=images[val_idx].contiguous(), val_y=labels[val_idx].contiguous(),
-        num_classes=int(labels.max()) + 1, mean=mean, std=std, flip=True, source=source,
+        num_classes=info.classes, mean=mean, std=std, flip=info.flip, source=source,
     ).to(device)
     _CACHE[key] = data
     return data

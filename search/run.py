@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from models import build_model
 from reports.dashboard import write_dashboard
-from runners.data import DatasetNotFound, load_proxy_data
+from runners.data import DatasetNotFound, dataset_info, load_proxy_data
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from runners.trainer import TrainingDiverged, seconds_per_step
 from search._objective import Objective
@@ -78,8 +78,8 @@ def _dry_run(space: SearchSpace, device: torch.device) -> int:
     refs, skipped = reference_trials(space)
     study = optuna.create_study(directions=space.directions,
                                 sampler=optuna.samplers.RandomSampler(seed=cfg.search.seed))
-    # Fashion-MNIST's shape; the data itself is not read by a dry run
-    shape = {"in_channels": 1, "input_size": 28, "num_classes": 10}
+    info = dataset_info(cfg.dataset.name)  # the data itself is not read by a dry run
+    shape = {"in_channels": info.channels, "input_size": info.size, "num_classes": info.classes}
     arch = suggest_architecture(study.ask(), space, **shape)
     n_train = int((cfg.dataset.train_subset or 60000) * (1 - cfg.dataset.val_fraction))
     steps = max(1, int(round(cfg.budget.epochs * max(1, n_train // cfg.budget.batch_size))))

@@ -39,7 +39,7 @@ class BackboneConfig(BaseModel):
 
 
 class DatasetConfig(_Strict):
-    name: Literal["fashion-mnist"] = "fashion-mnist"
+    name: Literal["fashion-mnist", "mnist", "cifar10", "cifar100", "svhn"] = "fashion-mnist"
     root: str | None = None
     download: bool = True
     train_subset: int | None = Field(10000, ge=10)
