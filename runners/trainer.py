@@ -38,6 +38,8 @@ class TrainBudget:
     label_smoothing: float = 0.1
     augment: bool = True
     crop_padding: int = 2
+    # channels_last memory format for model and batches, on CPU as on CUDA (bench/train_throughput.py)
+    channels_last: bool = True
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
         TrainingDiverged: the loss became NaN or infinite.
     """
     device = data.train_x.device
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    fmt = torch.channels_last if budget.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
     n = len(data.train_x)
     steps_per_epoch = max(1, n // budget.batch_size)  # drop the ragged last batch
@@ -157,9 +159,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
             if budget.augment:
                 xb = _random_crop(xb, budget.crop_padding, g) if budget.crop_padding else xb
                 xb = _random_flip(xb, g) if data.flip else xb
-            xb = xb.float().mul_(scale).add_(shift)
-            if device.type == "cuda":
-                xb = xb.contiguous(memory_format=torch.channels_last)
+            xb = xb.float().mul_(scale).add_(shift).contiguous(memory_format=fmt)
             with _autocast(device):
                 loss = F.cross_entropy(model(xb).float(), data.train_y[idx],
                                        label_smoothing=budget.label_smoothing)

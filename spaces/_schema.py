@@ -56,6 +56,7 @@ class BudgetConfig(_Strict):
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     augment: bool = True
     crop_padding: int = Field(2, ge=0)
+    channels_last: bool = True
 
 
 class LatencyConfig(_Strict):
