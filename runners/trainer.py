@@ -40,6 +40,9 @@ class TrainBudget:
     crop_padding: int = 2
     # channels_last memory format for model and batches, on CPU as on CUDA (bench/train_throughput.py)
     channels_last: bool = True
+    # torch.compile the model before training: off by default; compile time (tens of seconds
+    # per architecture) is paid by every trial, so it can only pay for long trials on a GPU
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     device = data.train_x.device
     fmt = torch.channels_last if budget.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
+    step_model = torch.compile(model) if budget.compile else model
     g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
     n = len(data.train_x)
     steps_per_epoch = max(1, n // budget.batch_size)  # drop the ragged last batch
@@ -161,7 +165,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
                 xb = _random_flip(xb, g) if data.flip else xb
             xb = xb.float().mul_(scale).add_(shift).contiguous(memory_format=fmt)
             with _autocast(device):
-                loss = F.cross_entropy(model(xb).float(), data.train_y[idx],
+                loss = F.cross_entropy(step_model(xb).float(), data.train_y[idx],
                                        label_smoothing=budget.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()

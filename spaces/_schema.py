@@ -57,6 +57,7 @@ class BudgetConfig(_Strict):
     augment: bool = True
     crop_padding: int = Field(2, ge=0)
     channels_last: bool = True
+    compile: bool = False
 
 
 class LatencyConfig(_Strict):

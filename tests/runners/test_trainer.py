@@ -79,3 +79,10 @@ def test_latency_ratio_against_a_baseline_timed_alongside() -> None:
     assert lat.ratio is not None and 0.5 < lat.ratio < 2.0  # the same network on both sides
     assert lat.baseline_median_ms is not None and lat.baseline_median_ms > 0
     assert measure_latency(model, (1, 1, 28, 28), repeats=5, warmup=2).ratio is None
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_the_contract(fashion_dir) -> None:
+    data = load_proxy_data(train_subset=200, val_fraction=0.25, seed=0, download=False)
+    r = train_proxy(small_model(), data, budget=TrainBudget(epochs=1, batch_size=50, compile=True), seed=0)
+    assert 0.0 <= r.val_accuracy <= 1.0 and r.steps == 3
