@@ -51,8 +51,7 @@ CHECKPOINTS = (8, 16, 32)
 def build_table(space, path: Path) -> dict[str, dict]:
     table = json.loads(path.read_text()) if path.exists() else {}
     cfg = space.config
-    data = load_proxy_data(name=cfg.dataset.name, train_subset=cfg.dataset.train_subset,
-                           val_fraction=cfg.dataset.val_fraction, seed=cfg.search.seed)
+    data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed)
     archs = [params_to_architecture(space, p, **SHAPE) for p in enumerate_params(space)]
     for i, arch in enumerate(archs):
         if arch.key() in table:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import warnings
 from typing import NamedTuple
 
@@ -214,7 +213,3 @@ def importance_data(study: optuna.Study) -> list[Importance]:
 
 def total_compute_seconds(study: optuna.Study) -> float:
     return sum(t.duration.total_seconds() for t in study.get_trials(deepcopy=False) if t.duration)
-
-
-def median_or_nan(values: list[float]) -> float:
-    return statistics.median(values) if values else float("nan")

@@ -213,3 +213,12 @@ class Objective:
         for k in ("accuracy", "val_loss", "train_seconds", "images_per_second"):
             trial.set_user_attr(k, attrs[k])
         return self._objective_values(attrs)
+
+
+def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, timeout: float | None) -> None:
+    """Run trials until ``stop`` stops the study (or ``timeout``): the loop of every worker.
+
+    A diverged or out-of-memory training fails its trial; the study goes on.
+    """
+    study.optimize(objective, n_trials=None, timeout=timeout, callbacks=[stop],
+                   catch=(TrainingDiverged, torch.OutOfMemoryError))

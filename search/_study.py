@@ -11,7 +11,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from reports.studies import default_storage, make_storage  # noqa: F401  (re-exported)
+from reports.studies import make_storage
 from search._sampling import enumerate_params, reference_trials
 from spaces import SearchSpace, SpaceError
 

@@ -23,11 +23,11 @@ import torch
 from optuna.trial import TrialState
 from tqdm import tqdm
 
+from reports.studies import make_storage
 from runners.data import load_proxy_data
-from runners.trainer import TrainingDiverged
-from search._objective import Objective
+from search._objective import Objective, run_trials
 from search._progress import RunLog, StopRule
-from search._study import finished_count, make_sampler, make_storage
+from search._study import finished_count, make_sampler
 from search.catalog import model_catalog
 from spaces import load_space
 
@@ -53,18 +53,14 @@ def worker_main(a: WorkerArgs) -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = load_space(a.space, catalog=model_catalog())
     cfg = space.config
-    data = load_proxy_data(name=cfg.dataset.name, root=cfg.dataset.root,
-                           train_subset=cfg.dataset.train_subset,
-                           val_fraction=cfg.dataset.val_fraction, seed=cfg.search.seed,
-                           download=cfg.dataset.download, device=a.device)
+    data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=a.device)
     study = optuna.load_study(study_name=a.study_name, storage=make_storage(a.storage),
                               sampler=make_sampler(space, name=a.sampler, seed=a.seed + a.index))
     log = RunLog(Path(a.out) / "run.log", quiet=False, prefix=f"[w{a.index}] ")
     stop = StopRule(a.n_trials, log, None, space_size=space.size())
     try:
-        study.optimize(Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials),
-                       n_trials=None, timeout=a.timeout, callbacks=[stop],
-                       catch=(TrainingDiverged, torch.OutOfMemoryError))
+        run_trials(study, Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials),
+                   stop=stop, timeout=a.timeout)
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

@@ -30,7 +30,7 @@ from models import Architecture, build_model
 from reports.studies import StudyNotFound, load_existing_study
 from runners.data import DatasetNotFound, load_proxy_data
 from runners.trainer import TrainBudget, train_proxy
-from search.pareto import PickError, knee, pareto_front
+from search.pareto import PickError, knee, pareto_front, study_directions
 from spaces import SpaceConfig
 
 
@@ -38,9 +38,7 @@ def _candidates(study: optuna.Study, top: int) -> list[FrozenTrial]:
     front = pareto_front(study)
     if not front:
         raise PickError(f"study {study.study_name!r} has no complete feasible trial")
-    directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
-                  for d in study.directions]
-    k = knee(front, directions)
+    k = knee(front, study_directions(study))
     ordered = [k] + [t for t in front if t.number != k.number]
     chosen = ordered[:top]
     refs = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
@@ -62,9 +60,8 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     trials = _candidates(study, top)
     proxy_budget = TrainBudget(**cfg.budget.model_dump(exclude={"device"}))
     long_budget = TrainBudget(**{**cfg.budget.model_dump(exclude={"device"}), "epochs": epochs})
-    long_data = load_proxy_data(name=cfg.dataset.name, root=cfg.dataset.root, train_subset=None,
-                                val_fraction=cfg.dataset.val_fraction, seed=seed,
-                                download=cfg.dataset.download, device=device)
+    long_data = load_proxy_data(**{**cfg.dataset.model_dump(), "train_subset": None}, seed=seed,
+                                device=device)
     rows = []
     for t in trials:
         arch = Architecture.from_dict(t.user_attrs["arch"])
@@ -81,10 +78,7 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     tau = float(kendalltau(proxy, long).statistic) if len(rows) > 1 else float("nan")
     rho = float(spearmanr(proxy, long).statistic) if len(rows) > 1 else float("nan")
 
-    proxy_data = load_proxy_data(name=cfg.dataset.name, root=cfg.dataset.root,
-                                 train_subset=cfg.dataset.train_subset,
-                                 val_fraction=cfg.dataset.val_fraction, seed=seed,
-                                 download=cfg.dataset.download, device=device)
+    proxy_data = load_proxy_data(**cfg.dataset.model_dump(), seed=seed, device=device)
     knee_arch = Architecture.from_dict(trials[0].user_attrs["arch"])
     spread = []
     for s in range(seeds):

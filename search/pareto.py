@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -14,10 +13,10 @@ class PickError(ValueError):
     """A ``--pick`` that names nothing on the front."""
 
 
-@dataclass(frozen=True)
-class FrontPoint:
-    trial: FrozenTrial
-    values: tuple[float, ...]
+def study_directions(study: optuna.Study) -> list[str]:
+    """``"maximize"``/``"minimize"`` per objective, as ``knee`` takes them."""
+    return ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+            for d in study.directions]
 
 
 def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
@@ -72,10 +71,8 @@ def pick_trial(study: optuna.Study, pick: str) -> FrozenTrial:
     front = pareto_front(study)
     if not front:
         raise PickError(f"study {study.study_name!r} has no complete feasible trial yet")
-    directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
-                  for d in study.directions]
     if pick == "knee":
-        return knee(front, directions)
+        return knee(front, study_directions(study))
     if pick == "max-accuracy":
         return max(front, key=lambda t: (t.user_attrs["accuracy"], -t.number))
     if pick == "fastest":

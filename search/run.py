@@ -18,28 +18,24 @@ from pathlib import Path
 
 import optuna
 import torch
+from optuna.trial import FrozenTrial
 from tqdm import tqdm
 
 from models import build_model
 from reports.dashboard import write_dashboard
+from reports.studies import default_storage
 from runners.data import DatasetNotFound, dataset_info, load_proxy_data
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from runners.trainer import TrainingDiverged, seconds_per_step
-from search._objective import Objective
+from runners.trainer import seconds_per_step
+from search._objective import Objective, run_trials
 from search._outputs import front_table, write_trials_csv
 from search._progress import RunLog, StopRule
 from search._sampling import reference_trials, suggest_architecture
-from search._study import (
-    default_storage,
-    enqueue_grid,
-    finished_count,
-    make_sampler,
-    open_study,
-)
+from search._study import enqueue_grid, finished_count, make_sampler, open_study
 from search._workers import WorkerArgs, run_parallel
 from search.catalog import model_catalog
 from search.export import export_best
-from search.pareto import PickError, knee, pareto_front
+from search.pareto import PickError, pareto_front
 from spaces import SearchSpace, SpaceError, load_space
 
 
@@ -101,23 +97,17 @@ def _dry_run(space: SearchSpace, device: torch.device) -> int:
 
 
 def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
-    front = pareto_front(study)
-    knee_trial = None
-    directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
-                  for d in study.directions]
-    if front:
-        knee_trial = knee(front, directions)
-    print(front_table(front, knee_number=knee_trial.number if knee_trial else None))
     write_trials_csv(study, out / "trials.csv")
     write_dashboard(study, out / "dashboard.html")
     written = ["trials.csv", "dashboard.html"]
     try:
-        export_best(study, out / "best.yaml", pick="knee")
+        knee_trial: FrozenTrial | None = export_best(study, out / "best.yaml", pick="knee")
         written.append("best.yaml")
     except PickError as e:
+        knee_trial = None
         log(f"best.yaml not written: {e}")
-    log(f"wrote {', '.join(str(out / w) for w in written)} and {out / 'study.db'}"
-        if (out / "study.db").exists() else f"wrote {', '.join(str(out / w) for w in written)}")
+    print(front_table(pareto_front(study), knee_number=knee_trial.number if knee_trial else None))
+    log(f"wrote {', '.join(str(out / w) for w in written)}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,14 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log = RunLog(out / "run.log", quiet=args.quiet)
     try:
-        data = load_proxy_data(name=cfg.dataset.name, root=cfg.dataset.root,
-                               train_subset=cfg.dataset.train_subset,
-                               val_fraction=cfg.dataset.val_fraction, seed=cfg.search.seed,
-                               download=cfg.dataset.download, device=device)
+        data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device)
     except (DatasetNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     if args.jobs < 1:
         print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
@@ -168,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
                                                        seed=seed + 1 + os.getpid() % 100_000),
                            baselines=not args.no_baselines)
         if (args.sampler or cfg.search.sampler) == "grid":
-            enqueue_grid(study, space, seed=cfg.search.seed if args.seed is None else args.seed)
+            enqueue_grid(study, space, seed=seed)
     except SpaceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -184,17 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     if remaining and args.jobs > 1:
         interrupted = run_parallel(study, jobs=args.jobs, log=log, quiet=args.quiet, args=WorkerArgs(
             index=0, space=str(space.path), storage=storage, study_name=study_name,
-            sampler=args.sampler, seed=cfg.search.seed if args.seed is None else args.seed,
+            sampler=args.sampler, seed=seed,
             device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1))
     elif remaining:
         bar = tqdm(total=remaining, unit="trial", disable=args.quiet, dynamic_ncols=True)
         stop = StopRule(n_trials, log, bar, space_size=space.size())
         try:
-            study.optimize(
-                Objective(space, data, device=device, n_trials=n_trials), n_trials=None,
-                timeout=args.timeout, callbacks=[stop],
-                catch=(TrainingDiverged, torch.OutOfMemoryError),
-            )
+            run_trials(study, Objective(space, data, device=device, n_trials=n_trials),
+                       stop=stop, timeout=args.timeout)
         except KeyboardInterrupt:
             interrupted = True
         finally:

@@ -12,7 +12,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from search._study import finished_count, make_storage
+from reports.studies import make_storage
+from search._study import finished_count
 
 ROOT = Path(__file__).resolve().parents[2]
 
