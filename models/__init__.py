@@ -9,6 +9,7 @@ from models.architecture import Architecture, StageChoice
 from models.attention import attention_catalog, attention_names, create_attention
 from models.backbones import backbone_names, get_backbone_spec
 from models.build import FORMAT_VERSION, build_model, load_architecture, model_signature
+from models.convs import conv_names, create_conv
 
 __all__ = [
     "FORMAT_VERSION",
@@ -18,6 +19,8 @@ __all__ = [
     "attention_names",
     "backbone_names",
     "build_model",
+    "conv_names",
+    "create_conv",
     "create_attention",
     "get_backbone_spec",
     "load_architecture",

@@ -1,7 +1,8 @@
 """``Architecture``: one point of the search space, as a frozen value.
 
 An architecture is a backbone (name + settings), the input it is built for
-(channels, size, classes) and one ``StageChoice`` per backbone stage. It is
+(channels, size, classes) and one ``StageChoice`` per backbone stage: an
+attention module with its placement, and the convolution its blocks use. It is
 canonical (hyper-parameters filled with their defaults and in constructor
 order), hashable, and round-trips through plain dicts (JSON/YAML). It is the
 de-duplication key of a study, the payload of a trial
@@ -14,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Position = Literal["pre_add", "post_add"]
+Position = Literal["pre_add", "post_add", "after_dw"]
 Blocks = Literal["all", "first", "last"]
-POSITIONS: tuple[str, ...] = ("pre_add", "post_add")
+# which of these a backbone offers is its ``BackboneSpec.positions``
+POSITIONS: tuple[str, ...] = ("pre_add", "post_add", "after_dw")
 BLOCKS: tuple[str, ...] = ("all", "first", "last")
 
 
@@ -33,15 +35,21 @@ class StageChoice:
         hparams: Its hyper-parameters as ``(name, value)`` pairs in constructor
             order; build with ``StageChoice.create`` to canonicalise.
         position: ``pre_add`` (after the residual branch's last BatchNorm,
-            before the addition; the papers' default) or ``post_add``.
+            before the addition; the papers' default), ``post_add``, or
+            ``after_dw`` (after an inverted residual's depthwise conv; MobileNetV2).
         blocks: Which blocks of the stage get the module: ``all``, ``first``
             or ``last``.
+        conv: Registry name of the convolution that the stage's blocks use for
+            their 3x3 convolutions (``standard`` or e.g. ``odconv``).
+        conv_hparams: Its hyper-parameters as ``(name, value)`` pairs.
     """
 
     attention: str = "none"
     hparams: tuple[tuple[str, Any], ...] = ()
     position: Position = "pre_add"
     blocks: Blocks = "all"
+    conv: str = "standard"
+    conv_hparams: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
     def create(
@@ -51,16 +59,20 @@ class StageChoice:
         *,
         position: str = "pre_add",
         blocks: str = "all",
+        conv: str = "standard",
+        conv_hparams: Mapping[str, Any] | None = None,
     ) -> StageChoice:
         """A canonical choice: hyper-parameters checked and defaults filled in.
 
         Raises:
-            ValueError: unknown attention, hyper-parameter, value, position or
-                blocks, with what is allowed.
+            ValueError: unknown attention, convolution, hyper-parameter, value,
+                position or blocks, with what is allowed.
         """
         from models.attention import get_attention_spec
+        from models.convs import get_conv_spec
 
         spec = get_attention_spec(attention)
+        conv_canonical = get_conv_spec(conv).canonical_hparams(conv_hparams or {})
         if position not in POSITIONS:
             raise ValueError(f"position {position!r} is invalid; allowed: {', '.join(POSITIONS)}")
         if blocks not in BLOCKS:
@@ -68,28 +80,26 @@ class StageChoice:
         canonical = spec.canonical_hparams(hparams or {})
         if attention == "none":  # placement is meaningless without a module
             position, blocks = "pre_add", "all"
-        return cls(attention, _freeze(canonical), position, blocks)  # type: ignore[arg-type]
+        return cls(attention, _freeze(canonical), position, blocks,  # type: ignore[arg-type]
+                   conv, _freeze(conv_canonical))
 
     def short(self) -> str:
-        """Compact form such as ``se(r=16)``, ``gc(ratio=0.25,mul)@post``."""
+        """Compact form such as ``se(r=16)``, ``gc(ratio=0.25,mul)@post``,
+        ``eca(k=3)[last]+odconv(n=4,ratio=0.0625)``."""
         from models.attention import get_attention_spec
+        from models.convs import get_conv_spec
 
-        if self.attention == "none":
-            return "none"
-        spec = get_attention_spec(self.attention)
         parts = []
-        for k, v in self.hparams:
-            if isinstance(v, str) and v != "auto":  # a named option reads alone: "mul"
-                parts.append(v)
-            else:
-                parts.append(f"{spec.hparam(k).short}={v:g}" if isinstance(v, float)
-                             else f"{spec.hparam(k).short}={v}")
-        text = f"{self.attention}({','.join(parts)})" if parts else self.attention
-        if self.position != "pre_add":
-            text += "@post"
-        if self.blocks != "all":
-            text += f"[{self.blocks}]"
-        return text
+        if self.attention != "none":
+            text = _call(self.attention, self.hparams, get_attention_spec(self.attention))
+            if self.position != "pre_add":
+                text += "@post" if self.position == "post_add" else "@dw"
+            if self.blocks != "all":
+                text += f"[{self.blocks}]"
+            parts.append(text)
+        if self.conv != "standard":
+            parts.append(_call(self.conv, self.conv_hparams, get_conv_spec(self.conv)))
+        return "+".join(parts) or "none"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,7 +107,21 @@ class StageChoice:
             "hparams": dict(self.hparams),
             "position": self.position,
             "blocks": self.blocks,
+            "conv": self.conv,
+            "conv_hparams": dict(self.conv_hparams),
         }
+
+
+def _call(name: str, hparams: tuple[tuple[str, Any], ...], spec: Any) -> str:
+    """``name(short=value,...)``; a named option reads alone (``mul``, ``global``)."""
+    parts = []
+    for k, v in hparams:
+        if isinstance(v, str) and v != "auto":
+            parts.append(v)
+        else:
+            parts.append(f"{spec.hparam(k).short}={v:g}" if isinstance(v, float)
+                         else f"{spec.hparam(k).short}={v}")
+    return f"{name}({','.join(parts)})" if parts else name
 
 
 @dataclass(frozen=True)
@@ -135,7 +159,8 @@ class Architecture:
                    in_channels, input_size, num_classes)
 
     def without_attention(self) -> Architecture:
-        """The same backbone and input with ``none`` in every stage (the latency baseline)."""
+        """The plain backbone for the same input: no attention and standard
+        convolutions in every stage (the latency baseline)."""
         return Architecture(self.backbone, self.backbone_args,
                             tuple(StageChoice() for _ in self.stages),
                             self.in_channels, self.input_size, self.num_classes)
@@ -177,13 +202,14 @@ class Architecture:
         name = backbone.pop("name")
         stages = []
         for i, s in enumerate(data["stages"]):
-            extra = set(s) - {"attention", "hparams", "position", "blocks"}
+            extra = set(s) - {"attention", "hparams", "position", "blocks", "conv", "conv_hparams"}
             if extra:
                 raise ValueError(f"stages[{i}]: unknown keys {sorted(extra)}")
             try:
                 stages.append(StageChoice.create(
                     s.get("attention", "none"), s.get("hparams") or {},
                     position=s.get("position", "pre_add"), blocks=s.get("blocks", "all"),
+                    conv=s.get("conv", "standard"), conv_hparams=s.get("conv_hparams") or {},
                 ))
             except ValueError as e:
                 raise ValueError(f"stages[{i}]: {e}") from None

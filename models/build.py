@@ -9,6 +9,7 @@ import yaml
 from torch import nn
 
 from models.architecture import Architecture
+from models.attention import get_attention_spec
 from models.backbones import get_backbone_spec
 
 FORMAT_VERSION = 1
@@ -18,8 +19,10 @@ def build_model(arch: Architecture) -> nn.Module:
     """Build the model that ``arch`` describes.
 
     Raises:
-        ValueError: unknown backbone, invalid settings, or a stage list whose
-            length differs from the backbone's stage count.
+        ValueError: unknown backbone, invalid settings, a stage list whose
+            length differs from the backbone's stage count, a position or a
+            convolution choice the backbone does not offer, or a module in a
+            stage with more positions than the module allows.
 
     Example:
         >>> build_model(load_architecture("runs/attention-placement/best.yaml"))
@@ -32,6 +35,18 @@ def build_model(arch: Architecture) -> nn.Module:
             f"backbone {arch.backbone!r} has {len(stages)} stages "
             f"({', '.join(s.name for s in stages)}); got {len(arch.stages)} stage choices"
         )
+    for info, choice in zip(stages, arch.stages, strict=True):
+        where = f"backbone {arch.backbone!r}, stage {info.name}"
+        if choice.attention != "none" and choice.position not in spec.positions:
+            raise ValueError(f"{where}: position {choice.position!r} is not offered; "
+                             f"allowed: {', '.join(spec.positions)}")
+        if choice.conv != "standard" and not spec.convs:
+            raise ValueError(f"{where}: no convolution choice (its 3x3 convolutions are "
+                             f"depthwise); got {choice.conv!r}, allowed: standard")
+        limit = get_attention_spec(choice.attention).max_positions
+        if limit is not None and info.resolution ** 2 > limit:
+            raise ValueError(f"{where}: {choice.attention!r} is limited to H*W <= {limit}; this "
+                             f"stage has {info.resolution}x{info.resolution} positions")
     return spec.build(arch)
 
 

@@ -121,19 +121,23 @@ def front_data(study: optuna.Study) -> FrontData:
 
 
 def stage_data(study: optuna.Study) -> StageData:
-    """Per stage and attention type: the accuracies and latencies of complete trials."""
+    """Per stage and choice (attention, ``+conv`` when not standard): the accuracies and
+    latencies of complete trials."""
     acc: dict[tuple[str, str], list[float]] = {}
     lat: dict[tuple[str, str], list[float]] = {}
     stages: list[str] = []
+    names = study.user_attrs.get("stage_names", [])  # studies before it: stage1, stage2, ...
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         if trial_kind(t) not in ("search", "reference"):
             continue
         for i, stage in enumerate(t.user_attrs["arch"]["stages"]):
-            name = f"stage{i + 1}"
+            name = names[i] if i < len(names) else f"stage{i + 1}"
             if name not in stages:
                 stages.append(name)
-            acc.setdefault((name, stage["attention"]), []).append(t.user_attrs["accuracy"])
-            lat.setdefault((name, stage["attention"]), []).append(t.user_attrs["latency_ms"])
+            conv = stage.get("conv", "standard")
+            choice = stage["attention"] if conv == "standard" else f"{stage['attention']}+{conv}"
+            acc.setdefault((name, choice), []).append(t.user_attrs["accuracy"])
+            lat.setdefault((name, choice), []).append(t.user_attrs["latency_ms"])
     return StageData(stages, acc, lat)
 
 

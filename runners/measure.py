@@ -92,9 +92,16 @@ ATTENTION_FLOP_FORMULAS = {
     _aten.mean: _per_input,
     _aten.sigmoid: _per_output,
     _aten.hardswish: _per_output,
+    _aten.hardsigmoid: _per_output,
     _aten.mul: _per_output,
     _aten.add: _per_output,
     _aten.add_: _per_output,
+    _aten.sub: _per_output,
+    _aten.div: _per_output,
+    _aten.pow: _per_output,
+    _aten.sum: _per_input,
+    _aten.amax: _per_input,
+    _aten.upsample_nearest2d: _per_output,
     _aten.softmax: _softmax,
     _aten._softmax: _softmax,
 }
@@ -102,7 +109,7 @@ ATTENTION_FLOP_FORMULAS = {
 
 def count_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """FLOPs of one forward pass at ``input_shape`` (batch included)."""
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # parameter-free: the CPU
     was_training = model.training
     model.eval()
     counter = FlopCounterMode(display=False, custom_mapping=ATTENTION_FLOP_FORMULAS)
@@ -230,7 +237,7 @@ def measure_latency(
     """
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    device = next(model.parameters()).device
+    device = next(model.parameters(), torch.empty(0)).device  # parameter-free: the CPU
     models = [model] + ([baseline.to(device)] if baseline is not None else [])
     was_training = [m.training for m in models]
     for m in models:

@@ -1,9 +1,10 @@
 """Define-by-run sampling of an ``Architecture`` from a ``SearchSpace``.
 
 Parameter names are ``<stage>.attention``, ``<stage>.<module>.<hparam>``,
-``<stage>.position`` and ``<stage>.blocks``: a hyper-parameter exists only in
-trials that chose its module, so TPE's ``group=True`` models each module's
-sub-space separately. A choice with a single value is not a parameter at all.
+``<stage>.position``, ``<stage>.blocks``, ``<stage>.conv`` and
+``<stage>.conv.<conv>.<hparam>``: a hyper-parameter exists only in trials that
+chose its module, so TPE's ``group=True`` models each module's sub-space
+separately. A choice with a single value is not a parameter at all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import optuna
 
 from models import Architecture, StageChoice, get_backbone_spec
 from models.attention import get_attention_spec
+from models.convs import get_conv_spec
 from spaces import SearchSpace, StageSpace
 
 
@@ -26,11 +28,16 @@ def _suggest_stage(trial: optuna.Trial, stage: StageSpace) -> StageChoice:
     name = _suggest(trial, f"{stage.name}.attention", tuple(modules))
     hparams = {h: _suggest(trial, f"{stage.name}.{name}.{h}", values)
                for h, values in modules[name].hparams}
+    convs = {c.name: c for c in stage.convs}
+    conv = _suggest(trial, f"{stage.name}.conv", tuple(convs))
+    conv_hparams = {h: _suggest(trial, f"{stage.name}.conv.{conv}.{h}", values)
+                    for h, values in convs[conv].hparams}
     if name == "none":
-        return StageChoice.create("none")
+        return StageChoice.create("none", conv=conv, conv_hparams=conv_hparams)
     position = _suggest(trial, f"{stage.name}.position", stage.positions)
     blocks = _suggest(trial, f"{stage.name}.blocks", stage.blocks)
-    return StageChoice.create(name, hparams, position=position, blocks=blocks)
+    return StageChoice.create(name, hparams, position=position, blocks=blocks, conv=conv,
+                              conv_hparams=conv_hparams)
 
 
 def suggest_architecture(trial: optuna.Trial, space: SearchSpace, *, in_channels: int,
@@ -47,49 +54,59 @@ def suggest_architecture(trial: optuna.Trial, space: SearchSpace, *, in_channels
     )
 
 
-def _uniform_params(space: SearchSpace, module: str) -> dict[str, Any] | None:
-    """Trial params for ``module`` with paper defaults in every stage, or None if outside the space."""
+def _pick(params: dict[str, Any], key: str, values: tuple[Any, ...], value: Any) -> bool:
+    """Set ``params[key] = value`` if it is a parameter; False if ``value`` is outside ``values``."""
+    if value not in values:
+        return False
+    if len(values) > 1:
+        params[key] = value
+    return True
+
+
+def _uniform_params(space: SearchSpace, module: str, conv: str = "standard") -> dict[str, Any] | None:
+    """Trial params for ``module`` and ``conv`` with paper defaults in every stage, at the
+    backbone's default position; None if that is outside the space."""
     defaults = get_attention_spec(module).defaults
+    conv_defaults = get_conv_spec(conv).defaults
+    position = get_backbone_spec(space.config.backbone.name).positions[0]
     params: dict[str, Any] = {}
     for stage in space.stages:
         choices = {m.name: m for m in stage.modules}
-        if module not in choices:
+        convs = {c.name: c for c in stage.convs}
+        if module not in choices or conv not in convs:
             return None
-        if len(choices) > 1:
-            params[f"{stage.name}.attention"] = module
-        for h, values in choices[module].hparams:
-            if defaults[h] not in values:
-                return None
-            if len(values) > 1:
-                params[f"{stage.name}.{module}.{h}"] = defaults[h]
-        if module != "none":
-            for key, values, default in (("position", stage.positions, "pre_add"),
-                                         ("blocks", stage.blocks, "all")):
-                if default not in values:
-                    return None
-                if len(values) > 1:
-                    params[f"{stage.name}.{key}"] = default
+        _pick(params, f"{stage.name}.attention", tuple(choices), module)
+        _pick(params, f"{stage.name}.conv", tuple(convs), conv)
+        if not all(_pick(params, f"{stage.name}.{module}.{h}", values, defaults[h])
+                   for h, values in choices[module].hparams):
+            return None
+        if not all(_pick(params, f"{stage.name}.conv.{conv}.{h}", values, conv_defaults[h])
+                   for h, values in convs[conv].hparams):
+            return None
+        if module != "none" and not (_pick(params, f"{stage.name}.position", stage.positions, position)
+                                     and _pick(params, f"{stage.name}.blocks", stage.blocks, "all")):
+            return None
     return params
 
 
 def reference_trials(space: SearchSpace) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
-    """The labelled reference baselines, and the modules that could not be one.
+    """The labelled reference baselines, and the ones that could not be made.
 
     References: no attention anywhere, then each module of the space in every
-    stage with its paper-default hyper-parameters. A reference whose choices
-    are outside the space is skipped (and named in the second list), because a
-    trial can only hold values of its distributions.
+    stage with its paper-default hyper-parameters, then each non-standard
+    convolution of the space in every stage without attention. A reference
+    whose choices are outside the space is skipped (and named in the second
+    list), because a trial can only hold values of its distributions.
     """
     modules = list(dict.fromkeys(m.name for s in space.stages for m in s.modules))
     modules.sort(key=lambda n: n != "none")
-    refs, skipped = [], []
-    for name in modules:
-        params = _uniform_params(space, name)
-        label = "no attention" if name == "none" else f"{name} everywhere"
-        if params is None:
-            skipped.append(label)
-        else:
-            refs.append((label, params))
+    convs = [c for c in dict.fromkeys(c.name for s in space.stages for c in s.convs)
+             if c != "standard"]
+    candidates = [("no attention" if name == "none" else f"{name} everywhere",
+                   _uniform_params(space, name)) for name in modules]
+    candidates += [(f"{conv} everywhere", _uniform_params(space, "none", conv)) for conv in convs]
+    refs = [(label, params) for label, params in candidates if params is not None]
+    skipped = [label for label, params in candidates if params is None]
     return refs, skipped
 
 
@@ -108,7 +125,14 @@ def _stage_params(stage: StageSpace) -> list[dict[str, Any]]:
             if len(values) > 1:
                 combos = [{**c, key: v} for c in combos for v in values]
         out += combos
-    return out
+    conv_combos: list[dict[str, Any]] = []
+    for conv in stage.convs:
+        combos = [{f"{stage.name}.conv": conv.name} if len(stage.convs) > 1 else {}]
+        for h, values in conv.hparams:
+            if len(values) > 1:
+                combos = [{**c, f"{stage.name}.conv.{conv.name}.{h}": v} for c in combos for v in values]
+        conv_combos += combos
+    return [{**a, **c} for a in out for c in conv_combos]
 
 
 def enumerate_params(space: SearchSpace) -> list[dict[str, Any]]:

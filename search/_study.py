@@ -97,6 +97,7 @@ def open_study(space: SearchSpace, *, storage: str, study_name: str,
         study.set_user_attr("space_path", str(space.path))
         study.set_user_attr("space", space.config.model_dump(mode="json"))
         study.set_user_attr("objectives", list(space.config.objectives))
+        study.set_user_attr("stage_names", [s.name for s in space.stages])
         if baselines:
             for label, params in reference_trials(space)[0]:
                 study.enqueue_trial(params, user_attrs={"reference": label})

@@ -5,15 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from models import attention_catalog, get_backbone_spec
-from spaces import Catalog
+from models.attention import attention_max_positions
+from models.convs import conv_catalog
+from runners.data import dataset_info
+from spaces import BackboneFacts, Catalog, StageFacts
 
 
-def _stage_names(backbone: str, settings: dict[str, Any]) -> list[str]:
+def _backbone_facts(backbone: str, settings: dict[str, Any], dataset: str) -> BackboneFacts:
     spec = get_backbone_spec(backbone)
     canonical = spec.canonical_settings(settings)
-    return [s.name for s in spec.stages(canonical, 32)]
+    size = dataset_info(dataset).size
+    return BackboneFacts(
+        stages=tuple(StageFacts(s.name, s.resolution) for s in spec.stages(canonical, size)),
+        positions=spec.positions,
+        convs=spec.convs,
+    )
 
 
 def model_catalog() -> Catalog:
     """What ``spaces.load_space`` checks a file against: the registered modules and backbones."""
-    return Catalog(attention=attention_catalog(), stage_names=_stage_names)
+    return Catalog(attention=attention_catalog(), convs=conv_catalog(),
+                   max_positions=attention_max_positions(), backbone=_backbone_facts)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from spaces._load import (
     SPACES_DIR,
+    BackboneFacts,
     Catalog,
     ModuleChoices,
     SearchSpace,
     SpaceError,
+    StageFacts,
     StageSpace,
     load_space,
     resolve_space_path,
 )
 from spaces._schema import METRICS, SpaceConfig
 
-__all__ = ["METRICS", "SPACES_DIR", "Catalog", "ModuleChoices", "SearchSpace", "SpaceConfig",
-           "SpaceError", "StageSpace", "load_space", "resolve_space_path"]
+__all__ = ["METRICS", "SPACES_DIR", "BackboneFacts", "Catalog", "ModuleChoices", "SearchSpace", "SpaceConfig",
+           "SpaceError", "StageFacts", "StageSpace", "load_space", "resolve_space_path"]

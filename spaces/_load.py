@@ -42,17 +42,38 @@ class HParamLike(Protocol):
 
 
 @dataclass(frozen=True)
+class StageFacts:
+    """One backbone stage as the validator sees it."""
+
+    name: str
+    resolution: int  # side of its feature maps for the dataset's input size
+
+
+@dataclass(frozen=True)
+class BackboneFacts:
+    """A backbone as the validator sees it, for given settings and dataset."""
+
+    stages: tuple[StageFacts, ...]
+    positions: tuple[str, ...]  # attention positions its blocks offer, default first
+    convs: bool  # whether its stages may replace their 3x3 convolutions
+
+
+@dataclass(frozen=True)
 class Catalog:
     """What the registry allows, handed in by the caller (keeps this package torch-free).
 
     Attributes:
         attention: module name -> hyper-parameter name -> HParam.
-        stage_names: ``(backbone, settings) -> stage names``; raises
+        convs: convolution name -> hyper-parameter name -> HParam.
+        max_positions: module name -> largest allowed ``H*W`` (``None``: any).
+        backbone: ``(backbone, settings, dataset) -> BackboneFacts``; raises
             ``ValueError`` for an unknown backbone or invalid settings.
     """
 
     attention: Mapping[str, Mapping[str, HParamLike]]
-    stage_names: Callable[[str, dict[str, Any]], list[str]]
+    convs: Mapping[str, Mapping[str, HParamLike]]
+    max_positions: Mapping[str, int | None]
+    backbone: Callable[[str, dict[str, Any], str], BackboneFacts]
 
 
 @dataclass(frozen=True)
@@ -66,14 +87,18 @@ class ModuleChoices:
 
 @dataclass(frozen=True)
 class StageSpace:
+    """One stage's choices: attention modules (with placements) and convolutions."""
+
     name: str
     modules: tuple[ModuleChoices, ...]
     positions: tuple[str, ...]
     blocks: tuple[str, ...]
+    convs: tuple[ModuleChoices, ...] = (ModuleChoices("standard", ()),)
 
     def size(self) -> int:
         placed = len(self.positions) * len(self.blocks)
-        return sum(m.size() * (1 if m.name == "none" else placed) for m in self.modules)
+        attention = sum(m.size() * (1 if m.name == "none" else placed) for m in self.modules)
+        return attention * sum(c.size() for c in self.convs)
 
 
 @dataclass(frozen=True)
@@ -164,14 +189,15 @@ def _pydantic_problems(err: ValidationError) -> list[str]:
 
 
 def _module_choices(where: str, name: str, given: Mapping[str, Any] | None,
-                    catalog: Catalog, problems: list[str]) -> ModuleChoices | None:
-    if name not in catalog.attention:
-        near = difflib.get_close_matches(name, list(catalog.attention), n=1)
+                    registry: Mapping[str, Mapping[str, HParamLike]], kind: str,
+                    problems: list[str]) -> ModuleChoices | None:
+    if name not in registry:
+        near = difflib.get_close_matches(name, list(registry), n=1)
         hint = f" (did you mean {near[0]!r}?)" if near else ""
-        problems.append(f"{where}.{name}: unknown attention{hint}; "
-                        f"allowed: {', '.join(catalog.attention)}")
+        problems.append(f"{where}.{name}: unknown {kind}{hint}; "
+                        f"allowed: {', '.join(registry)}")
         return None
-    known = catalog.attention[name]
+    known = registry[name]
     given = given or {}
     if not isinstance(given, Mapping):
         problems.append(f"{where}.{name}: expected a mapping of hyper-parameter choices; got {given!r}")
@@ -198,12 +224,29 @@ def _module_choices(where: str, name: str, given: Mapping[str, Any] | None,
     return ModuleChoices(name, tuple(out))
 
 
+def _check_positions(where: str, stage: StageFacts, modules: list[ModuleChoices],
+                     facts: BackboneFacts, catalog: Catalog, problems: list[str]) -> None:
+    """Modules whose cost grows with positions squared only where the stage is small enough."""
+    positions = stage.resolution ** 2
+    for m in modules:
+        limit = catalog.max_positions.get(m.name)
+        if limit is None or positions <= limit:
+            continue
+        fits = [s.name for s in facts.stages if s.resolution ** 2 <= limit]
+        problems.append(
+            f"{where}.{m.name}: not allowed in {stage.name} ({stage.resolution}x{stage.resolution}"
+            f" = {positions} positions); {m.name} is limited to H*W <= {limit}, which "
+            f"{'holds in: ' + ', '.join(fits) if fits else 'no stage of this backbone meets'}"
+            f"{'; list it under those stages instead' if fits else ''}")
+
+
 def _resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> tuple[StageSpace, ...]:
     try:
-        names = catalog.stage_names(cfg.backbone.name, cfg.backbone.settings())
+        facts = catalog.backbone(cfg.backbone.name, cfg.backbone.settings(), cfg.dataset.name)
     except ValueError as e:
         problems.append(f"backbone: {e}")
         return ()
+    names = [s.name for s in facts.stages]
     for key in cfg.stages:
         if key != "all" and key not in names:
             near = difflib.get_close_matches(key, names + ["all"], n=1)
@@ -212,7 +255,8 @@ def _resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> 
                             f"{cfg.backbone.name!r} has: all, {', '.join(names)}")
     base = cfg.stages.get("all", StageConfig())
     resolved = []
-    for name in names:
+    for stage in facts.stages:
+        name = stage.name
         own = cfg.stages.get(name, StageConfig())
         attention = own.attention if own.attention is not None else base.attention
         where = f"stages.{name if own.attention is not None else 'all'}.attention"
@@ -220,12 +264,33 @@ def _resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> 
             problems.append(f"stages.{name}: no attention choices; give them under "
                             f"stages.all.attention or stages.{name}.attention")
             continue
-        modules = [_module_choices(where, m, h, catalog, problems) for m, h in attention.items()]
+        modules = [m for m in (_module_choices(where, m, h, catalog.attention, "attention", problems)
+                               for m, h in attention.items()) if m is not None]
+        _check_positions(where, stage, modules, facts, catalog, problems)
+        positions = own.position or base.position or [facts.positions[0]]
+        pwhere = f"stages.{name if own.position else 'all'}.position"
+        for p in positions:
+            if p not in facts.positions:
+                problems.append(f"{pwhere}: {p!r} is not a position of backbone "
+                                f"{cfg.backbone.name!r}; allowed: {', '.join(facts.positions)}")
+        conv = own.conv if own.conv is not None else base.conv
+        cwhere = f"stages.{name if own.conv is not None else 'all'}.conv"
+        convs = [ModuleChoices("standard", ())]
+        if conv is not None:
+            if not conv:
+                problems.append(f"{cwhere}: no convolution choices; give at least one of "
+                                f"{', '.join(catalog.convs)} or leave conv out")
+            convs = [c for c in (_module_choices(cwhere, c, h, catalog.convs, "conv", problems)
+                                 for c, h in conv.items()) if c is not None]
+            if not facts.convs and any(c.name != "standard" for c in convs):
+                problems.append(f"{cwhere}: backbone {cfg.backbone.name!r} has no convolution "
+                                f"choice (its 3x3 convolutions are depthwise); allowed: standard")
         resolved.append(StageSpace(
             name=name,
-            modules=tuple(m for m in modules if m is not None),
-            positions=tuple(own.position or base.position or ["pre_add"]),
+            modules=tuple(modules),
+            positions=tuple(positions),
             blocks=tuple(own.blocks or base.blocks or ["all"]),
+            convs=tuple(convs),
         ))
     return tuple(resolved)
 

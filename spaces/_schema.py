@@ -84,11 +84,19 @@ class SearchConfig(_Strict):
 
 
 class StageConfig(_Strict):
-    """Choices for one stage (or ``all``); a scalar is a single pinned value."""
+    """Choices for one stage (or ``all``); a scalar is a single pinned value.
+
+    ``attention`` maps module names to their hyper-parameter choices; the
+    module is *inserted* at ``position`` in the ``blocks`` chosen. ``conv``
+    maps convolution names (``standard``, ``odconv``) to theirs; the choice
+    *replaces* the 3x3 convolutions of every block of the stage. Without
+    ``conv`` a stage keeps ``standard``.
+    """
 
     attention: dict[str, dict[str, Any] | None] | None = None
-    position: list[Literal["pre_add", "post_add"]] | None = None
+    position: list[Literal["pre_add", "post_add", "after_dw"]] | None = None
     blocks: list[Literal["all", "first", "last"]] | None = None
+    conv: dict[str, dict[str, Any] | None] | None = None
 
     @field_validator("position", "blocks", mode="before")
     @classmethod

@@ -6,10 +6,23 @@ built as ``cls(channels, *, <hparams with paper defaults>)``.
 
 from __future__ import annotations
 
-from models.attention import ca, eca, gc, none, se  # noqa: F401  (registers)
+from models.attention import (  # noqa: F401  (registers)
+    ca,
+    cbam,
+    eca,
+    ese,
+    gc,
+    ge,
+    non_local,
+    none,
+    se,
+    simam,
+    triplet,
+)
 from models.attention._registry import (
     AttentionSpec,
     attention_catalog,
+    attention_max_positions,
     attention_names,
     create_attention,
     get_attention_spec,
@@ -19,6 +32,7 @@ from models.attention._registry import (
 __all__ = [
     "AttentionSpec",
     "attention_catalog",
+    "attention_max_positions",
     "attention_names",
     "create_attention",
     "get_attention_spec",

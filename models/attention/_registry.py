@@ -1,76 +1,38 @@
 """The attention registry: the single source of truth for module names,
-hyper-parameters, their allowed values and paper defaults.
+hyper-parameters, their allowed values, paper defaults and where a module may go.
 
 The space validator, the sampler, the README's module table and the tests all
-read it. An unknown name or hyper-parameter, or a value outside its domain, is a
-``ValueError`` that lists what is valid: in a search, a silently ignored
-hyper-parameter wastes trials and corrupts importance plots.
+read it (see ``models._spec`` for the checks every registry shares).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
 
+from models._spec import ModuleSpec, Registry
 from models.hparams import HParam
 
 
 @dataclass(frozen=True)
-class AttentionSpec:
+class AttentionSpec(ModuleSpec):
     """What the registry knows about one attention module.
 
-    Attributes:
-        name: Lowercase registry key.
-        cls: The ``nn.Module`` class, constructed as ``cls(channels, **hparams)``.
-        hparams: The hyper-parameters, in constructor order.
-        paper: Title of the paper that introduced it.
-        url: Link to the paper.
-        params_formula: The parameter count in closed form, for the README.
-        max_positions: Largest ``H*W`` the module may be placed at (cost grows
-            with positions squared), ``None`` for no limit.
+    Attributes (beyond ``ModuleSpec``'s):
+        placement: Where the paper puts it, in words, for the README.
+        max_positions: Largest ``H*W`` of a stage the module may be placed in
+            (its cost grows with positions squared); ``None`` for no limit.
+            The space validator and ``build_model`` both enforce it.
     """
 
-    name: str
-    cls: type[nn.Module]
-    hparams: tuple[HParam, ...]
-    paper: str
-    url: str
-    params_formula: str
+    placement: str = "after the residual branch's last BatchNorm (pre_add)"
     max_positions: int | None = None
 
-    @property
-    def defaults(self) -> dict[str, Any]:
-        return {h.name: h.default for h in self.hparams}
 
-    def hparam(self, name: str) -> HParam:
-        for h in self.hparams:
-            if h.name == name:
-                return h
-        valid = ", ".join(h.name for h in self.hparams) or "none"
-        raise ValueError(
-            f"attention {self.name!r} has no hyper-parameter {name!r}; valid: {valid}"
-        )
-
-    def canonical_hparams(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
-        """Check ``hparams`` and fill in paper defaults, in constructor order."""
-        for key in hparams:
-            self.hparam(key)
-        out: dict[str, Any] = {}
-        for h in self.hparams:
-            value = hparams.get(h.name, h.default)
-            if not h.domain.check(value):
-                raise ValueError(
-                    f"attention {self.name!r}: {h.name}={value!r} is invalid; "
-                    f"allowed: {h.domain.describe()}"
-                )
-            out[h.name] = value
-        return out
-
-
-_REGISTRY: dict[str, AttentionSpec] = {}
+_REGISTRY: Registry[AttentionSpec] = Registry("attention", first="none")
 
 
 def register_attention(
@@ -80,28 +42,21 @@ def register_attention(
     paper: str,
     url: str,
     params_formula: str,
+    placement: str | None = None,
     max_positions: int | None = None,
 ) -> Callable[[type[nn.Module]], type[nn.Module]]:
     """Class decorator that registers an attention module under ``name``.
 
     Raises:
-        ValueError: if ``name`` is already registered or not lowercase.
+        ValueError: if ``name`` is already registered or not a lowercase identifier.
     """
 
     def wrap(cls: type[nn.Module]) -> type[nn.Module]:
-        if name in _REGISTRY:
-            raise ValueError(f"attention {name!r} is already registered")
-        if name != name.lower() or not name.isidentifier():
-            raise ValueError(f"attention name {name!r} must be a lowercase identifier")
-        _REGISTRY[name] = AttentionSpec(
-            name=name,
-            cls=cls,
-            hparams=hparams,
-            paper=paper,
-            url=url,
-            params_formula=params_formula,
-            max_positions=max_positions,
-        )
+        extra = {"placement": placement} if placement else {}
+        _REGISTRY.add(AttentionSpec(
+            kind="attention", name=name, cls=cls, hparams=hparams, paper=paper, url=url,
+            params_formula=params_formula, max_positions=max_positions, **extra,
+        ))
         return cls
 
     return wrap
@@ -109,7 +64,7 @@ def register_attention(
 
 def attention_names() -> tuple[str, ...]:
     """Registered attention names, ``none`` first then alphabetical."""
-    return tuple(sorted(_REGISTRY, key=lambda n: (n != "none", n)))
+    return _REGISTRY.names()
 
 
 def get_attention_spec(name: str) -> AttentionSpec:
@@ -118,12 +73,7 @@ def get_attention_spec(name: str) -> AttentionSpec:
     Raises:
         ValueError: for an unknown name, listing the registered ones.
     """
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown attention {name!r}; valid: {', '.join(attention_names())}"
-        ) from None
+    return _REGISTRY.get(name)
 
 
 def create_attention(name: str, channels: int, **hparams: Any) -> nn.Module:
@@ -145,4 +95,9 @@ def create_attention(name: str, channels: int, **hparams: Any) -> nn.Module:
 
 def attention_catalog() -> dict[str, dict[str, HParam]]:
     """Name -> hyper-parameter name -> ``HParam``; what the space validator reads."""
-    return {n: {h.name: h for h in _REGISTRY[n].hparams} for n in attention_names()}
+    return _REGISTRY.catalog()
+
+
+def attention_max_positions() -> dict[str, int | None]:
+    """Name -> largest allowed ``H*W`` (``None``: no limit); what the validator checks stages against."""
+    return {n: _REGISTRY.get(n).max_positions for n in _REGISTRY.names()}

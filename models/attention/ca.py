@@ -26,6 +26,7 @@ from models.hparams import HParam, IntRange
     paper="Coordinate Attention for Efficient Mobile Network Design",
     url="https://arxiv.org/abs/2103.02907",
     params_formula="C*m + m + 2*m + 2*(m*C + C), m = max(8, round(C/r))",
+    placement="after the depthwise conv in MobileNetV2 (after_dw); pre_add in ResNets",
 )
 class CoordinateAttention(nn.Module):
     def __init__(self, channels: int, *, reduction: int = 32) -> None:

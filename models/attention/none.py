@@ -12,6 +12,7 @@ from models.attention._registry import register_attention
     paper="(no attention)",
     url="",
     params_formula="0",
+    placement="—",
 )
 class NoAttention(nn.Module):
     """Returns its input unchanged."""

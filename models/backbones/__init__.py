@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.backbones import resnet_cifar  # noqa: F401  (registers)
+from models.backbones import resnet_cifar, tv_mobilenet, tv_resnet  # noqa: F401  (registers)
 from models.backbones._registry import (
     BackboneSpec,
     StageInfo,

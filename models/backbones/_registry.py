@@ -35,6 +35,11 @@ class BackboneSpec:
         stages: ``(settings, input_size) -> list of StageInfo``.
         build: ``(arch) -> nn.Module``.
         doc: One line for the README.
+        positions: The attention positions its blocks offer, the papers'
+            default first.
+        convs: Whether a stage may replace its 3x3 convolutions by a
+            registered convolution (``models.convs``); ``False`` where those
+            are depthwise.
     """
 
     name: str
@@ -42,6 +47,8 @@ class BackboneSpec:
     stages: Callable[[Mapping[str, Any], int], list[StageInfo]]
     build: Callable[..., nn.Module]
     doc: str
+    positions: tuple[str, ...] = ("pre_add", "post_add")
+    convs: bool = True
 
     def canonical_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``settings`` and fill defaults.

@@ -18,7 +18,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from models.architecture import Architecture, StageChoice
-from models.attention import create_attention
+from models.backbones._blocks import block_attention, stage_conv
 from models.backbones._registry import BackboneSpec, StageInfo, register_backbone
 from models.hparams import HParam, IntRange, OneOf
 
@@ -27,11 +27,11 @@ DEPTHS = (8, 14, 20, 32, 44, 56)
 
 class BasicBlock(nn.Module):
     def __init__(self, in_channels: int, channels: int, stride: int,
-                 attention: nn.Module, position: str) -> None:
+                 attention: nn.Module, position: str, conv: StageChoice) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False)
+        self.conv1 = stage_conv(conv, in_channels, channels, stride)
         self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, 1, 1, bias=False)
+        self.conv2 = stage_conv(conv, channels, channels, 1)
         self.bn2 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
@@ -57,13 +57,6 @@ class BasicBlock(nn.Module):
         return out
 
 
-def block_gets_attention(choice: StageChoice, index: int, count: int) -> bool:
-    """Whether block ``index`` of a ``count``-block stage gets the module."""
-    return (choice.blocks == "all"
-            or (choice.blocks == "first" and index == 0)
-            or (choice.blocks == "last" and index == count - 1))
-
-
 def _stages(settings: Mapping[str, Any], input_size: int) -> list[StageInfo]:
     n = (settings["depth"] - 2) // 6
     w = settings["width"]
@@ -87,11 +80,10 @@ class ResNetCifar(nn.Module):
         for i, (info, choice) in enumerate(zip(stages, arch.stages, strict=True)):
             blocks = []
             for b in range(info.blocks):
-                attn = (create_attention(choice.attention, info.channels, **dict(choice.hparams))
-                        if block_gets_attention(choice, b, info.blocks)
-                        else create_attention("none", info.channels))
+                attn = block_attention(choice, b, info.blocks, info.channels)
                 stride = 2 if (b == 0 and i > 0) else 1
-                blocks.append(BasicBlock(in_ch, info.channels, stride, attn, choice.position))
+                blocks.append(BasicBlock(in_ch, info.channels, stride, attn, choice.position,
+                                         choice))
                 in_ch = info.channels
             layers.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*layers)

@@ -8,6 +8,7 @@ import torch
 from models.attention import attention_names, create_attention, get_attention_spec
 from models.attention._width import reduced_width
 from models.attention.eca import eca_kernel_size
+from models.hparams import OneOf
 
 NAMES = attention_names()
 
@@ -27,6 +28,18 @@ def closed_form_params(name: str, c: int, hp: dict) -> int:
     if name == "ca":
         m = max(8, round(c / hp["reduction"]))
         return (c * m + m) + 2 * m + 2 * (m * c + c)
+    if name == "cbam":  # shared MLP with biases; spatial k x k conv (no bias) + BN(1)
+        h = max(4, round(c / hp["reduction"]))
+        return (c * h + h) + (h * c + c) + 2 * hp["kernel_size"] ** 2 + 2
+    if name == "nonlocal":  # theta, phi, g: C -> m; W_z: m -> C, then BN(C)
+        m = max(4, round(c / hp["reduction"]))
+        return 3 * (c * m + m) + (m * c + c) + 2 * c
+    if name in ("simam", "ge"):  # parameter-free
+        return 0
+    if name == "triplet":  # three branches: 2 -> 1 k x k conv (no bias) + BN(1)
+        return 3 * (2 * hp["kernel_size"] ** 2 + 2)
+    if name == "ese":  # one C -> C FC with bias
+        return c * c + c
     raise AssertionError(f"no closed form written for {name!r}")
 
 
@@ -57,6 +70,17 @@ def test_batch_of_one_in_training_mode_and_channels_last(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_bf16_autocast(name: str) -> None:
+    module = create_attention(name, 16).train()
+    x = torch.randn(2, 16, 7, 7, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = module(x)
+    assert y.shape == x.shape and torch.isfinite(y.float()).all()
+    y.float().sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_deterministic_under_seed(name: str) -> None:
     outs = []
     for _ in range(2):
@@ -67,7 +91,7 @@ def test_deterministic_under_seed(name: str) -> None:
 
 
 def test_unknown_name_lists_valid_names() -> None:
-    with pytest.raises(ValueError, match=r"unknown attention 'sse'; valid: none, ca, eca"):
+    with pytest.raises(ValueError, match=r"unknown attention 'sse'; valid: none, ca, cbam, eca"):
         create_attention("sse", 16)
 
 
@@ -110,11 +134,34 @@ def test_gc_ratio_is_a_fraction() -> None:
 def test_every_hparam_value_changes_the_module(name: str) -> None:
     spec = get_attention_spec(name)
     examples = {"reduction": [4, 16], "kernel_size": [3, 5], "ratio": [0.0625, 0.25],
-                "fusion": ["add", "mul"]}
+                "fusion": ["add", "mul"], "lam": [1e-4, 0.1]}
     for h in spec.hparams:
-        a, b = examples[h.name]
+        a, b = h.domain.values[:2] if isinstance(h.domain, OneOf) else examples[h.name]
         ma = create_attention(name, 256, **{h.name: a})
         mb = create_attention(name, 256, **{h.name: b})
         shapes_a = [tuple(p.shape) for p in ma.state_dict().values()]
         shapes_b = [tuple(p.shape) for p in mb.state_dict().values()]
         assert shapes_a != shapes_b or repr(ma) != repr(mb), f"{name}.{h.name} changes nothing"
+
+
+def test_simam_is_finite_on_one_position_and_neutral_there() -> None:
+    x = torch.randn(2, 8, 1, 1)
+    y = create_attention("simam", 8)(x)
+    assert torch.isfinite(y).all()
+    torch.testing.assert_close(y, x * torch.sigmoid(torch.tensor(0.5)))
+
+
+def test_nonlocal_declares_its_position_limit() -> None:
+    assert get_attention_spec("nonlocal").max_positions == 256
+    assert all(get_attention_spec(n).max_positions is None for n in NAMES if n != "nonlocal")
+
+
+def test_ge_extent_larger_than_the_map_is_global() -> None:
+    x = torch.randn(2, 8, 3, 3)
+    torch.testing.assert_close(create_attention("ge", 8, extent=8)(x),
+                               create_attention("ge", 8, extent="global")(x))
+
+
+def test_cbam_and_triplet_kernel_sizes_reach_their_convs() -> None:
+    assert create_attention("cbam", 16, kernel_size=3).spatial[0].kernel_size == (3, 3)
+    assert create_attention("triplet", 16, kernel_size=5).hw.conv.kernel_size == (5, 5)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.attention.table import markdown_table
+from models.table import markdown_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -12,4 +12,4 @@ def test_readme_module_table_matches_the_registry() -> None:
     start = text.index("<!-- module-table:start -->") + len("<!-- module-table:start -->")
     end = text.index("<!-- module-table:end -->")
     assert text[start:end].strip() == markdown_table(), (
-        "README's module table is stale: regenerate with `python -m models.attention.table`")
+        "README's module table is stale: regenerate with `python -m models.table`")

@@ -73,6 +73,18 @@ def test_flops_of_lone_se_and_eca_equal_closed_form() -> None:
     assert count_flops(create_attention("eca", c), (1, c, h, w)) == pool + 2 * k * c + gate + scale
 
 
+def test_flops_of_parameter_free_simam_and_of_ese_equal_closed_form() -> None:
+    from models import create_attention
+
+    c, h, w = 64, 8, 8
+    n = c * h * w
+    # SimAM: mean, x - mu, square, sum, x4 lambda-shifted variance (div, add, mul per channel),
+    # divide, + 1/2, sigmoid, multiply
+    assert count_flops(create_attention("simam", c), (1, c, h, w)) == 8 * n + 3 * c
+    # eSE: mean, one C x C FC (2 FLOPs per MAC), hard-sigmoid per channel, multiply
+    assert count_flops(create_attention("ese", c), (1, c, h, w)) == n + 2 * c * c + c + n
+
+
 def test_latency_ratio_against_a_baseline_timed_alongside() -> None:
     model = small_model("none")
     lat = measure_latency(model, (1, 1, 28, 28), repeats=5, warmup=2, baseline=small_model("none"))

@@ -181,3 +181,45 @@ def test_onnxruntime_latency_backend(tiny_space, fashion_dir, tmp_path, monkeypa
         assert t.user_attrs["latency"]["device"] == "onnxruntime-cpu"
         assert t.user_attrs["onnx_max_abs_diff"] < 1e-3
         assert t.values[1] == t.user_attrs["latency_ms"] > 0
+
+
+def test_zoo_backbone_and_conv_choices_end_to_end(fashion_dir, tmp_path, monkeypatch) -> None:
+    # MobileNetV2 (after_dw, non-local where it fits) and a ResNet stage with ODConv, through
+    # the CLI to a best.yaml that rebuilds the trained network
+    monkeypatch.chdir(tmp_path)
+    space = tmp_path / "zoo.yaml"
+    space.write_text("""\
+name: zoo
+backbone: {name: mobilenet_v2, width: 0.35}
+dataset: {name: fashion-mnist, train_subset: 400, val_fraction: 0.25, download: false}
+budget: {epochs: 1, batch_size: 50, lr: 0.05}
+latency: {device: cpu, batch_size: 1, threads: 1, repeats: 5}
+search: {sampler: tpe, n_trials: 4, seed: 0}
+stages:
+  all:
+    attention: {none: {}, cbam: {}, simam: {}, triplet: {kernel_size: 3}}
+    position: [after_dw, post_add]
+  stage5:
+    attention: {nonlocal: {}}
+""")
+    assert main(["--space", str(space), "--quiet"]) == 0
+    out = tmp_path / "runs" / "zoo"
+    study = optuna.load_study(study_name="zoo", storage=f"sqlite:///{out / 'study.db'}")
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 4
+    assert all("|nonlocal(r=2)" in t.user_attrs["arch_short"] for t in done)
+    assert study.user_attrs["stage_names"] == [f"stage{i}" for i in range(1, 6)]
+    best = yaml.safe_load((out / "best.yaml").read_text())
+    model = build_model(load_architecture(out / "best.yaml"))
+    assert sum(p.numel() for p in model.parameters()) == study.trials[best["source"]["trial"]].user_attrs["params"]
+    assert best["architecture"]["backbone"] == {"name": "mobilenet_v2", "width": 0.35, "stem": "small"}
+
+    space.write_text(space.read_text().replace("name: zoo", "name: od")
+                     .replace("{name: mobilenet_v2, width: 0.35}", "{name: resnet_cifar, depth: 8, width: 8}")
+                     .replace("[after_dw, post_add]", "pre_add\n    conv: {standard: {}, odconv: {}}")
+                     .replace("  stage5:\n    attention: {nonlocal: {}}\n", "")
+                     )
+    assert main(["--space", str(space), "--quiet"]) == 0
+    study = optuna.load_study(study_name="od", storage=f"sqlite:///{tmp_path / 'runs/od/study.db'}")
+    refs = [t.user_attrs.get("reference") for t in study.trials]
+    assert "odconv everywhere" in refs

@@ -10,7 +10,12 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search._sampling import enumerate_params, params_to_architecture, suggest_architecture
+from search._sampling import (
+    enumerate_params,
+    params_to_architecture,
+    reference_trials,
+    suggest_architecture,
+)
 from search._study import make_sampler
 from search.catalog import model_catalog
 from search.run import main
@@ -27,6 +32,22 @@ def test_enumeration_covers_the_space_exactly(tiny_space) -> None:
     params = enumerate_params(space)
     keys = {params_to_architecture(space, p, **SHAPE).key() for p in params}
     assert len(params) == len(keys) == space.size() == (1 + 2 * 2 + 2 * 2) ** 3
+
+
+def test_conv_choices_are_enumerated_sampled_and_get_a_reference(tiny_space) -> None:
+    path = tiny_space("conv")
+    path.write_text(path.read_text() + "    conv: {standard: {}, odconv: {kernel_num: [1, 4]}}\n")
+    space = load_space(path, catalog=model_catalog())
+    params = enumerate_params(space)
+    archs = [params_to_architecture(space, p, **SHAPE) for p in params]
+    assert len(params) == len({a.key() for a in archs}) == space.size() == ((1 + 2 + 2) * 3) ** 3
+    assert {s.conv for a in archs for s in a.stages} == {"standard", "odconv"}
+    refs, skipped = reference_trials(space)
+    labels = [label for label, _ in refs]
+    assert labels == ["no attention", "se everywhere", "odconv everywhere"]
+    assert skipped == ["eca everywhere"]  # its paper default (auto) is outside [3, 5]
+    odconv = params_to_architecture(space, refs[-1][1], **SHAPE)
+    assert odconv.short() == "|".join(["odconv(n=4,ratio=0.0625)"] * 3)
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random", "gp"])

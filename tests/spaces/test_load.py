@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from models import get_backbone_spec
 from search.catalog import model_catalog
 from spaces import SPACES_DIR, SpaceError, load_space
 
@@ -31,7 +32,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_bundled_spaces_load(name: str) -> None:
     space = load_space(name, catalog=CATALOG)
     assert space.size() > 1
-    assert len(space.stages) == 3
+    spec = get_backbone_spec(space.config.backbone.name)
+    settings = spec.canonical_settings(space.config.backbone.settings())
+    assert [s.name for s in space.stages] == [s.name for s in spec.stages(settings, 28)]
 
 
 def test_size_counts_distinct_architectures(tmp_path: Path) -> None:
@@ -58,7 +61,8 @@ def test_invalid_yaml(tmp_path: Path) -> None:
 
 
 def test_unknown_attention_suggests_near_miss(tmp_path: Path) -> None:
-    with pytest.raises(SpaceError, match=r"stages.all.attention.sse: unknown attention \(did you mean 'se'\?\); allowed: none, ca, eca, gc, se"):
+    with pytest.raises(SpaceError, match=r"stages.all.attention.sse: unknown attention "
+                       r"\(did you mean 'se'\?\); allowed: none, ca, cbam, eca, ese, gc, ge, nonlocal"):
         load_space(write(tmp_path, GOOD.replace("se:", "sse:")), catalog=CATALOG)
 
 
@@ -103,3 +107,38 @@ def test_spaces_package_does_not_import_torch() -> None:
 def test_peak_memory_needs_cuda_latency(tmp_path: Path) -> None:
     with pytest.raises(SpaceError, match=r"peak_memory: measured on CUDA only; set latency.device: cuda"):
         load_space(write(tmp_path, "objectives: [accuracy, peak_memory]\n" + GOOD), catalog=CATALOG)
+
+
+def test_nonlocal_in_a_stage_over_its_position_limit_names_the_stages_that_fit(tmp_path: Path) -> None:
+    text = GOOD.replace("      none: {}\n", "      none: {}\n      nonlocal: {}\n")
+    with pytest.raises(SpaceError, match=r"stages.all.attention.nonlocal: not allowed in stage1 "
+                                         r"\(28x28 = 784 positions\); nonlocal is limited to "
+                                         r"H\*W <= 256, which holds in: stage2, stage3"):
+        load_space(write(tmp_path, text), catalog=CATALOG)
+    text = GOOD + "  stage2:\n    attention: {none: {}, nonlocal: {reduction: [2, 4]}}\n"
+    assert load_space(write(tmp_path, text), catalog=CATALOG).stages[1].size() == 1 + 2
+
+
+def test_conv_choices_multiply_the_space_and_are_checked(tmp_path: Path) -> None:
+    text = GOOD + "    conv: {standard: {}, odconv: {kernel_num: [1, 4]}}\n"
+    space = load_space(write(tmp_path, text), catalog=CATALOG)
+    assert space.size() == ((1 + 2 + 2) * 3) ** 3
+    bad = GOOD + "    conv: {odconv: {kernel_num: [2]}, dyconv: {}}\n"
+    with pytest.raises(SpaceError) as err:
+        load_space(write(tmp_path, bad), catalog=CATALOG)
+    assert "stages.all.conv.odconv.kernel_num[0]: got 2; allowed: one of 1, 4" in str(err.value)
+    assert "stages.all.conv.dyconv: unknown conv (did you mean 'odconv'?); allowed: standard, odconv" in str(err.value)
+
+
+def test_backbone_positions_and_conv_support_are_checked(tmp_path: Path) -> None:
+    mobile = GOOD.replace("{name: resnet_cifar, depth: 8, width: 8}", "{name: mobilenet_v2}")
+    space = load_space(write(tmp_path, mobile), catalog=CATALOG)
+    assert space.stages[0].positions == ("after_dw",)  # the backbone's default position
+    bad = mobile + "    conv: {odconv: {}}\n"
+    with pytest.raises(SpaceError, match=r"stages.all.conv: backbone 'mobilenet_v2' has no "
+                                         r"convolution choice .*allowed: standard"):
+        load_space(write(tmp_path, bad), catalog=CATALOG)
+    resnet = GOOD + "    position: [pre_add, after_dw]\n"
+    with pytest.raises(SpaceError, match=r"stages.all.position: 'after_dw' is not a position of "
+                                         r"backbone 'resnet_cifar'; allowed: pre_add, post_add"):
+        load_space(write(tmp_path, resnet), catalog=CATALOG)
