@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from torch import nn
 
-from models.hparams import HParam
+from models.hparams import HParam, canonical_values
 
 
 @dataclass(frozen=True)
@@ -56,18 +56,7 @@ class ModuleSpec:
 
     def canonical_hparams(self, hparams: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``hparams`` and fill in paper defaults, in constructor order."""
-        for key in hparams:
-            self.hparam(key)
-        out: dict[str, Any] = {}
-        for h in self.hparams:
-            value = hparams.get(h.name, h.default)
-            if not h.domain.check(value):
-                raise ValueError(
-                    f"{self.kind} {self.name!r}: {h.name}={value!r} is invalid; "
-                    f"allowed: {h.domain.describe()}"
-                )
-            out[h.name] = value
-        return out
+        return canonical_values(self.hparams, hparams, owner=f"{self.kind} {self.name!r}")
 
 
 S = TypeVar("S", bound=ModuleSpec)

@@ -9,6 +9,7 @@ describes the allowed values in words for error messages.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,3 +103,25 @@ class HParam:
                 f"default {self.default!r} of hyper-parameter {self.name!r} is not "
                 f"{self.domain.describe()}"
             )
+
+
+def canonical_values(params: tuple[HParam, ...], given: Mapping[str, Any], *, owner: str,
+                     noun: str = "hyper-parameter") -> dict[str, Any]:
+    """Check ``given`` against ``params`` and fill in the defaults, in ``params`` order.
+
+    ``owner`` names the thing in messages (``attention 'se'``, ``backbone 'resnet18'``).
+
+    Raises:
+        ValueError: an unknown name, or a value outside its domain, saying what is allowed.
+    """
+    known = {h.name: h for h in params}
+    for key in given:
+        if key not in known:
+            raise ValueError(f"{owner} has no {noun} {key!r}; valid: {', '.join(known) or 'none'}")
+    out: dict[str, Any] = {}
+    for h in params:
+        value = given.get(h.name, h.default)
+        if not h.domain.check(value):
+            raise ValueError(f"{owner}: {h.name}={value!r} is invalid; allowed: {h.domain.describe()}")
+        out[h.name] = value
+    return out

@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from models.hparams import HParam
+from models.hparams import HParam, canonical_values
 
 
 @dataclass(frozen=True)
@@ -56,22 +56,8 @@ class BackboneSpec:
         Raises:
             ValueError: unknown setting or value outside its domain.
         """
-        known = {h.name: h for h in self.settings}
-        for key in settings:
-            if key not in known:
-                raise ValueError(
-                    f"backbone {self.name!r} has no setting {key!r}; valid: {', '.join(known)}"
-                )
-        out = {}
-        for h in self.settings:
-            value = settings.get(h.name, h.default)
-            if not h.domain.check(value):
-                raise ValueError(
-                    f"backbone {self.name!r}: {h.name}={value!r} is invalid; "
-                    f"allowed: {h.domain.describe()}"
-                )
-            out[h.name] = value
-        return out
+        return canonical_values(self.settings, settings, owner=f"backbone {self.name!r}",
+                                noun="setting")
 
 
 _BACKBONES: dict[str, BackboneSpec] = {}
