@@ -85,7 +85,9 @@ def _dry_run(space: SearchSpace, device: torch.device) -> int:
     print(f"space {space.path} is valid (sha256 {space.sha256[:12]}…)")
     print(f"  {space.size():,} distinct architectures over {len(space.stages)} stages")
     for s in space.stages:
-        print(f"  {s.name}: {s.size()} choices — {', '.join(m.name for m in s.modules)}")
+        convs = [c.name for c in s.convs if c.name != "standard"]
+        print(f"  {s.name}: {s.size()} choices — {', '.join(m.name for m in s.modules)}"
+              + (f"; convolutions: {', '.join(c.name for c in s.convs)}" if convs else ""))
     print(f"  reference trials: {', '.join(label for label, _ in refs) or 'none'}"
           + (f" (outside the space, skipped: {', '.join(skipped)})" if skipped else ""))
     print(f"  one sampled architecture: {arch.short()}")
