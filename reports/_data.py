@@ -82,7 +82,9 @@ def _hover(t: FrozenTrial) -> str:
 
 
 def _types(t: FrozenTrial) -> str:
-    used = sorted({s["attention"] for s in t.user_attrs.get("arch", {}).get("stages", [])} - {"none"})
+    stages = t.user_attrs.get("arch", {}).get("stages", [])
+    used = sorted(({s["attention"] for s in stages} | {s.get("conv", "standard") for s in stages})
+                  - {"none", "standard"})
     return "+".join(used) or "none"
 
 

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import optuna
+import plotly
 import plotly.graph_objects as go
 import yaml
 from plotly.subplots import make_subplots
@@ -87,8 +88,7 @@ def stage_figure(data: StageData) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=(
         "validation accuracy by attention type", "latency (ms) by attention type"))
     types = sorted({a for _, a in data.accuracy}, key=lambda a: (a != "none", a))
-    palette = ["#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
-               "#bcbd22", "#17becf", "#d62728"]
+    palette = ["#7f7f7f", *plotly.colors.qualitative.Dark24]  # grey for none; 24 for the zoo
     for i, a in enumerate(types):
         for col, values in ((1, data.accuracy), (2, data.latency)):
             xs, ys = [], []
