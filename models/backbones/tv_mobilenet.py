@@ -54,10 +54,10 @@ def _block_table(width: float) -> list[tuple[int, int]]:
     return out
 
 
-def _stage_slices(width: float) -> list[list[int]]:
+def _stage_slices(table: list[tuple[int, int]]) -> list[list[int]]:
     """Block indices of each stage: a stride-2 block starts a new one."""
     groups: list[list[int]] = []
-    for i, (_, stride) in enumerate(_block_table(width)):
+    for i, (_, stride) in enumerate(table):
         if stride == 2 or not groups:
             groups.append([])
         groups[-1].append(i)
@@ -68,7 +68,7 @@ def _stages(settings: Mapping[str, Any], input_size: int) -> list[StageInfo]:
     table = _block_table(settings["width"])
     size = input_size if settings["stem"] == "small" else (input_size + 1) // 2
     out = []
-    for i, idx in enumerate(_stage_slices(settings["width"])):
+    for i, idx in enumerate(_stage_slices(table)):
         if table[idx[0]][1] == 2:
             size = (size + 1) // 2
         out.append(StageInfo(f"stage{i + 1}", table[idx[-1]][0], size, len(idx)))
@@ -100,7 +100,7 @@ def _build(arch: Architecture) -> nn.Module:
         model.features[0][0] = nn.Conv2d(arch.in_channels, stem.out_channels, 3, stride, 1,
                                          bias=False)
         nn.init.kaiming_normal_(model.features[0][0].weight, mode="fan_out")
-    for idx, choice in zip(_stage_slices(settings["width"]), arch.stages, strict=True):
+    for idx, choice in zip(_stage_slices(_block_table(settings["width"])), arch.stages, strict=True):
         if choice.attention == "none":
             continue
         for b, i in enumerate(idx):

@@ -55,11 +55,15 @@ def _stages_for(blocks: tuple[int, ...], expansion: int) -> Callable[[Mapping[st
     return stages
 
 
+def _last_bn(block: nn.Module) -> str:
+    """Name of the residual branch's last BatchNorm."""
+    return "bn3" if isinstance(block, Bottleneck) else "bn2"
+
+
 def _insert_attention(block: nn.Module, attention: nn.Module, position: str) -> nn.Module:
     if position == "post_add":
         return nn.Sequential(block, attention)
-    last_bn = "bn3" if isinstance(block, Bottleneck) else "bn2"
-    setattr(block, last_bn, nn.Sequential(getattr(block, last_bn), attention))
+    setattr(block, _last_bn(block), nn.Sequential(getattr(block, _last_bn(block)), attention))
     return block
 
 
@@ -89,9 +93,7 @@ def _builder(factory: Callable[..., nn.Module]) -> Callable[[Architecture], nn.M
                 if choice.conv != "standard":
                     _replace_convs(block, choice)
                 if choice.attention != "none" and block_gets_attention(choice, b, count):
-                    channels = block.bn3.num_features if isinstance(block, Bottleneck) \
-                        else block.bn2.num_features
-                    attn = block_attention(choice, b, count, channels)
+                    attn = block_attention(choice, b, count, getattr(block, _last_bn(block)).num_features)
                     layer[b] = _insert_attention(block, attn, choice.position)
         return model
 
