@@ -5,18 +5,27 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import torch
 import yaml
 from torch import nn
 
 from models.architecture import Architecture
 from models.attention import get_attention_spec
 from models.backbones import get_backbone_spec
+from models.shared_init import candidate_seed, shared_init
 
 FORMAT_VERSION = 1
 
 
-def build_model(arch: Architecture) -> nn.Module:
+def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
     """Build the model that ``arch`` describes.
+
+    With ``seed``, the initialisation is shared (common random numbers): the
+    backbone's weights are those of the plain backbone built from ``seed``,
+    whatever attention modules or convolutions ``arch`` chose, and the modules
+    come from a stream of their own (``models.shared_init``). Two architectures
+    built with the same seed differ only where they differ. Without ``seed``
+    the global random state is used, in construction order.
 
     Raises:
         ValueError: unknown backbone, invalid settings, a stage list whose
@@ -47,7 +56,14 @@ def build_model(arch: Architecture) -> nn.Module:
         if limit is not None and info.resolution ** 2 > limit:
             raise ValueError(f"{where}: {choice.attention!r} is limited to H*W <= {limit}; this "
                              f"stage has {info.resolution}x{info.resolution} positions")
-    return spec.build(arch)
+    if seed is None:
+        return spec.build(arch)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        plain = spec.build(arch.without_attention())
+        torch.manual_seed(candidate_seed(seed))
+        model = spec.build(arch)
+    return shared_init(plain, model)
 
 
 def model_signature(model: nn.Module) -> str:
