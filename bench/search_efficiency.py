@@ -58,7 +58,7 @@ def build_table(space, path: Path) -> dict[str, dict]:
             continue
         t0 = time.perf_counter()
         torch.manual_seed(cfg.search.seed)
-        r = evaluate_architecture(build_model(arch), space, data, device=torch.device("cpu"))
+        r = evaluate_architecture(arch, space, data, device=torch.device("cpu"))
         table[arch.key()] = {"arch": arch.short(), "accuracy": r["accuracy"],
                              "latency_ms": r["latency_ms"], "params": r["params"]}
         path.write_text(json.dumps(table, indent=1))

@@ -77,6 +77,12 @@ class Registry(Generic[S]):
             raise ValueError(f"{self.kind} name {spec.name!r} must be a lowercase identifier")
         self._specs[spec.name] = spec
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (a module registered for a test or a session only)."""
+        if name == self.first or name not in self._specs:
+            raise ValueError(f"cannot unregister {self.kind} {name!r}; registered: {', '.join(self.names())}")
+        del self._specs[name]
+
     def names(self) -> tuple[str, ...]:
         return tuple(sorted(self._specs, key=lambda n: (n != self.first, n)))
 

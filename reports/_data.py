@@ -8,24 +8,30 @@ from typing import NamedTuple
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from reports.claims import Claim, StudyClaims, study_claims
+
 
 class Point(NamedTuple):
     number: int
-    accuracy: float
-    latency_ms: float
+    accuracy: float  # the mean over seeds (one seed unless confirmed)
+    latency_ms: float  # latency_ratio x the study's scale where the ratio was measured
     arch: str
     kind: str  # "reference" | "search" | "infeasible"
     on_front: bool
     hover: str
     costs: dict[str, float]  # every measured cost: latency_ms, flops, params, ...
     types: str  # the attention types the architecture uses, e.g. "eca+se" or "none"
+    interval: tuple[float, float] | None = None  # of the mean accuracy; None for one seed
+    seeds: int = 1
+    verdict: str = ""  # against the plain backbone, in words (reports.claims)
 
 
 class FrontData(NamedTuple):
     points: list[Point]
-    front: list[Point]  # sorted by latency: the step line
+    front: list[Point]  # the front the study presents (confirmed means), sorted by latency
     counts: dict[str, int]
     objectives: list[str]
+    claims: StudyClaims | None = None
 
 
 class StageData(NamedTuple):
@@ -68,15 +74,21 @@ def trial_kind(t: FrozenTrial) -> str | None:
     return None
 
 
-def _hover(t: FrozenTrial) -> str:
+def _hover(t: FrozenTrial, claim: Claim | None = None) -> str:
     ua = t.user_attrs
     stages = "<br>".join(
         f"  {i + 1}: {part}" for i, part in enumerate(ua.get("arch_short", "?").split("|")))
     lines = [f"<b>trial {t.number}</b>" + (f" ({ua['reference']})" if "reference" in ua else ""),
              stages]
-    for k, fmt in (("accuracy", "{:.4f}"), ("latency_ms", "{:.3f} ms"), ("latency_ratio", "x{:.3f}"),
+    if claim is not None:
+        lines.append(f"accuracy: {claim.accuracy_text()}")
+        if claim.seeds > 1:
+            lines.append("by seed: " + ", ".join(f"{s}: {a:.4f}" for s, a in claim.accuracies.items()))
+        lines.append(claim.verdict_text())
+    for k, fmt in (("accuracy", "{:.4f}"), ("latency_ms", "{:.3f} ms measured"),
+                   ("latency_ratio", "x{:.3f} the plain backbone"),
                    ("params", "{:,}"), ("flops", "{:,}"), ("train_seconds", "{:.1f} s")):
-        if k in ua:
+        if k in ua and not (k == "accuracy" and claim is not None):
             lines.append(f"{k}: {fmt.format(ua[k])}")
     return "<br>".join(lines)
 
@@ -86,13 +98,6 @@ def _types(t: FrozenTrial) -> str:
     used = sorted(({s["attention"] for s in stages} | {s.get("conv", "standard") for s in stages})
                   - {"none", "standard"})
     return "+".join(used) or "none"
-
-
-def _front_numbers(study: optuna.Study) -> set[int]:
-    try:
-        return {t.number for t in study.best_trials}
-    except ValueError:  # no complete trial
-        return set()
 
 
 def front_data(study: optuna.Study) -> FrontData:
@@ -107,19 +112,24 @@ def front_data(study: optuna.Study) -> FrontData:
             counts["infeasible"] += 1
         elif t.state.name.lower() in counts:
             counts[t.state.name.lower()] += 1
-    best = _front_numbers(study)
+    claims = study_claims(study)
+    by_number = {c.number: c for c in claims.claims}
+    best = {c.number for c in claims.front}
     points = []
     for t in trials:
         kind = trial_kind(t)
         if kind is None:
             continue
         ua = t.user_attrs
-        points.append(Point(t.number, float(ua.get("accuracy", float("nan"))),
-                            float(ua["latency_ms"]), ua.get("arch_short", "?"), kind,
-                            t.number in best, _hover(t),
-                            {k: float(ua[k]) for k in COST_METRICS if k in ua}, _types(t)))
+        c = by_number.get(t.number)
+        costs = {k: float(ua[k]) for k in COST_METRICS if k in ua}
+        points.append(Point(t.number, c.mean if c else float(ua.get("accuracy", float("nan"))),
+                            c.latency_ms if c else float(ua["latency_ms"]), ua.get("arch_short", "?"),
+                            kind, t.number in best, _hover(t, c), costs, _types(t),
+                            c.interval if c else None, c.seeds if c else 1,
+                            c.verdict_text() if c else ""))
     front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)
-    return FrontData(points, front, counts, list(study.user_attrs.get("objectives", [])))
+    return FrontData(points, front, counts, list(study.user_attrs.get("objectives", [])), claims)
 
 
 def stage_data(study: optuna.Study) -> StageData:

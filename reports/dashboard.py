@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import html
-import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,27 +49,56 @@ _STATE_COLOURS = {"complete": "#2ca02c", "duplicate": "#17becf", "infeasible": "
 _LAYOUT = dict(template="plotly_white", margin=dict(t=60, l=60, r=20, b=50))
 
 
+def _x(p, cost: str) -> float:
+    return p.latency_ms if cost == "latency_ms" else p.costs[cost]
+
+
+def _axis_title(data: FrontData, cost: str) -> str:
+    scale = data.claims.latency_scale_ms if data.claims is not None else None
+    if cost == "latency_ms" and scale is not None:
+        return f"latency (ms) = latency_ratio x {scale:.3f} ms, the plain backbone's median in this study"
+    return cost
+
+
 def front_figure(data: FrontData, cost: str = "latency_ms") -> go.Figure:
-    """Accuracy against ``cost``; the front as a step line (infeasible trials sit at 0)."""
+    """Accuracy (mean over seeds, with its interval where confirmed) against ``cost``; the
+    front the study presents as a step line; the reference's interval as a band
+    (infeasible trials sit at 0)."""
     fig = go.Figure()
+    ref = data.claims.reference if data.claims is not None else None
+    if ref is not None and ref.interval is not None:
+        fig.add_hrect(y0=ref.interval[0], y1=ref.interval[1], fillcolor="#d62728", opacity=0.12,
+                      line_width=0, annotation_text=f"no attention, {100 * data.claims.level:.0f}% "
+                      f"interval ({ref.seeds} seeds)", annotation_position="top left")
     for kind, (color, symbol) in _STYLE.items():
-        pts = [p for p in data.points if p.kind == kind and cost in p.costs]
+        pts = [p for p in data.points if p.kind == kind and (cost == "latency_ms" or cost in p.costs)]
         if not pts:
             continue
+        bars = [(p.accuracy - p.interval[0], p.interval[1] - p.accuracy) if p.interval else (0.0, 0.0)
+                for p in pts]
         fig.add_trace(go.Scatter(
-            x=[p.costs[cost] for p in pts],
+            x=[_x(p, cost) for p in pts],
             y=[0.0 if kind == "infeasible" else p.accuracy for p in pts],
+            error_y=dict(type="data", symmetric=False, array=[b[1] for b in bars],
+                         arrayminus=[b[0] for b in bars], visible=any(p.interval for p in pts),
+                         color=color, thickness=1.5),
             mode="markers", name=kind + (" (not trained)" if kind == "infeasible" else ""),
             marker=dict(color=color, symbol=symbol, size=[13 if p.on_front else 8 for p in pts],
                         line=dict(width=[2 if p.on_front else 0 for p in pts], color="black")),
             hovertext=[p.hover for p in pts], hoverinfo="text"))
-    front = sorted((p for p in data.front if cost in p.costs), key=lambda p: p.costs[cost])
+    front = sorted((p for p in data.front if cost == "latency_ms" or cost in p.costs),
+                   key=lambda p: _x(p, cost))
     if front:
-        fig.add_trace(go.Scatter(x=[p.costs[cost] for p in front], y=[p.accuracy for p in front],
+        confirmed = data.claims is not None and data.claims.confirmed
+        fig.add_trace(go.Scatter(x=[_x(p, cost) for p in front], y=[p.accuracy for p in front],
                                  mode="lines", line=dict(shape="hv", color="black"),
-                                 name="Pareto front", hoverinfo="skip"))
-    fig.update_layout(title=f"Validation accuracy against {cost} (Pareto front outlined)",
-                      xaxis_title=cost, yaxis_title="validation accuracy", height=520, **_LAYOUT)
+                                 name="Pareto front" + (" (confirmed means)" if confirmed
+                                                        else " (single trainings)"),
+                                 hoverinfo="skip"))
+    fig.update_layout(title=f"Validation accuracy against {cost} (Pareto front outlined; bars: "
+                            "interval of the mean over seeds)",
+                      xaxis_title=_axis_title(data, cost), yaxis_title="validation accuracy",
+                      height=520, **_LAYOUT)
     return fig
 
 
@@ -166,9 +194,14 @@ function sortTable(col) {
 def _table(study: optuna.Study, data: FrontData) -> str:
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     head = "".join(f"<th onclick='sortTable({i})'>{h} ⇅</th>" for i, h in enumerate(
-        ("trial", "architecture", "accuracy", "latency ms", "params", "FLOPs")))
+        ("trial", "architecture", "accuracy (mean)", "interval", "seeds", "vs no attention",
+         "latency ms", "params", "FLOPs")))
+    claims = {c.number: c for c in data.claims.claims} if data.claims is not None else {}
     body = ""
     for p in data.front:
+        c = claims.get(p.number)
+        interval = (f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]" if c is not None and c.interval
+                    else "—")
         arch = trials[p.number].user_attrs.get("arch", {})
         config = html.escape(yaml.safe_dump({"format_version": 1, "architecture": arch},
                                             sort_keys=False))
@@ -176,7 +209,11 @@ def _table(study: optuna.Study, data: FrontData) -> str:
                  (p.arch, f"<code>{html.escape(p.arch)}</code><details><summary>config "
                   f"(python -m search.export --pick trial={p.number})</summary><pre>{config}"
                   "</pre></details>"),
-                 (p.accuracy, f"{p.accuracy:.4f}"), (p.latency_ms, f"{p.latency_ms:.3f}"),
+                 (p.accuracy, f"{p.accuracy:.4f}"),
+                 (c.interval[0] if c is not None and c.interval else "", interval),
+                 (p.seeds, str(p.seeds)),
+                 (c.diff if c is not None and c.diff is not None else "", html.escape(p.verdict)),
+                 (p.latency_ms, f"{p.latency_ms:.3f}"),
                  (p.costs.get("params", 0), f"{int(p.costs.get('params', 0)):,}"),
                  (p.costs.get("flops", 0), f"{int(p.costs.get('flops', 0)):,}")]
         body += "<tr>" + "".join(f"<td data-v='{html.escape(str(v))}'>{h}</td>"
@@ -185,23 +222,62 @@ def _table(study: optuna.Study, data: FrontData) -> str:
             f"<tbody>{body}</tbody></table>{_SORT_JS}")
 
 
+_DATASETS = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10",
+             "cifar100": "CIFAR-100", "svhn": "SVHN"}
+
+
+def _describe_data(dataset: dict, counts: tuple[int, int] | None) -> str:
+    name = _DATASETS.get(dataset.get("name", ""), dataset.get("name", "?"))
+    if counts is not None:
+        return f"{name}, {counts[0]:,} train / {counts[1]:,} validation images"
+    subset, frac = dataset.get("train_subset"), dataset.get("val_fraction", 0.0)
+    if subset:
+        val = round(subset * frac)
+        return f"{name}, {subset - val:,} train / {val:,} validation images"
+    return f"{name}, all training images less {frac:.0%} for validation"
+
+
+def _describe_budget(budget: dict) -> str:
+    epochs = budget.get("epochs", "?")
+    aug = "crop + flip" if budget.get("augment", True) else "no augmentation"
+    return (f"{epochs:g} epoch{'s' * (epochs != 1)} at batch {budget.get('batch_size', '?')}, "
+            f"lr {budget.get('lr', '?')}, {aug}") if isinstance(epochs, (int, float)) else "?"
+
+
+def _describe_latency(latency: dict) -> str:
+    threads = latency.get("threads", 1)
+    return (f"latency on {str(latency.get('device', 'cpu')).upper()}"
+            f"{' in ONNX Runtime' if latency.get('backend') == 'onnxruntime' else ''}, batch "
+            f"{latency.get('batch_size', 1)}, {threads} thread{'s' * (threads != 1)}")
+
+
+def _describe_backbone(backbone: dict) -> str:
+    settings = ", ".join(f"{k} {v}" for k, v in backbone.items() if k != "name")
+    return f"{backbone.get('name', '?')}" + (f" ({settings})" if settings else "")
+
+
 def _header(study: optuna.Study, data: FrontData) -> str:
     ua = study.user_attrs
     space = ua.get("space", {})
     counts = ", ".join(f"{k}: {v}" for k, v in data.counts.items() if v) or "none yet"
-    device = f"training on {ua.get('device', '?')}, latency: {json.dumps(space.get('latency', {}))}"
     compute = timedelta(seconds=round(total_compute_seconds(study)))
-
-    def code(x: object) -> str:
-        return f"<code>{html.escape(json.dumps(x) if not isinstance(x, str) else x)}</code>"
-
-    return (f"<h1>attnas — {html.escape(study.study_name)}</h1><ul>"
-            f"<li>space: {code(str(ua.get('space_path', '?')))} "
+    search = space.get("search", {})
+    confirm = space.get("confirm", {})
+    seeds = (f"{search.get('seeds', 1)} seed(s) per architecture during the search; "
+             + (f"front and reference confirmed with {confirm.get('seeds')} paired seeds"
+                if isinstance(confirm, dict) and confirm else "no confirmation"))
+    sizes = ua.get("data_sizes")
+    verdict = data.claims.verdict if data.claims is not None else ""
+    return (f"<h1>attnas — {html.escape(study.study_name)}</h1>"
+            f"<p class='verdict'><b>{html.escape(verdict)}</b></p><ul>"
+            f"<li>space: <code>{html.escape(str(ua.get('space_path', '?')))}</code> "
             f"(sha256 {html.escape(str(ua.get('space_sha256', '?'))[:12])})</li>"
-            f"<li>backbone: {code(space.get('backbone', '?'))}; "
-            f"dataset: {code(space.get('dataset', '?'))}</li>"
-            f"<li>budget: {code(space.get('budget', '?'))}</li>"
-            f"<li>objectives: {code(ua.get('objectives', []))}; {html.escape(device)}</li>"
+            f"<li>{html.escape(_describe_backbone(space.get('backbone', {})))} on "
+            f"{html.escape(_describe_data(space.get('dataset', {}), tuple(sizes) if sizes else None))}</li>"
+            f"<li>proxy training: {html.escape(_describe_budget(space.get('budget', {})))}, on "
+            f"{html.escape(str(ua.get('device', '?')).upper())}; {html.escape(seeds)}</li>"
+            f"<li>objectives: {html.escape(', '.join(ua.get('objectives', [])))}; "
+            f"{html.escape(_describe_latency(space.get('latency', {})))}</li>"
             f"<li>trials — {html.escape(counts)}; total compute {compute}</li>"
             f"<li>written {datetime.now().isoformat(timespec='seconds')}</li></ul>")
 
@@ -221,7 +297,8 @@ def render_dashboard(study: optuna.Study) -> str:
         notes: list[str] = []
         figures = [("pareto-front", front_figure(fdata))]
         for cost in fdata.objectives:
-            if cost not in ("accuracy", "latency_ms"):
+            # latency_ratio is drawn by the first figure, in ms through the study's scale
+            if cost not in ("accuracy", "latency_ms", "latency_ratio"):
                 figures.append((f"pareto-{cost}", front_figure(fdata, cost)))
         hv = hypervolume_data(study)
         if hv:
@@ -248,6 +325,7 @@ def render_dashboard(study: optuna.Study) -> str:
             "body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
             "vertical-align:top}th{cursor:pointer;background:#f4f4f4}pre{margin:0}"
+            ".verdict{font-size:1.15em;padding:.6em;background:#f6f8fa;border-left:4px solid #444}"
             f"</style></head><body>{''.join(parts)}</body></html>")
 
 

@@ -49,8 +49,7 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fas
             f"{arch.num_classes} classes; {dataset} has {data.in_channels}x{data.input_size}px, "
             f"{data.num_classes} classes")
     budget = budget or TrainBudget(epochs=epochs)
-    torch.manual_seed(seed)
-    model = build_model(arch).to(device)
+    model = build_model(arch, seed=seed).to(device)
     losses: list[float] = []
     start = time.perf_counter()
 

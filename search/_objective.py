@@ -27,9 +27,9 @@ from search._study import claims_a_slot
 from spaces import SearchSpace
 
 # attributes copied from the trial a duplicate points to
-_RESULT_ATTRS = ("accuracy", "val_loss", "latency_ms", "latency_ratio", "peak_memory", "latency",
-                 "params", "flops",
-                 "train_seconds", "images_per_second", "constraint_violations", "infeasible")
+_RESULT_ATTRS = ("accuracy", "accuracy_seeds", "val_loss", "latency_ms", "latency_ratio", "peak_memory",
+                 "latency", "params", "flops", "train_seconds", "images_per_second",
+                 "constraint_violations", "infeasible")
 
 
 def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> dict[str, float]:
@@ -63,19 +63,42 @@ def needs_baseline(space: SearchSpace) -> bool:
     return cfg.latency.relative or "latency_ratio" in set(cfg.objectives) | set(cfg.constraints)
 
 
-def evaluate_architecture(model: torch.nn.Module, space: SearchSpace, data: ProxyData, *,
+def search_seeds(space: SearchSpace) -> list[int]:
+    """The training seeds of a search trial: ``search.seed`` and the ``search.seeds - 1`` after it."""
+    cfg = space.config.search
+    return [cfg.seed + i for i in range(cfg.seeds)]
+
+
+def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed: int,
+               device: torch.device) -> dict:
+    """One proxy training of ``arch`` with ``seed``: shared initialisation, data order and
+    augmentation all from ``seed`` (common random numbers across architectures).
+
+    Returns ``accuracy``, ``val_loss``, ``train_seconds`` and ``images_per_second``.
+    """
+    model = build_model(arch, seed=seed).to(device)
+    budget = TrainBudget(**space.config.budget.model_dump(exclude={"device"}))
+    r = train_proxy(model, data, budget=budget, seed=seed)
+    return {"accuracy": r.val_accuracy, "val_loss": r.val_loss, "train_seconds": r.train_seconds,
+            "images_per_second": r.images_per_second}
+
+
+def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyData, *,
                           device: torch.device, baseline: torch.nn.Module | None = None,
                           on_measured: Callable[[dict], None] | None = None) -> dict:
-    """Measure ``model`` (params, FLOPs, latency), check constraints, then train it briefly.
+    """Measure ``arch`` (params, FLOPs, latency), check constraints, then train it briefly
+    with each of the search's seeds.
 
     ``on_measured`` sees the cheap measurements before training starts, so a
     caller can record them even when the candidate is infeasible (then
     ``_Infeasible`` is raised and nothing is trained).
 
     Returns:
-        The measurements plus ``accuracy``, ``val_loss``, ``train_seconds`` and
-        ``images_per_second``.
+        The measurements plus ``accuracy`` (the mean over seeds),
+        ``accuracy_seeds`` (seed -> accuracy, keys as strings), ``val_loss``,
+        ``train_seconds`` and ``images_per_second`` (summed / averaged over seeds).
     """
+    model = build_model(arch, seed=space.config.search.seed)
     cfg = space.config
     lat = cfg.latency
     model.to(torch.device(lat.device))
@@ -105,12 +128,15 @@ def evaluate_architecture(model: torch.nn.Module, space: SearchSpace, data: Prox
         on_measured(measured)
     if measured["infeasible"]:
         raise _Infeasible
-    model.to(device)
-    budget = TrainBudget(**cfg.budget.model_dump(exclude={"device"}))
-    result = train_proxy(model, data, budget=budget, seed=cfg.search.seed)
-    return {**measured, "accuracy": result.val_accuracy, "val_loss": result.val_loss,
-            "train_seconds": result.train_seconds,
-            "images_per_second": result.images_per_second}
+    runs = {str(seed): train_seed(arch, space, data, seed=seed, device=device)
+            for seed in search_seeds(space)}
+    n = len(runs)
+    return {**measured,
+            "accuracy": sum(r["accuracy"] for r in runs.values()) / n,
+            "accuracy_seeds": {s: r["accuracy"] for s, r in runs.items()},
+            "val_loss": sum(r["val_loss"] for r in runs.values()) / n,
+            "train_seconds": sum(r["train_seconds"] for r in runs.values()),
+            "images_per_second": sum(r["images_per_second"] for r in runs.values()) / n}
 
 
 class Objective:
@@ -128,8 +154,7 @@ class Objective:
     def _baseline_for(self, arch: Architecture) -> torch.nn.Module | None:
         """The no-attention backbone, built once, when latency_ratio is needed."""
         if self._baseline is None and needs_baseline(self.space):
-            torch.manual_seed(self.seed)
-            self._baseline = build_model(arch.without_attention())
+            self._baseline = build_model(arch.without_attention(), seed=self.seed)
         return self._baseline
 
     def _find_duplicate(self, study: optuna.Study, number: int, key: str,
@@ -181,10 +206,7 @@ class Objective:
         trial.set_user_attr("arch", arch.to_dict())
         trial.set_user_attr("arch_short", arch.short())
         trial.set_user_attr("arch_key", arch.key())
-        # every trial starts from the same initialisation seed: a fair comparison
-        torch.manual_seed(self.seed)
-        model = build_model(arch)
-        signature = model_signature(model)
+        signature = model_signature(build_model(arch, seed=self.seed))
         trial.set_user_attr("signature", signature)
 
         dup = self._find_duplicate(trial.study, trial.number, arch.key(), signature)
@@ -199,7 +221,7 @@ class Objective:
             return tuple(dup.values)
 
         try:
-            attrs = evaluate_architecture(model, self.space, self.data, device=self.device,
+            attrs = evaluate_architecture(arch, self.space, self.data, device=self.device,
                                           baseline=self._baseline_for(arch),
                                           on_measured=lambda m: self._record_measured(trial, m))
         except _Infeasible:
@@ -210,7 +232,7 @@ class Objective:
         except torch.OutOfMemoryError as e:
             trial.set_user_attr("fail_reason", f"out of memory: {str(e).splitlines()[0]}")
             raise
-        for k in ("accuracy", "val_loss", "train_seconds", "images_per_second"):
+        for k in ("accuracy", "accuracy_seeds", "val_loss", "train_seconds", "images_per_second"):
             trial.set_user_attr(k, attrs[k])
         return self._objective_values(attrs)
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from reports.claims import Claim, StudyClaims, study_claims
+
 _CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss", "latency_ms",
               "latency_ratio", "peak_memory", "params", "flops", "train_seconds",
               "images_per_second", "infeasible", "fail_reason")
@@ -19,9 +21,12 @@ def trial_line(t: FrozenTrial) -> str:
     secs = t.duration.total_seconds() if t.duration else 0.0
     head = f"#{t.number:<3d} {ua.get('arch_short', '?'):<36s}"
     if t.state == TrialState.COMPLETE:
-        body = f"acc {ua['accuracy']:.4f}  lat {ua['latency_ms']:7.3f} ms"
-        if "latency_ratio" in ua:
-            body += f" (x{ua['latency_ratio']:.3f})"
+        seeds = len(ua.get("accuracy_seeds") or {0: 0})
+        body = f"acc {ua['accuracy']:.4f}" + (f" ({seeds} seeds)" if seeds > 1 else "")
+        if "latency_ratio" in ua:  # the ratio is the measurement that holds still on a busy machine
+            body += f"  lat x{ua['latency_ratio']:.3f} ({ua['latency_ms']:.2f} ms)"
+        else:
+            body += f"  lat {ua['latency_ms']:7.3f} ms"
     elif t.state == TrialState.PRUNED and ua.get("infeasible"):
         body = f"infeasible  lat {ua['latency_ms']:7.3f} ms (not trained)"
     else:
@@ -34,28 +39,62 @@ def trial_line(t: FrozenTrial) -> str:
     return f"{head} {body}  {secs:6.1f} s" + (f"  [{'; '.join(tags)}]" if tags else "")
 
 
-def front_table(front: list[FrozenTrial], *, knee_number: int | None) -> str:
+def _latency_text(c: Claim) -> str:
+    if c.latency_ratio is None:
+        return f"{c.latency_ms:.3f} ms"
+    return f"x{c.latency_ratio:.3f} ({c.latency_ms:.2f} ms)"
+
+
+def front_table(claims: StudyClaims, *, knee_number: int | None) -> str:
+    """The front the study presents, each point with its interval and its verdict against
+    the plain backbone, and the study's verdict in one sentence."""
+    front = claims.front
     if not front:
         return "Pareto front: empty (no complete feasible trial)"
-    lines = [f"Pareto front ({len(front)} architectures):",
-             f"  {'trial':>5}  {'accuracy':>8}  {'latency ms':>10}  {'params':>8}  architecture"]
-    for t in sorted(front, key=lambda t: t.user_attrs["latency_ms"]):
-        ua = t.user_attrs
-        mark = "  <- knee (best.yaml)" if t.number == knee_number else ""
-        ref = f"  [{ua['reference']}]" if "reference" in ua else ""
-        lines.append(f"  {t.number:>5}  {ua['accuracy']:>8.4f}  {ua['latency_ms']:>10.3f}  "
-                     f"{ua['params']:>8,}  {ua['arch_short']}{ref}{mark}")
+    basis = (f"confirmed means, {100 * claims.level:.0f}% intervals" if claims.confirmed
+             else "single trainings, not confirmed")
+    scale = (f"; ms = ratio x {claims.latency_scale_ms:.3f} ms, the plain backbone's median in this study"
+             if claims.latency_scale_ms is not None else "")
+    lines = [f"Pareto front ({len(front)} architectures; {basis}{scale}):"]
+    for c in sorted(front, key=lambda c: c.latency_ms):
+        mark = "  <- knee (best.yaml)" if c.number == knee_number else ""
+        ref = f"  [{c.reference}]" if c.reference else ""
+        lines.append(f"  #{c.number:<4d} {c.arch_short}{ref}{mark}")
+        lines.append(f"        acc {c.accuracy_text()}  {c.verdict_text()}  lat {_latency_text(c)}")
+    on_front = {c.number for c in front}
+    dropped = [c for c in claims.claims if c.seeds >= 2 and c.number not in on_front and c.reference is None]
+    for c in sorted(dropped, key=lambda c: c.number):
+        lines.append(f"  confirmed, off the front: #{c.number} {c.arch_short}: acc {c.accuracy_text()}  "
+                     f"{c.verdict_text()}")
+    ref = claims.reference
+    if ref is not None and all(c.number != ref.number for c in front):
+        lines.append(f"  reference #{ref.number} no attention: acc {ref.accuracy_text()}  "
+                     f"lat {_latency_text(ref)}")
+    lines.append(claims.verdict)
     return "\n".join(lines)
 
 
 def write_trials_csv(study: optuna.Study, path: Path) -> Path:
-    """Every trial, one row: number, state, values, the attributes above, timing."""
+    """Every trial, one row: number, state, the attributes above, the per-seed accuracies
+    (search and confirmation), the mean over them with its interval, the paired
+    difference to the reference with its interval and the verdict, timing."""
+    claims = {c.number: c for c in study_claims(study).claims}
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["number", "state", *_CSV_ATTRS, "datetime_start", "duration_s"])
+        w.writerow(["number", "state", *_CSV_ATTRS, "seed_accuracies", "seeds", "mean_accuracy",
+                    "ci_low", "ci_high", "diff_vs_none", "diff_ci_low", "diff_ci_high", "verdict",
+                    "datetime_start", "duration_s"])
         for t in study.get_trials(deepcopy=False):
             ua = t.user_attrs
-            w.writerow([t.number, t.state.name, *(ua.get(k, "") for k in _CSV_ATTRS),
+            c = claims.get(t.number)
+            stats = ["", "", "", "", "", "", "", "", ""]
+            if c is not None:
+                iv, div = c.interval or ("", ""), c.diff_interval or ("", "")
+                stats = [";".join(f"{s}:{a:.4f}" for s, a in c.accuracies.items()), c.seeds,
+                         f"{c.mean:.4f}", *(f"{v:.4f}" if v != "" else "" for v in iv),
+                         "" if c.diff is None else f"{c.diff:.4f}",
+                         *(f"{v:.4f}" if v != "" else "" for v in div), c.verdict]
+            w.writerow([t.number, t.state.name, *(ua.get(k, "") for k in _CSV_ATTRS), *stats,
                         t.datetime_start.isoformat() if t.datetime_start else "",
                         f"{t.duration.total_seconds():.2f}" if t.duration else ""])
     return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -37,9 +38,12 @@ class StopRule:
     MAX_DUPLICATES_IN_A_ROW = 25
     MAX_FAILURES_IN_A_ROW = 5
 
-    def __init__(self, n_trials: int, log: RunLog, bar: tqdm | None, *, space_size: int) -> None:
+    def __init__(self, n_trials: int, log: RunLog, bar: tqdm | None, *, space_size: int,
+                 stop_reason: Callable[[optuna.Study], str | None] | None = None) -> None:
         self.n_trials, self.log, self.bar, self.space_size = n_trials, log, bar, space_size
+        self.stop_reason = stop_reason  # e.g. the time budget's rule (search.confirm)
         self.duplicates = self.failures = 0
+        self.stopped_by: str | None = None
 
     def __call__(self, study: optuna.Study, t: FrozenTrial) -> None:
         self.log(trial_line(t))
@@ -58,4 +62,8 @@ class StopRule:
         elif self.failures >= self.MAX_FAILURES_IN_A_ROW:
             self.log(f"stopping: {self.failures} trials failed in a row; see the reasons above "
                      f"and in trials.csv")
+            study.stop()
+        elif self.stop_reason is not None and (reason := self.stop_reason(study)) is not None:
+            self.stopped_by = reason
+            self.log(reason)
             study.stop()

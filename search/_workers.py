@@ -28,7 +28,9 @@ from runners.data import load_proxy_data
 from search._objective import Objective, run_trials
 from search._progress import RunLog, StopRule
 from search._study import finished_count, make_sampler
+from search.budget import TimeBudget
 from search.catalog import model_catalog
+from search.confirm import search_stop_reason
 from spaces import load_space
 
 
@@ -45,6 +47,7 @@ class WorkerArgs:
     out: str
     timeout: float | None
     threads: int
+    budget_s: float | None = None  # the run's time budget left when the workers start
 
 
 def worker_main(a: WorkerArgs) -> None:
@@ -57,7 +60,9 @@ def worker_main(a: WorkerArgs) -> None:
     study = optuna.load_study(study_name=a.study_name, storage=make_storage(a.storage),
                               sampler=make_sampler(space, name=a.sampler, seed=a.seed + a.index))
     log = RunLog(Path(a.out) / "run.log", quiet=False, prefix=f"[w{a.index}] ")
-    stop = StopRule(a.n_trials, log, None, space_size=space.size())
+    budget = TimeBudget(a.budget_s)
+    stop = StopRule(a.n_trials, log, None, space_size=space.size(),
+                    stop_reason=lambda s: search_stop_reason(s, space, budget))
     try:
         run_trials(study, Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials),
                    stop=stop, timeout=a.timeout)

@@ -24,22 +24,49 @@ import yaml
 from optuna.trial import FrozenTrial
 
 from models import FORMAT_VERSION
+from reports.claims import Claim, study_claims
 from reports.studies import StudyNotFound, load_existing_study
-from search.pareto import PickError, pick_trial
+from search.pareto import PickError, pick_claim
 
 
-def export_document(study: optuna.Study, trial: FrozenTrial, *, pick: str) -> dict[str, Any]:
-    """The YAML document for ``trial`` of ``study``."""
+def _claim_document(c: Claim, level: float) -> dict[str, Any]:
+    return {
+        "mean": round(c.mean, 6),
+        "interval": None if c.interval is None else [round(v, 6) for v in c.interval],
+        "level": level,
+        "seeds": c.seeds,
+        "by_seed": {s: round(a, 6) for s, a in c.accuracies.items()},
+        "vs_no_attention": {
+            "verdict": c.verdict,
+            "difference": None if c.diff is None else round(c.diff, 6),
+            "interval": None if c.diff_interval is None else [round(v, 6) for v in c.diff_interval],
+            "paired_seeds": c.paired_seeds,
+        },
+        "statement": c.verdict_text(),
+    }
+
+
+def export_document(study: optuna.Study, trial: FrozenTrial, *, pick: str,
+                    claim: Claim | None = None) -> dict[str, Any]:
+    """The YAML document for ``trial`` of ``study`` (with its claim: mean, interval, verdict)."""
     ua = trial.user_attrs
     space = study.user_attrs.get("space", {})
+    claims = study_claims(study)
+    claim = claim or next((c for c in claims.claims if c.number == trial.number), None)
     return {
         "format_version": FORMAT_VERSION,
         "architecture": ua["arch"],
         "summary": ua["arch_short"],
+        "verdict": claims.verdict,
         "metrics": {
-            "accuracy": ua.get("accuracy"),
+            "accuracy": None if claim is None else _claim_document(claim, claims.level),
             "accuracy_split": "validation (carved from the training set)",
-            "latency_ms": ua.get("latency_ms"),
+            "latency_ratio": ua.get("latency_ratio"),
+            "latency_ms": claim.latency_ms if claim is not None else ua.get("latency_ms"),
+            "latency_ms_basis": ("latency_ratio x the study's plain-backbone median "
+                                 f"({claims.latency_scale_ms:.4f} ms)" if claims.latency_scale_ms
+                                 and ua.get("latency_ratio") is not None else "measured"),
+            "latency_ms_measured": ua.get("latency_ms"),
             "latency": ua.get("latency"),
             "params": ua.get("params"),
             "flops": ua.get("flops"),
@@ -64,10 +91,13 @@ def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> Frozen
     Raises:
         PickError: the pick matches nothing (the message gives the front's range).
     """
-    trial = pick_trial(study, pick)
+    claim = pick_claim(study, pick)
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == claim.number)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(export_document(study, trial, pick=pick), sort_keys=False))
+    out.write_text(yaml.safe_dump(export_document(study, trial, pick=pick, claim=claim),
+                                  sort_keys=False, allow_unicode=True))
     return trial
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     except PickError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {out}: trial {trial.number} {trial.user_attrs['arch_short']} "
-          f"acc={trial.user_attrs['accuracy']:.4f} latency={trial.user_attrs['latency_ms']:.3f} ms")
+    claim = next(c for c in study_claims(study).claims if c.number == trial.number)
+    print(f"wrote {out}: trial {trial.number} {claim.arch_short} acc {claim.accuracy_text()} "
+          f"{claim.verdict_text()}; latency {claim.latency_ms:.3f} ms")
     if args.onnx:
         return _write_onnx(out, Path(args.onnx))
     return 0

@@ -22,7 +22,6 @@ import sys
 import time
 
 import optuna
-import torch
 from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import kendalltau, spearmanr
 
@@ -65,9 +64,8 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     rows = []
     for t in trials:
         arch = Architecture.from_dict(t.user_attrs["arch"])
-        torch.manual_seed(seed)
         start = time.perf_counter()
-        r = train_proxy(build_model(arch).to(device), long_data, budget=long_budget, seed=seed)
+        r = train_proxy(build_model(arch, seed=seed).to(device), long_data, budget=long_budget, seed=seed)
         rows.append({"trial": t.number, "arch": arch.short(),
                      "reference": t.user_attrs.get("reference"),
                      "proxy_accuracy": t.user_attrs["accuracy"], "long_accuracy": r.val_accuracy})
@@ -82,8 +80,7 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     knee_arch = Architecture.from_dict(trials[0].user_attrs["arch"])
     spread = []
     for s in range(seeds):
-        torch.manual_seed(seed + s)
-        spread.append(train_proxy(build_model(knee_arch).to(device), proxy_data,
+        spread.append(train_proxy(build_model(knee_arch, seed=seed + s).to(device), proxy_data,
                                   budget=proxy_budget, seed=seed + s).val_accuracy)
     result = {
         "epochs": epochs,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import optuna
 from optuna.trial import FrozenTrial
+
+from reports.claims import Claim, study_claims
 
 
 class PickError(ValueError):
@@ -35,7 +39,17 @@ def pareto_front(study: optuna.Study) -> list[FrozenTrial]:
     return sorted(front, key=lambda t: t.values[0])
 
 
-def knee(front: list[FrozenTrial], directions: list[str]) -> FrozenTrial:
+class _Point(Protocol):
+    number: int
+
+    @property
+    def values(self) -> Sequence[float]: ...
+
+
+P = TypeVar("P", bound=_Point)
+
+
+def knee(front: Sequence[P], directions: list[str]) -> P:
     """The front's point nearest the ideal point after min-max normalising each objective.
 
     With two objectives this is the balanced choice: neither the most accurate
@@ -47,7 +61,7 @@ def knee(front: list[FrozenTrial], directions: list[str]) -> FrozenTrial:
     lo = [min(t.values[i] for t in front) for i in range(n)]
     hi = [max(t.values[i] for t in front) for i in range(n)]
 
-    def distance(t: FrozenTrial) -> float:
+    def distance(t: P) -> float:
         total = 0.0
         for i, d in enumerate(directions):
             span = hi[i] - lo[i]
@@ -61,37 +75,40 @@ def knee(front: list[FrozenTrial], directions: list[str]) -> FrozenTrial:
     return min(front, key=lambda t: (distance(t), t.number))
 
 
-def pick_trial(study: optuna.Study, pick: str) -> FrozenTrial:
-    """``knee``, ``max-accuracy``, ``fastest``, ``latency<=MS`` or ``trial=N``.
+def pick_claim(study: optuna.Study, pick: str) -> Claim:
+    """``knee``, ``max-accuracy``, ``fastest``, ``latency<=MS`` or ``trial=N``, chosen on the
+    front the study presents (confirmed means where confirmation ran; ``reports.claims``).
 
     Raises:
         PickError: an unknown pick, or one that matches nothing.
     """
     objectives = list(study.user_attrs.get("objectives", []))
-    front = pareto_front(study)
+    claims = study_claims(study)
+    front = claims.front
     if not front:
         raise PickError(f"study {study.study_name!r} has no complete feasible trial yet")
     if pick == "knee":
         return knee(front, study_directions(study))
     if pick == "max-accuracy":
-        return max(front, key=lambda t: (t.user_attrs["accuracy"], -t.number))
+        return max(front, key=lambda c: (c.mean, -c.number))
     if pick == "fastest":
-        return min(front, key=lambda t: (t.user_attrs["latency_ms"], t.number))
+        return min(front, key=lambda c: (c.latency_ms, c.number))
     m = re.fullmatch(r"latency<=([0-9.]+)", pick)
     if m:
         limit = float(m.group(1))
-        ok = [t for t in front if t.user_attrs["latency_ms"] <= limit]
+        ok = [c for c in front if c.latency_ms <= limit]
         if not ok:
-            lat = [t.user_attrs["latency_ms"] for t in front]
+            lat = [c.latency_ms for c in front]
             raise PickError(f"no Pareto architecture has latency_ms <= {limit:g}; the front "
                             f"spans {min(lat):.3f} to {max(lat):.3f} ms")
-        return max(ok, key=lambda t: (t.user_attrs["accuracy"], -t.number))
+        return max(ok, key=lambda c: (c.mean, -c.number))
     m = re.fullmatch(r"trial=([0-9]+)", pick)
     if m:
         number = int(m.group(1))
-        trials = [t for t in study.get_trials(deepcopy=False) if t.number == number]
-        if not trials or trials[0].state != optuna.trial.TrialState.COMPLETE:
-            raise PickError(f"trial {number} is not a complete trial of study {study.study_name!r}")
-        return trials[0]
+        by_number = {c.number: c for c in claims.claims}
+        if number not in by_number:
+            raise PickError(f"trial {number} is not a complete, feasible, original trial of study "
+                            f"{study.study_name!r}")
+        return by_number[number]
     raise PickError(f"unknown pick {pick!r}; allowed: knee, max-accuracy, fastest, "
                     f"latency<=MS, trial=N (objectives: {', '.join(objectives)})")

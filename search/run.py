@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -22,6 +23,7 @@ from optuna.trial import FrozenTrial
 from tqdm import tqdm
 
 from models import build_model
+from reports.claims import latency_scale_ms, study_claims
 from reports.dashboard import write_dashboard
 from reports.studies import default_storage
 from runners.data import DatasetNotFound, dataset_info, load_proxy_data
@@ -33,10 +35,12 @@ from search._progress import RunLog, StopRule
 from search._sampling import reference_trials, suggest_architecture
 from search._study import enqueue_grid, finished_count, make_sampler, open_study
 from search._workers import WorkerArgs, run_parallel
+from search.budget import TimeBudget
 from search.catalog import model_catalog
+from search.confirm import run_confirmation, search_stop_reason
 from search.export import export_best
-from search.pareto import PickError, pareto_front
-from spaces import SearchSpace, SpaceError, load_space
+from search.pareto import PickError
+from spaces import SearchSpace, SpaceError, load_space, parse_duration
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-trials", type=int, default=None,
                    help="total finished trials the study should hold (default: the space's search.n_trials)")
     p.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--time-budget", default=None,
+                   help="wall-clock budget for search + confirmation + reports, e.g. 600, 12m, 1h "
+                        "(default: the space's search.time_budget; n_trials stays a cap)")
     p.add_argument("--study-name", default=None, help="default: the space's name")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite:///<out>/study.db)")
@@ -67,6 +74,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="validate the space, print its size and one sampled architecture, and exit")
     return p
+
+
+def cfg_time_budget(space: SearchSpace, flag: str | None) -> float | None:
+    """Seconds of the run's time budget: ``--time-budget`` or the space's ``search.time_budget``.
+
+    Raises:
+        SpaceError: a flag value that is not a positive duration.
+    """
+    if flag is None:
+        return space.config.search.time_budget
+    try:
+        seconds = float(parse_duration(flag))
+    except (ValueError, TypeError):
+        seconds = float("nan")
+    if not seconds > 0:
+        raise SpaceError(f"--time-budget: expected a positive duration such as 600, 600s, 12m or "
+                         f"1.5h; got {flag!r}")
+    return seconds
 
 
 def _dry_run(space: SearchSpace, device: torch.device) -> int:
@@ -99,6 +124,9 @@ def _dry_run(space: SearchSpace, device: torch.device) -> int:
 
 
 def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
+    scale = latency_scale_ms(study)
+    if scale is not None:
+        study.set_user_attr("latency_scale_ms", scale)
     write_trials_csv(study, out / "trials.csv")
     write_dashboard(study, out / "dashboard.html")
     written = ["trials.csv", "dashboard.html"]
@@ -108,17 +136,20 @@ def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
     except PickError as e:
         knee_trial = None
         log(f"best.yaml not written: {e}")
-    print(front_table(pareto_front(study), knee_number=knee_trial.number if knee_trial else None))
+    print(front_table(study_claims(study), knee_number=knee_trial.number if knee_trial else None))
     log(f"wrote {', '.join(str(out / w) for w in written)}")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    start = time.monotonic()
     try:
         space = load_space(args.space, catalog=model_catalog())
+        budget_s = cfg_time_budget(space, args.time_budget)
     except SpaceError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    budget = TimeBudget(budget_s, start=start)
     cfg = space.config
     device = torch.device(args.device or cfg.budget.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -161,9 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     study.set_user_attr("device", str(device))
+    study.set_user_attr("data_sizes", [len(data.train_x), len(data.val_x)])
     n_trials = args.n_trials or cfg.search.n_trials
     done = finished_count(study)
     remaining = max(0, n_trials - done)
+    if budget.seconds is not None:
+        log(f"time budget {budget.seconds:.0f} s for search, confirmation and reports "
+            f"({budget.remaining():.0f} s left); n_trials {n_trials} is a cap")
     log(f"study {study_name!r} ({storage}): {done} finished, {remaining} to run; "
         f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
         f"training on {device}, latency on {cfg.latency.device} with {cfg.latency.threads} thread(s)")
@@ -173,10 +208,12 @@ def main(argv: list[str] | None = None) -> int:
         interrupted = run_parallel(study, jobs=args.jobs, log=log, quiet=args.quiet, args=WorkerArgs(
             index=0, space=str(space.path), storage=storage, study_name=study_name,
             sampler=args.sampler, seed=seed,
-            device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1))
+            device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1,
+            budget_s=budget.seconds and budget.remaining()))
     elif remaining:
         bar = tqdm(total=remaining, unit="trial", disable=args.quiet, dynamic_ncols=True)
-        stop = StopRule(n_trials, log, bar, space_size=space.size())
+        stop = StopRule(n_trials, log, bar, space_size=space.size(),
+                        stop_reason=lambda s: search_stop_reason(s, space, budget))
         try:
             run_trials(study, Objective(space, data, device=device, n_trials=n_trials),
                        stop=stop, timeout=args.timeout)
@@ -184,8 +221,14 @@ def main(argv: list[str] | None = None) -> int:
             interrupted = True
         finally:
             bar.close()
+    if not interrupted:
+        try:
+            run_confirmation(study, space, data, device=device, budget=budget, log=log)
+        except KeyboardInterrupt:
+            interrupted = True
     if interrupted:
-        log("interrupted: the running trial is marked failed; finished trials are kept")
+        log("interrupted: the running trial or training is lost; everything finished is kept "
+            "(run the same command again to continue)")
     _write_outputs(study, out, log)
     return 130 if interrupted else 0
 

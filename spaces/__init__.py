@@ -18,7 +18,8 @@ from spaces._load import (
     load_space,
     resolve_space_path,
 )
-from spaces._schema import METRICS, SpaceConfig
+from spaces._schema import METRICS, SpaceConfig, parse_duration
 
 __all__ = ["METRICS", "SPACES_DIR", "BackboneFacts", "Catalog", "ModuleChoices", "SearchSpace", "SpaceConfig",
-           "SpaceError", "StageFacts", "StageSpace", "load_space", "resolve_space_path"]
+           "SpaceError", "StageFacts", "StageSpace", "load_space", "parse_duration",
+           "resolve_space_path"]

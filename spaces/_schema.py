@@ -9,6 +9,7 @@ imports torch.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -76,11 +77,43 @@ class Bound(_Strict):
     min: float | None = None
 
 
+def parse_duration(value: Any) -> Any:
+    """Seconds from ``90``, ``"90s"``, ``"12m"``, ``"12min"``, ``"1.5h"``; other values pass
+    through for the field's own check (which then names what was wrong)."""
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)\s*(s|sec|m|min|h)?\s*", value)
+        if m is None:
+            raise ValueError("a duration such as 600, '600s', '12m' or '1.5h'")
+        return float(m.group(1)) * {"s": 1, "sec": 1, None: 1, "m": 60, "min": 60, "h": 3600}[m.group(2)]
+    return value
+
+
 class SearchConfig(_Strict):
     sampler: Literal["tpe", "nsga2", "random", "grid", "gp"] = "tpe"
+    # a cap: distinct architectures the study should hold
     n_trials: int = Field(24, ge=1)
     seed: int = 0
     baselines: bool = True
+    # trainings per architecture during the search (seeds seed, seed+1, ...)
+    seeds: int = Field(1, ge=1, le=20)
+    # wall-clock seconds for search + confirmation + reports; the run keeps it (see search.budget)
+    time_budget: float | None = Field(None, gt=0)
+
+    @field_validator("time_budget", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return parse_duration(v)
+
+
+class ConfirmConfig(_Strict):
+    """After the search: the front and the no-attention reference get more seeds."""
+
+    # trainings per confirmed architecture in all, the search's included
+    seeds: int = Field(3, ge=2, le=20)
+    # at most this many front architectures (knee first, then by accuracy)
+    max_architectures: int = Field(8, ge=1)
+    # confidence level of the intervals
+    level: float = Field(0.95, gt=0.5, lt=1.0)
 
 
 class StageConfig(_Strict):
@@ -113,7 +146,14 @@ class SpaceConfig(_Strict):
     latency: LatencyConfig = LatencyConfig()
     constraints: dict[str, Bound] = {}
     search: SearchConfig = SearchConfig()
+    # `confirm: false` skips confirmation
+    confirm: ConfirmConfig | Literal[False] = ConfirmConfig()
     stages: dict[str, StageConfig]
+
+    @field_validator("confirm", mode="before")
+    @classmethod
+    def _confirm_true(cls, v: Any) -> Any:
+        return {} if v is True or v is None else v
 
     @field_validator("objectives", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from models.attention._registry import (
     create_attention,
     get_attention_spec,
     register_attention,
+    unregister_attention,
 )
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "create_attention",
     "get_attention_spec",
     "register_attention",
+    "unregister_attention",
 ]

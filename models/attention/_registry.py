@@ -62,6 +62,15 @@ def register_attention(
     return wrap
 
 
+def unregister_attention(name: str) -> None:
+    """Remove a module registered with ``register_attention`` (tests, temporary plug-ins).
+
+    Raises:
+        ValueError: ``none`` or a name that is not registered.
+    """
+    _REGISTRY.remove(name)
+
+
 def attention_names() -> tuple[str, ...]:
     """Registered attention names, ``none`` first then alphabetical."""
     return _REGISTRY.names()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import optuna
+import pytest
 
 from reports._data import front_data, hypervolume_2d, hypervolume_data, stage_data, timeline_data
 from reports.dashboard import render_dashboard
@@ -21,6 +22,7 @@ def _study() -> optuna.Study:
         t = study.ask()
         t.set_user_attr("arch", arch)
         t.set_user_attr("arch_short", "se(r=16)|none|eca(k=3)")
+        t.set_user_attr("arch_key", f"arch-{t.number}")
         for k, v in extra.items():
             t.set_user_attr(k, v)
         if lat is not None:
@@ -39,7 +41,7 @@ def test_front_data_kinds_and_front() -> None:
     assert [p.kind for p in data.points] == ["reference", "search", "search", "infeasible"]
     assert [p.number for p in data.front] == [0, 1]
     assert data.counts == {"complete": 3, "infeasible": 1, "duplicate": 0, "fail": 1, "running": 0}
-    assert "se(r=16)" in data.points[1].hover and "latency_ms: 2.000 ms" in data.points[1].hover
+    assert "se(r=16)" in data.points[1].hover and "latency_ms: 2.000 ms measured" in data.points[1].hover
 
 
 def test_stage_data_groups_accuracy_by_type() -> None:
@@ -70,3 +72,51 @@ def test_render_embeds_plotly_and_handles_empty_study() -> None:
     assert "front-table" in html and "sortTable" in html
     empty = optuna.create_study(directions=["maximize", "minimize"], study_name="empty")
     assert "No complete trial yet" in render_dashboard(empty)
+
+
+def _confirmed_study() -> optuna.Study:
+    from reports.claims import confirm_key
+
+    study = optuna.create_study(directions=["maximize", "minimize"], study_name="conf")
+    study.set_user_attr("objectives", ["accuracy", "latency_ratio"])
+    study.set_user_attr("data_sizes", [6000, 6000])
+    study.set_user_attr("space", {
+        "backbone": {"name": "resnet_cifar", "depth": 20, "width": 16},
+        "dataset": {"name": "fashion-mnist", "root": None, "train_subset": 12000, "val_fraction": 0.5},
+        "budget": {"epochs": 2.0, "batch_size": 128, "lr": 0.1, "augment": True},
+        "latency": {"device": "cpu", "batch_size": 1, "threads": 1, "backend": "torch"},
+        "search": {"seed": 0, "seeds": 1}, "confirm": {"seeds": 3, "level": 0.95}})
+    arch = {"stages": [{"attention": "se"}, {"attention": "none"}, {"attention": "none"}]}
+    for name, ref, accs, ratio in (("none|none|none", "no attention", [0.80, 0.78, 0.82], 1.0),
+                                   ("se(r=4)|none|none", None, [0.83, 0.81, 0.85], 1.1)):
+        t = study.ask()
+        for k, v in (("arch", arch), ("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
+                     ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio),
+                     ("latency_ms", 2.0 * ratio), ("latency", {"baseline_median_ms": 2.0})):
+            t.set_user_attr(k, v)
+        if ref:
+            t.set_user_attr("reference", ref)
+        study.tell(t, [accs[0], ratio])
+        for seed in (1, 2):
+            study.set_user_attr(confirm_key(name, seed), {"arch_key": name, "seed": seed,
+                                                          "accuracy": accs[seed]})
+    return study
+
+
+def test_dashboard_states_the_verdict_with_intervals_and_a_readable_header() -> None:
+    study = _confirmed_study()
+    data = front_data(study)
+    se = next(p for p in data.points if p.arch.startswith("se"))
+    assert se.seeds == 3 and se.interval is not None and se.accuracy == pytest.approx(0.83)
+    assert se.latency_ms == pytest.approx(2.2)  # ratio x the study's scale
+    page = render_dashboard(study)
+    assert "se(r=4)|none|none beats the plain backbone by +3.0 points [+3.0, +3.0]" in page
+    assert "Fashion-MNIST, 6,000 train / 6,000 validation images" in page
+    assert "2 epochs at batch 128" in page and "latency on CPU, batch 1, 1 thread" in page
+    assert "front and reference confirmed with 3 paired seeds" in page
+    assert '"root": null' not in page  # no raw JSON dicts in the header
+    assert '"error_y"' in page and '"arrayminus"' in page  # error bars on confirmed points
+    assert "no attention, 95% interval (3 seeds)" in page  # the reference's band
+    for column in ("interval", "seeds", "vs no attention"):
+        assert f">{column} ⇅</th>" in page
+    assert "better than none (vs none +3.0 [+3.0, +3.0])" in page

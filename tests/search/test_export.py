@@ -3,7 +3,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from search.pareto import PickError, knee, pareto_front, pick_trial
+from search.pareto import PickError, knee, pareto_front, pick_claim
 
 
 def fake_study(points: list[tuple[float, float]]) -> optuna.Study:
@@ -13,6 +13,8 @@ def fake_study(points: list[tuple[float, float]]) -> optuna.Study:
         t = study.ask()
         t.set_user_attr("accuracy", acc)
         t.set_user_attr("latency_ms", lat)
+        t.set_user_attr("arch_short", f"arch{t.number}")
+        t.set_user_attr("arch_key", f"key{t.number}")
         study.tell(t, [acc, lat])
     return study
 
@@ -26,11 +28,11 @@ def test_front_and_knee() -> None:
 
 def test_picks() -> None:
     study = fake_study([(0.80, 1.0), (0.90, 2.0), (0.91, 4.0)])
-    assert pick_trial(study, "max-accuracy").number == 2
-    assert pick_trial(study, "fastest").number == 0
-    assert pick_trial(study, "latency<=2.5").number == 1
-    assert pick_trial(study, "trial=2").number == 2
+    assert pick_claim(study, "max-accuracy").number == 2
+    assert pick_claim(study, "fastest").number == 0
+    assert pick_claim(study, "latency<=2.5").number == 1
+    assert pick_claim(study, "trial=2").number == 2
     with pytest.raises(PickError, match=r"no Pareto architecture has latency_ms <= 0.01; the front spans 1.000 to 4.000 ms"):
-        pick_trial(study, "latency<=0.01")
+        pick_claim(study, "latency<=0.01")
     with pytest.raises(PickError, match="unknown pick 'best'; allowed: knee"):
-        pick_trial(study, "best")
+        pick_claim(study, "best")

@@ -1,0 +1,235 @@
+"""From measurements to claims: what a study can say, with how sure it is.
+
+A search trial trains an architecture with one seed (or ``search.seeds``);
+confirmation (``search.confirm``) trains the front and the no-attention
+reference with more seeds, the same seeds for all, and stores each training in
+the study (``confirm:<digest>:<seed>`` study attributes). This module reads
+both and returns, per architecture: the accuracies by seed, their mean with a
+t-interval, and the paired difference to the reference over the seeds both
+have, with its t-interval. An architecture is *better* (or *worse*) than no
+attention only when that interval excludes 0; otherwise it is
+*indistinguishable* at this budget. The front that the CLI, ``best.yaml``, the
+export and the dashboard present is computed from the confirmed means.
+
+Latency in ms is shown through one per-study scale: the median of the plain
+backbone's own timings over all trials (each trial times it alongside its
+candidate), times each architecture's ratio. Machines drift; ratios do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from scipy.stats import t as student_t
+
+CONFIRM_PREFIX = "confirm:"
+REFERENCE_LABEL = "no attention"
+
+Verdict = Literal["reference", "better", "worse", "indistinguishable", "unpaired", "no reference"]
+
+
+def confirm_key(arch_key: str, seed: int) -> str:
+    """The study attribute that holds one confirmation training (keys stay short for RDB storages)."""
+    return f"{CONFIRM_PREFIX}{hashlib.sha1(arch_key.encode()).hexdigest()[:16]}:{seed}"
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
+    """Two-sided t-interval of the mean of ``values``; None with fewer than two."""
+    n = len(values)
+    if n < 2:
+        return None
+    mean = statistics.fmean(values)
+    half = student_t.ppf(0.5 + level / 2, n - 1) * statistics.stdev(values) / math.sqrt(n)
+    return float(mean - half), float(mean + half)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the study says about one architecture.
+
+    ``values`` are the trial's objective values with accuracy replaced by the
+    mean over seeds: the front and the knee are computed on them.
+    """
+
+    number: int
+    arch_short: str
+    arch_key: str
+    reference: str | None
+    accuracies: Mapping[int, float]  # seed -> validation accuracy
+    mean: float
+    interval: tuple[float, float] | None
+    diff: float | None  # mean paired difference to the reference (accuracy units)
+    diff_interval: tuple[float, float] | None
+    paired_seeds: int
+    verdict: Verdict
+    latency_ratio: float | None
+    latency_ms: float  # ratio x the study's scale when the ratio was measured
+    values: tuple[float, ...]
+
+    @property
+    def seeds(self) -> int:
+        return len(self.accuracies)
+
+    def accuracy_text(self) -> str:
+        """``0.7950 ± 0.0060 (3 seeds)``: the half-width of the interval."""
+        if self.interval is None:
+            return f"{self.mean:.4f} (1 seed)"
+        return f"{self.mean:.4f} ± {(self.interval[1] - self.interval[0]) / 2:.4f} ({self.seeds} seeds)"
+
+    def verdict_text(self) -> str:
+        """``vs none +0.8 [+0.1, +1.5]`` in points, or why there is no verdict."""
+        if self.verdict == "reference":
+            return "the reference"
+        if self.verdict == "no reference":
+            return "no reference to compare with"
+        if self.diff is None or self.diff_interval is None:
+            return f"not confirmed ({self.paired_seeds} paired seed{'s' * (self.paired_seeds != 1)})"
+        lo, hi = (100 * v for v in self.diff_interval)
+        body = f"vs none {100 * self.diff:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+        if self.verdict == "indistinguishable":
+            return f"indistinguishable from none ({body})"
+        return f"{self.verdict} than none ({body})"
+
+
+class StudyClaims(NamedTuple):
+    claims: list[Claim]  # every original complete feasible trial
+    front: list[Claim]  # non-dominated on confirmed means (or single-seed when not confirmed)
+    reference: Claim | None
+    confirmed: bool  # whether ``front`` rests on confirmed (multi-seed) means
+    level: float
+    latency_scale_ms: float | None
+    verdict: str  # one plain sentence
+
+
+def _is_original(t: FrozenTrial) -> bool:
+    ua = t.user_attrs
+    return (t.state == TrialState.COMPLETE and ua.get("duplicate_of") is None
+            and not ua.get("surplus") and "arch_key" in ua and "accuracy" in ua)
+
+
+def latency_scale_ms(study: optuna.Study) -> float | None:
+    """The plain backbone's median latency in ms over every trial that timed it; None if none did."""
+    base = [t.user_attrs["latency"]["baseline_median_ms"] for t in study.get_trials(deepcopy=False)
+            if (t.user_attrs.get("latency") or {}).get("baseline_median_ms") is not None
+            and t.user_attrs.get("duplicate_of") is None]
+    return statistics.median(base) if base else None
+
+
+def confirmations(study: optuna.Study) -> dict[str, dict[int, float]]:
+    """``arch_key -> seed -> accuracy`` of the confirmation trainings stored in the study."""
+    out: dict[str, dict[int, float]] = {}
+    for key, value in study.user_attrs.items():
+        if key.startswith(CONFIRM_PREFIX) and isinstance(value, dict):
+            out.setdefault(value["arch_key"], {})[int(value["seed"])] = float(value["accuracy"])
+    return out
+
+
+def trial_accuracies(t: FrozenTrial, default_seed: int) -> dict[int, float]:
+    """The search's own trainings of a trial, seed -> accuracy (one seed in studies before seeds)."""
+    seeds = t.user_attrs.get("accuracy_seeds")
+    if seeds:
+        return {int(s): float(a) for s, a in seeds.items()}
+    return {default_seed: float(t.user_attrs["accuracy"])}
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...], signs: Sequence[float]) -> bool:
+    return (all(s * x >= s * y for x, y, s in zip(a, b, signs, strict=True))
+            and any(s * x > s * y for x, y, s in zip(a, b, signs, strict=True)))
+
+
+def non_dominated(points: list[Claim], directions: Sequence[str]) -> list[Claim]:
+    """The points no other point dominates, one per value vector, sorted by the first objective."""
+    signs = [1.0 if d == "maximize" else -1.0 for d in directions]
+    front: dict[tuple[float, ...], Claim] = {}
+    for p in sorted(points, key=lambda p: p.number):
+        if not any(_dominates(q.values, p.values, signs) for q in points) and p.values not in front:
+            front[p.values] = p
+    return sorted(front.values(), key=lambda p: p.values[0])
+
+
+def _claim(t: FrozenTrial, accs: dict[int, float], ref: dict[int, float] | None, *,
+           objectives: Sequence[str], level: float, scale: float | None) -> Claim:
+    ua = t.user_attrs
+    mean = statistics.fmean(accs.values())
+    common = sorted(set(accs) & set(ref or {}))
+    diffs = [accs[s] - ref[s] for s in common] if ref is not None else []
+    diff_iv = t_interval(diffs, level)
+    verdict: Verdict
+    if ua.get("reference") == REFERENCE_LABEL:
+        verdict = "reference"
+    elif ref is None:
+        verdict = "no reference"
+    elif diff_iv is None:
+        verdict = "unpaired"
+    elif diff_iv[0] > 0:
+        verdict = "better"
+    elif diff_iv[1] < 0:
+        verdict = "worse"
+    else:
+        verdict = "indistinguishable"
+    ratio = ua.get("latency_ratio")
+    latency_ms = ratio * scale if ratio is not None and scale is not None else ua["latency_ms"]
+    values = tuple(mean if m == "accuracy" else v for m, v in zip(objectives, t.values, strict=True))
+    return Claim(t.number, ua["arch_short"], ua["arch_key"], ua.get("reference"), dict(sorted(accs.items())),
+                 mean, t_interval(list(accs.values()), level),
+                 statistics.fmean(diffs) if diffs else None, diff_iv, len(common), verdict,
+                 ratio, float(latency_ms), values)
+
+
+def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyClaims:
+    """Every original trial's claim, the front on confirmed means, and the study's verdict."""
+    space = study.user_attrs.get("space", {})
+    confirm = space.get("confirm", {})
+    level = level or (confirm.get("level", 0.95) if isinstance(confirm, dict) else 0.95)
+    seed = int(space.get("search", {}).get("seed", 0))
+    objectives = list(study.user_attrs.get("objectives", []))
+    directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+                  for d in study.directions]
+    trials = [t for t in study.get_trials(deepcopy=False) if _is_original(t)
+              and not t.user_attrs.get("infeasible")]
+    extra = confirmations(study)
+    accs = {t.number: {**trial_accuracies(t, seed), **extra.get(t.user_attrs["arch_key"], {})}
+            for t in trials}
+    ref_trial = next((t for t in trials if t.user_attrs.get("reference") == REFERENCE_LABEL), None)
+    ref_accs = accs[ref_trial.number] if ref_trial is not None else None
+    scale = latency_scale_ms(study)
+    claims = [_claim(t, accs[t.number], ref_accs, objectives=objectives, level=level, scale=scale)
+              for t in trials]
+    reference = next((c for c in claims if c.verdict == "reference"), None)
+    multi = [c for c in claims if c.seeds >= 2]
+    confirmed = bool(multi) and reference is not None and reference.seeds >= 2
+    front = non_dominated(multi if confirmed else claims, directions) if claims else []
+    return StudyClaims(claims, front, reference, confirmed, level, scale,
+                       study_verdict(front, reference, confirmed=confirmed, level=level))
+
+
+def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: bool, level: float) -> str:
+    """One plain sentence: what this study can and cannot say."""
+    if not front:
+        return "No architecture finished training yet."
+    if reference is None:
+        return ("This study has no no-attention reference, so no architecture can be called better "
+                "than the plain backbone.")
+    if not confirmed:
+        return ("Not confirmed: every accuracy is a single training, and a single-seed difference is "
+                "not evidence; run with confirmation (confirm: {seeds: 3}) to get intervals.")
+    better = sorted((c for c in front if c.verdict == "better"),
+                    key=lambda c: -(c.diff_interval[0] if c.diff_interval else 0.0))
+    pct = f"{100 * level:.0f}%"
+    if not better:
+        n = min((c.paired_seeds for c in front if c.verdict != "reference"), default=reference.seeds)
+        return (f"At this budget no placement on the front beats the plain backbone beyond noise "
+                f"({pct} intervals of the paired difference over {n} seeds all include 0).")
+    b = better[0]
+    lo, hi = (100 * v for v in b.diff_interval)  # type: ignore[union-attr]
+    ratio = f" at {b.latency_ratio:.2f}x latency" if b.latency_ratio is not None else ""
+    more = f"; {len(better) - 1} more front point(s) also beat it" if len(better) > 1 else ""
+    return (f"{b.arch_short} beats the plain backbone by {100 * b.diff:+.1f} points "
+            f"[{lo:+.1f}, {hi:+.1f}] ({pct}, {b.paired_seeds} paired seeds){ratio}{more}.")

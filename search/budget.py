@@ -1,0 +1,68 @@
+"""The run's wall-clock budget, and how it is divided between search and confirmation.
+
+``search.time_budget`` covers the whole run: search, confirmation and the
+reports. The rule, applied after every search trial:
+
+- the next search trial starts only if the time left, less a reserve for the
+  reports, covers one more trial (the median duration of the trials so far)
+  *and* the confirmation of the front as it stands now (its architectures and
+  the reference, times the seeds each still needs, times the median duration
+  of one training);
+- confirmation then trains, reference first, seed by seed, while the time left
+  covers one more training.
+
+So the search stops early enough for its own front to be confirmed, and the
+reserve grows with the front. A run overshoots by at most about one trial or
+one training, when a trial takes longer than the median.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+import optuna
+from optuna.trial import TrialState
+
+# writing trials.csv, the dashboard and best.yaml of a small study takes a few seconds
+REPORTS_RESERVE_S = 15.0
+
+
+@dataclass
+class TimeBudget:
+    """``seconds`` of wall-clock from ``start``; ``None`` is no budget."""
+
+    seconds: float | None
+    start: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        if self.seconds is None:
+            return float("inf")
+        return self.seconds - (time.monotonic() - self.start)
+
+    def allows(self, seconds: float) -> bool:
+        """Whether work of ``seconds`` still fits, leaving the reports' reserve."""
+        return self.remaining() - REPORTS_RESERVE_S >= seconds
+
+
+def _trained(study: optuna.Study) -> list[tuple[float, int]]:
+    """(wall seconds, trainings) of every trial that trained an architecture."""
+    out = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        ua = t.user_attrs
+        if ua.get("duplicate_of") is None and t.duration is not None and "accuracy" in ua:
+            out.append((t.duration.total_seconds(), max(1, len(ua.get("accuracy_seeds") or {0: 0}))))
+    return out
+
+
+def seconds_per_trial(study: optuna.Study) -> float | None:
+    """Median wall seconds of a search trial that trained; None before any."""
+    runs = _trained(study)
+    return statistics.median(s for s, _ in runs) if runs else None
+
+
+def seconds_per_training(study: optuna.Study) -> float | None:
+    """Median wall seconds of one proxy training (a trial's duration over its seeds); None before any."""
+    runs = _trained(study)
+    return statistics.median(s / n for s, n in runs) if runs else None

@@ -1,0 +1,133 @@
+"""Confirmation: the search's front and the no-attention reference, trained with more seeds.
+
+A search trial is one training (``search.seeds``); its accuracy carries the
+seed-to-seed noise of the proxy, which at the default budget is as large as
+the gaps along the front. After the search, each front architecture (knee
+first, then by accuracy, at most ``confirm.max_architectures``) and the
+reference are trained with the seeds ``search.seed .. search.seed +
+confirm.seeds - 1``, the same seeds for all, so that differences to the
+reference are paired. Shared initialisation (``build_model(arch, seed=s)``)
+makes the pairs tighter: two architectures differ only where they differ.
+
+Every training is stored in the study as soon as it ends (a study attribute
+per architecture and seed, ``reports.claims.confirm_key``), so a crash or
+Ctrl-C loses at most the training in progress, and running the same command
+again trains only what is missing. Trainings go seed by seed (every
+architecture at its second seed before any at its third), so a run that the
+time budget stops early still has pairs to compare.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import optuna
+import torch
+
+from models import Architecture
+from reports.claims import REFERENCE_LABEL, confirm_key, confirmations, trial_accuracies
+from runners.data import ProxyData
+from search._objective import train_seed
+from search.budget import TimeBudget, seconds_per_training, seconds_per_trial
+from search.pareto import knee, pareto_front, study_directions
+from spaces import SearchSpace
+
+
+@dataclass(frozen=True)
+class ConfirmJob:
+    trial: int
+    arch: dict
+    arch_key: str
+    arch_short: str
+    seed: int
+
+
+def confirm_seeds(space: SearchSpace) -> list[int]:
+    """The seeds every confirmed architecture is trained with (the search's own included)."""
+    cfg = space.config
+    if cfg.confirm is False:
+        return []
+    return [cfg.search.seed + i for i in range(cfg.confirm.seeds)]
+
+
+def confirmation_jobs(study: optuna.Study, space: SearchSpace) -> list[ConfirmJob]:
+    """The trainings still missing: reference and front (knee first), seed by seed."""
+    seeds = confirm_seeds(space)
+    if not seeds:
+        return []
+    front = pareto_front(study)
+    if not front:
+        return []
+    first = knee(front, study_directions(study))
+    acc = space.config.objectives.index("accuracy") if "accuracy" in space.config.objectives else 0
+    ordered = [first] + sorted((t for t in front if t.number != first.number),
+                               key=lambda t: (-t.values[acc], t.number))
+    ordered = ordered[:space.config.confirm.max_architectures]  # type: ignore[union-attr]
+    reference = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                 if t.user_attrs.get("reference") == REFERENCE_LABEL
+                 and t.user_attrs.get("duplicate_of") is None]
+    trials = reference[:1] + [t for t in ordered if t.user_attrs.get("reference") != REFERENCE_LABEL]
+    done = confirmations(study)
+    jobs = []
+    for seed in seeds:
+        for t in trials:
+            key = t.user_attrs["arch_key"]
+            have = set(trial_accuracies(t, space.config.search.seed)) | set(done.get(key, {}))
+            if seed not in have:
+                jobs.append(ConfirmJob(t.number, t.user_attrs["arch"], key, t.user_attrs["arch_short"],
+                                       seed))
+    return jobs
+
+
+def confirmation_reserve(study: optuna.Study, space: SearchSpace) -> float:
+    """Seconds the confirmation of the current front would take (0 before any trial)."""
+    per = seconds_per_training(study)
+    return 0.0 if per is None else per * len(confirmation_jobs(study, space))
+
+
+def search_stop_reason(study: optuna.Study, space: SearchSpace, budget: TimeBudget) -> str | None:
+    """Why the search must stop now to keep the time budget (``search.budget``'s rule); None
+    while one more trial and the confirmation of the current front still fit."""
+    per_trial = seconds_per_trial(study)
+    if budget.seconds is None or per_trial is None:
+        return None
+    reserve = confirmation_reserve(study, space)
+    if budget.allows(per_trial + reserve):
+        return None
+    return (f"stopping the search: {budget.remaining():.0f} s of the time budget "
+            f"({budget.seconds:.0f} s) left; one more trial takes ~{per_trial:.0f} s and confirming "
+            f"the current front ~{reserve:.0f} s")
+
+
+def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *,
+                     device: torch.device, budget: TimeBudget,
+                     log: Callable[[str], None]) -> tuple[int, int]:
+    """Train the missing confirmation trainings while the budget allows; store each one.
+
+    Returns ``(done, planned)``: trainings run now, and trainings that were missing.
+    """
+    jobs = confirmation_jobs(study, space)
+    if not jobs:
+        return 0, 0
+    per = seconds_per_training(study) or 0.0
+    log(f"confirming {len({j.arch_key for j in jobs})} architectures: {len(jobs)} trainings "
+        f"(seeds {', '.join(str(s) for s in sorted({j.seed for j in jobs}))}), ~{per * len(jobs):.0f} s")
+    done = 0
+    for job in jobs:
+        if not budget.allows(per):
+            log(f"confirmation stopped by the time budget after {done} of {len(jobs)} trainings "
+                f"({budget.remaining():.0f} s left); run the same command again to finish it")
+            break
+        start = time.perf_counter()
+        arch = Architecture.from_dict(job.arch)
+        r = train_seed(arch, space, data, seed=job.seed, device=device)
+        study.set_user_attr(confirm_key(job.arch_key, job.seed),
+                            {"arch_key": job.arch_key, "trial": job.trial, "seed": job.seed,
+                             "accuracy": r["accuracy"], "val_loss": r["val_loss"],
+                             "train_seconds": r["train_seconds"]})
+        done += 1
+        log(f"confirm #{job.trial:<3d} {job.arch_short:<36s} seed {job.seed}  acc {r['accuracy']:.4f}"
+            f"  {time.perf_counter() - start:6.1f} s")
+    return done, len(jobs)
