@@ -190,34 +190,58 @@ class Architecture:
         Raises:
             ValueError: for a missing or unknown key, or an invalid choice.
         """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"architecture: expected a mapping, got {type(data).__name__}")
         allowed = {"backbone", "input", "num_classes", "stages"}
         unknown = set(data) - allowed
         missing = allowed - set(data)
         if unknown or missing:
             raise ValueError(
                 f"architecture keys must be {sorted(allowed)}; "
-                f"unknown: {sorted(unknown)}, missing: {sorted(missing)}"
+                f"unknown: {sorted(map(str, unknown))}, missing: {sorted(missing)}"
             )
+        if not isinstance(data["backbone"], Mapping) or not isinstance(data["backbone"].get("name"), str):
+            raise ValueError(f"architecture.backbone: expected a mapping with a backbone name, e.g. "
+                             f"{{name: resnet_cifar, depth: 20, width: 16}}; got {data['backbone']!r}")
         backbone = dict(data["backbone"])
         name = backbone.pop("name")
+        if not isinstance(data["stages"], list) or not data["stages"]:
+            raise ValueError(f"architecture.stages: expected a list with one choice per stage; "
+                             f"got {data['stages']!r}")
         stages = []
         for i, s in enumerate(data["stages"]):
+            if not isinstance(s, Mapping):
+                raise ValueError(f"architecture.stages[{i}]: expected a mapping such as "
+                                 f"{{attention: se, hparams: {{reduction: 16}}}}; got {s!r}")
             extra = set(s) - {"attention", "hparams", "position", "blocks", "conv", "conv_hparams"}
             if extra:
-                raise ValueError(f"stages[{i}]: unknown keys {sorted(extra)}")
+                raise ValueError(f"architecture.stages[{i}]: unknown keys {sorted(map(str, extra))}; "
+                                 f"allowed: attention, hparams, position, blocks, conv, conv_hparams")
+            for key in ("hparams", "conv_hparams"):
+                if s.get(key) is not None and not isinstance(s[key], Mapping):
+                    raise ValueError(f"architecture.stages[{i}].{key}: expected a mapping; got {s[key]!r}")
             try:
                 stages.append(StageChoice.create(
                     s.get("attention", "none"), s.get("hparams") or {},
                     position=s.get("position", "pre_add"), blocks=s.get("blocks", "all"),
                     conv=s.get("conv", "standard"), conv_hparams=s.get("conv_hparams") or {},
                 ))
-            except ValueError as e:
-                raise ValueError(f"stages[{i}]: {e}") from None
+            except (ValueError, TypeError) as e:
+                raise ValueError(f"architecture.stages[{i}]: {e}") from None
+        shape = {}
+        for key, value, lo, hi in (("input.channels", (data["input"] or {}).get("channels")
+                                    if isinstance(data["input"], Mapping) else None, 1, 64),
+                                   ("input.size", (data["input"] or {}).get("size")
+                                    if isinstance(data["input"], Mapping) else None, 8, 1024),
+                                   ("num_classes", data["num_classes"], 2, 100_000)):
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ValueError(f"architecture.{key}: expected an integer in [{lo}, {hi}]; got {value!r}")
+            shape[key] = value
         return cls.create(
             backbone=name,
             backbone_args=backbone,
             stages=stages,
-            in_channels=int(data["input"]["channels"]),
-            input_size=int(data["input"]["size"]),
-            num_classes=int(data["num_classes"]),
+            in_channels=shape["input.channels"],
+            input_size=shape["input.size"],
+            num_classes=shape["num_classes"],
         )

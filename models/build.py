@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
 import torch
-import yaml
 from torch import nn
 
 from models.architecture import Architecture
 from models.attention import get_attention_spec
 from models.backbones import get_backbone_spec
 from models.shared_init import candidate_seed, shared_init
+from spaces import read_yaml
 
 FORMAT_VERSION = 1
 
@@ -38,6 +39,8 @@ def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
     """
     spec = get_backbone_spec(arch.backbone)
     settings = spec.canonical_settings(dict(arch.backbone_args))
+    # build from the checked settings with their defaults filled in, never the raw ones
+    arch = dataclasses.replace(arch, backbone_args=tuple(sorted(settings.items())))
     stages = spec.stages(settings, arch.input_size)
     if len(arch.stages) != len(stages):
         raise ValueError(
@@ -88,16 +91,20 @@ def load_architecture(path: str | Path) -> Architecture:
             unknown module or setting.
     """
     path = Path(path)
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path, what="architecture file")
     if not isinstance(data, dict) or "architecture" not in data:
         raise ValueError(f"{path}: not an attnas architecture file (no 'architecture' key)")
     version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
         raise ValueError(
             f"{path}: format_version {version!r} is not supported; this attnas reads "
             f"versions 1..{FORMAT_VERSION}"
         )
     try:
-        return Architecture.from_dict(data["architecture"])
-    except (ValueError, KeyError, TypeError) as e:
+        arch = Architecture.from_dict(data["architecture"])
+        spec = get_backbone_spec(arch.backbone)
+        settings = spec.canonical_settings(dict(arch.backbone_args))
+    except (ValueError, TypeError) as e:
         raise ValueError(f"{path}: {e}") from None
+    # the file may leave settings out: the architecture carries them with their defaults
+    return dataclasses.replace(arch, backbone_args=tuple(sorted(settings.items())))

@@ -206,11 +206,14 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     multi = [c for c in claims if c.seeds >= 2]
     confirmed = bool(multi) and reference is not None and reference.seeds >= 2
     front = non_dominated(multi if confirmed else claims, directions) if claims else []
+    planned = isinstance(confirm, dict) and int(confirm.get("seeds", 0)) >= 2
     return StudyClaims(claims, front, reference, confirmed, level, scale,
-                       study_verdict(front, reference, confirmed=confirmed, level=level))
+                       study_verdict(front, reference, confirmed=confirmed, level=level,
+                                     planned=planned))
 
 
-def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: bool, level: float) -> str:
+def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: bool, level: float,
+                  planned: bool = False) -> str:
     """One plain sentence: what this study can and cannot say."""
     if not front:
         return "No architecture finished training yet."
@@ -218,8 +221,11 @@ def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: boo
         return ("This study has no no-attention reference, so no architecture can be called better "
                 "than the plain backbone.")
     if not confirmed:
+        how = ("run the same command again: it trains the front and the reference with more seeds"
+               if planned else "set confirm: {seeds: 3} in the space file to train the front and the "
+               "reference with more seeds")
         return ("Not confirmed: every accuracy is a single training, and a single-seed difference is "
-                "not evidence; run with confirmation (confirm: {seeds: 3}) to get intervals.")
+                f"not evidence; {how}.")
     better = sorted((c for c in front if c.verdict == "better"),
                     key=lambda c: -(c.diff_interval[0] if c.diff_interval else 0.0))
     pct = f"{100 * level:.0f}%"

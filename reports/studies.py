@@ -22,6 +22,15 @@ class StudyNotFound(LookupError):
     """No study of that name where it was looked for."""
 
 
+class StorageUnavailable(StudyNotFound):
+    """A storage URL that cannot be used: malformed, a server that does not answer, a file
+    that cannot be opened, or a database driver that is not installed."""
+
+
+_URL_HELP = ("allowed: sqlite:///PATH.db, journal:///PATH.journal, or an SQLAlchemy URL such as "
+             "postgresql://USER:PASSWORD@HOST/DB")
+
+
 JOURNAL_PREFIX = "journal:///"
 
 
@@ -49,9 +58,49 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         path = "/" + url[len(JOURNAL_PREFIX):]
-        return optuna.storages.JournalStorage(
-            JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
-    from sqlalchemy.exc import DBAPIError
+        try:
+            return optuna.storages.JournalStorage(
+                JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+        except OSError as e:
+            raise StorageUnavailable(f"--storage {url}: cannot open the journal file: "
+                                     f"{e.strerror or e}") from None
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+    try:
+        return _rdb_storage(url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as e:
+        raise StorageUnavailable(f"--storage {url!r}: not a storage URL this attnas can open "
+                                 f"({_first_line(e)}); {_URL_HELP}") from None
+    except ImportError as e:
+        cause = e.__cause__ if isinstance(e.__cause__, ModuleNotFoundError) else e
+        driver = getattr(cause, "name", None) or "its driver"
+        raise StorageUnavailable(f"--storage {_redacted(url)}: the database driver {driver!r} is not "
+                                 f"installed; for PostgreSQL: pip install -e '.[postgres]'") from None
+    except (OperationalError, DBAPIError) as e:
+        if url.startswith("sqlite:"):
+            raise StorageUnavailable(f"--storage {url}: cannot open the database file "
+                                     f"({_first_line(e)}); does its folder exist?") from None
+        raise StorageUnavailable(f"--storage {_redacted(url)}: cannot connect ({_first_line(e)}); is "
+                                 f"the server running and the URL right?") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(getattr(e, "orig", None) or e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _redacted(url: str) -> str:
+    """``url`` with its password hidden, for messages."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 -- a message helper must not fail
+        return url
+
+
+def _rdb_storage(url: str) -> RDBStorage:
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
     for attempt in range(6):
         try:
@@ -63,6 +112,8 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
                     grace_period=int(os.environ.get("ATTNAS_GRACE", "120")),
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),
                 )
+        except OperationalError:  # no server, no file: retrying does not help
+            raise
         except DBAPIError:
             # workers started together on an empty database race to create its tables:
             # the losers see a unique violation; the tables exist a moment later

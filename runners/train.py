@@ -105,14 +105,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     arch_path = Path(args.arch)
-    if not arch_path.is_file():
-        print(f"error: architecture file {arch_path} not found", file=sys.stderr)
-        return 2
     out = Path(args.out) if args.out else arch_path.with_name(f"{arch_path.stem}-trained")
     try:
         report = train_full(arch_path, epochs=args.epochs, out=out, dataset=args.dataset,
                             device=args.device, seed=args.seed)
-    except (ValueError, DatasetNotFound) as e:
+    except (ValueError, FileNotFoundError, DatasetNotFound) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,31 @@ from tqdm import tqdm
 
 from search._outputs import trial_line
 from search._study import finished_count
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drops the warning that carries a KeyboardInterrupt and the "failed with value None" after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupted = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+            self.interrupted = True
+            return False
+        if self.interrupted and "failed with value None" in record.getMessage():
+            self.interrupted = False
+            return False
+        return True
+
+
+def quiet_interrupts() -> None:
+    """Ctrl-C is a request, not an error: drop Optuna's "Trial N failed ..." warning with the
+    KeyboardInterrupt traceback (our own line says the trial was interrupted)."""
+    emitter = logging.getLogger("optuna.study._optimize")
+    if not any(isinstance(f, _NoInterruptTraceback) for f in emitter.filters):
+        emitter.addFilter(_NoInterruptTraceback())
 
 
 class RunLog:

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from reports.studies import make_storage
 from runners.data import load_proxy_data
 from search._objective import Objective, run_trials
-from search._progress import RunLog, StopRule
+from search._progress import RunLog, StopRule, quiet_interrupts
 from search._study import finished_count, make_sampler
 from search.budget import TimeBudget
 from search.catalog import model_catalog
@@ -54,6 +54,7 @@ def worker_main(a: WorkerArgs) -> None:
     """One worker process: run trials of the shared study until it is full."""
     torch.set_num_threads(a.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_interrupts()
     space = load_space(a.space, catalog=model_catalog())
     cfg = space.config
     data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=a.device)

@@ -93,9 +93,15 @@ def pick_claim(study: optuna.Study, pick: str) -> Claim:
         return max(front, key=lambda c: (c.mean, -c.number))
     if pick == "fastest":
         return min(front, key=lambda c: (c.latency_ms, c.number))
-    m = re.fullmatch(r"latency<=([0-9.]+)", pick)
+    m = re.fullmatch(r"latency<=(.*)", pick)
     if m:
-        limit = float(m.group(1))
+        try:
+            limit = float(m.group(1))
+        except ValueError:
+            limit = float("nan")
+        if not (math.isfinite(limit) and limit > 0):
+            raise PickError(f"pick {pick!r}: the latency bound must be a positive number of ms, "
+                            f"e.g. latency<=2.5")
         ok = [c for c in front if c.latency_ms <= limit]
         if not ok:
             lat = [c.latency_ms for c in front]

@@ -25,13 +25,13 @@ from tqdm import tqdm
 from models import build_model
 from reports.claims import latency_scale_ms, study_claims
 from reports.dashboard import write_dashboard
-from reports.studies import default_storage
+from reports.studies import StorageUnavailable, default_storage
 from runners.data import DatasetNotFound, dataset_info, load_proxy_data
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from runners.trainer import seconds_per_step
 from search._objective import Objective, run_trials
 from search._outputs import front_table, write_trials_csv
-from search._progress import RunLog, StopRule
+from search._progress import RunLog, StopRule, quiet_interrupts
 from search._sampling import reference_trials, suggest_architecture
 from search._study import enqueue_grid, finished_count, make_sampler, open_study
 from search._workers import WorkerArgs, run_parallel
@@ -40,7 +40,7 @@ from search.catalog import model_catalog
 from search.confirm import run_confirmation, search_stop_reason
 from search.export import export_best
 from search.pareto import PickError
-from spaces import SearchSpace, SpaceError, load_space, parse_duration
+from spaces import SEED_MAX, SearchSpace, SpaceError, load_space, parse_duration
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +94,7 @@ def cfg_time_budget(space: SearchSpace, flag: str | None) -> float | None:
     return seconds
 
 
-def _dry_run(space: SearchSpace, device: torch.device) -> int:
+def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -> int:
     cfg = space.config
     refs, skipped = reference_trials(space)
     study = optuna.create_study(directions=space.directions,
@@ -116,10 +116,18 @@ def _dry_run(space: SearchSpace, device: torch.device) -> int:
     print(f"  reference trials: {', '.join(label for label, _ in refs) or 'none'}"
           + (f" (outside the space, skipped: {', '.join(skipped)})" if skipped else ""))
     print(f"  one sampled architecture: {arch.short()}")
-    print(f"  estimated training time per trial on {device}: {per_trial:.0f} s "
-          f"({steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency and "
-          f"validation add a few seconds); {cfg.search.n_trials} trials: "
-          f"~{cfg.search.n_trials * (per_trial + 2) / 60:.0f} min")
+    seeds = cfg.search.seeds
+    print(f"  estimated training time per trial on {device}: {per_trial * seeds:.0f} s "
+          f"({seeds} seed(s) x {steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency "
+          f"and validation add a few seconds); {cfg.search.n_trials} trials: "
+          f"~{cfg.search.n_trials * (per_trial * seeds + 2) / 60:.0f} min")
+    if cfg.confirm is not False:
+        print(f"  confirmation: the front and the no-attention reference get {cfg.confirm.seeds} "
+              f"paired seeds each (~{per_trial:.0f} s per extra training)")
+    if budget_s is not None:
+        print(f"  time budget: {budget_s / 60:.1f} min for search, confirmation and reports; the search "
+              f"stops when one more trial and the confirmation of its current front would not fit "
+              f"(n_trials {cfg.search.n_trials} is a cap)")
     return 0
 
 
@@ -140,9 +148,25 @@ def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
     log(f"wrote {', '.join(str(out / w) for w in written)}")
 
 
+def _flag_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the numeric flags, in one line; None when nothing is."""
+    if args.jobs < 1:
+        return f"--jobs must be >= 1, got {args.jobs}"
+    if args.seed is not None and not 0 <= args.seed <= SEED_MAX:
+        return f"--seed must be in [0, {SEED_MAX}], got {args.seed}"
+    if args.n_trials is not None and args.n_trials < 1:
+        return f"--n-trials must be >= 1, got {args.n_trials}"
+    if args.timeout is not None and not args.timeout > 0:
+        return f"--timeout must be a positive number of seconds, got {args.timeout}"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     start = time.monotonic()
+    if (problem := _flag_problem(args)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         space = load_space(args.space, catalog=model_catalog())
         budget_s = cfg_time_budget(space, args.time_budget)
@@ -163,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {space.path}: latency.backend: onnxruntime: {e}", file=sys.stderr)
             return 2
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    quiet_interrupts()
     if args.dry_run:
-        return _dry_run(space, device)
+        return _dry_run(space, device, budget.seconds)
     study_name = args.study_name or cfg.name
     out = Path(args.out or Path("runs") / study_name)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,9 +198,6 @@ def main(argv: list[str] | None = None) -> int:
         data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device)
     except (DatasetNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.jobs < 1:
-        print(f"error: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
     storage = args.storage or default_storage(out, jobs=args.jobs)
     try:
@@ -188,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                            baselines=not args.no_baselines)
         if (args.sampler or cfg.search.sampler) == "grid":
             enqueue_grid(study, space, seed=seed)
-    except SpaceError as e:
+    except (SpaceError, StorageUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     study.set_user_attr("device", str(device))

@@ -16,10 +16,11 @@ from spaces._load import (
     StageFacts,
     StageSpace,
     load_space,
+    read_yaml,
     resolve_space_path,
 )
-from spaces._schema import METRICS, SpaceConfig, parse_duration
+from spaces._schema import METRICS, SEED_MAX, SpaceConfig, parse_duration
 
-__all__ = ["METRICS", "SPACES_DIR", "BackboneFacts", "Catalog", "ModuleChoices", "SearchSpace", "SpaceConfig",
-           "SpaceError", "StageFacts", "StageSpace", "load_space", "parse_duration",
-           "resolve_space_path"]
+__all__ = ["METRICS", "SEED_MAX", "SPACES_DIR", "BackboneFacts", "Catalog", "ModuleChoices", "SearchSpace",
+           "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "load_space", "parse_duration",
+           "read_yaml", "resolve_space_path"]

@@ -8,6 +8,7 @@ allowed.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import math
@@ -132,6 +133,8 @@ def resolve_space_path(space: str | Path) -> Path:
     path = Path(space)
     if path.is_file():
         return path
+    if path.is_dir():
+        raise SpaceError(f"{path}: is a directory; give the path of a YAML space file")
     bundled = SPACES_DIR / path.name
     if not path.parent.parts and bundled.is_file():
         return bundled
@@ -140,6 +143,32 @@ def resolve_space_path(space: str | Path) -> Path:
         f"space file {str(space)!r} not found (looked at {path.resolve()} and {bundled}); "
         f"give a path to a YAML space file or one of the bundled spaces: {available}"
     )
+
+
+def read_yaml(path: Path, *, what: str) -> object:
+    """The YAML document in ``path``, or one error naming the file and what is wrong with it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a directory, an unreadable file, text that is not UTF-8, or invalid YAML.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory; give the path of a YAML {what}") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read the {what}: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                         f"save the {what} as UTF-8") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: invalid YAML: {' '.join(str(e).split())}") from None
 
 
 def _fmt_loc(loc: tuple[Any, ...]) -> str:
@@ -215,12 +244,13 @@ def _module_choices(where: str, name: str, given: Mapping[str, Any] | None,
         if not values:
             problems.append(f"{where}.{name}.{hname}: empty list; give at least one value")
             continue
-        for i, v in enumerate(values):
-            if not hp.domain.check(v):
-                idx = f"[{i}]" if isinstance(raw, list) else ""
-                problems.append(f"{where}.{name}.{hname}{idx}: got {v!r}; "
-                                f"allowed: {hp.domain.describe()}")
-        out.append((hname, tuple(dict.fromkeys(values))))
+        bad = [i for i, v in enumerate(values) if not hp.domain.check(v)]
+        for i in bad:
+            idx = f"[{i}]" if isinstance(raw, list) else ""
+            problems.append(f"{where}.{name}.{hname}{idx}: got {values[i]!r}; "
+                            f"allowed: {hp.domain.describe()}")
+        if not bad:  # a bad value may be a list or a mapping, which cannot be de-duplicated
+            out.append((hname, tuple(dict.fromkeys(values))))
     return ModuleChoices(name, tuple(out))
 
 
@@ -245,7 +275,16 @@ def _resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> 
         facts = catalog.backbone(cfg.backbone.name, cfg.backbone.settings(), cfg.dataset.name)
     except ValueError as e:
         problems.append(f"backbone: {e}")
-        return ()
+        try:  # wrong settings: the stages are still checked, against the default settings
+            facts = catalog.backbone(cfg.backbone.name, {}, cfg.dataset.name)
+        except ValueError:  # an unknown backbone: module names can still be checked
+            for key, stage in cfg.stages.items():
+                for m, h in (stage.attention or {}).items():
+                    _module_choices(f"stages.{key}.attention", m, h, catalog.attention, "attention",
+                                    problems)
+                for c, h in (stage.conv or {}).items():
+                    _module_choices(f"stages.{key}.conv", c, h, catalog.convs, "conv", problems)
+            return ()
     names = [s.name for s in facts.stages]
     for key in cfg.stages:
         if key != "all" and key not in names:
@@ -295,6 +334,39 @@ def _resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> 
     return tuple(resolved)
 
 
+def _drop(raw: Any, loc: tuple[Any, ...]) -> bool:
+    """Delete the deepest mapping key on ``loc`` from ``raw`` (so its default applies); False if
+    nothing on the path could be deleted."""
+    node, last = raw, None
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            last = (node, part)
+            node = node[part]
+        else:
+            break
+    if last is None:
+        return False
+    del last[0][last[1]]
+    return True
+
+
+def _validate_what_can_be(raw: dict, problems: list[str]) -> SpaceConfig | None:
+    """The schema's problems, and a config with the offending keys left out (their defaults
+    in place), so that the registry checks still run on the rest: a file with a negative
+    epoch count and an unknown module gets both lines. None when no such config exists
+    (a required key is missing or wrong)."""
+    data = copy.deepcopy(raw)
+    for _ in range(4):
+        try:
+            return SpaceConfig.model_validate(data)
+        except ValidationError as e:
+            if not problems:
+                problems += _pydantic_problems(e)
+            if not all([_drop(data, tuple(err["loc"])) for err in e.errors()]):
+                return None
+    return None
+
+
 def _check_metrics(cfg: SpaceConfig, problems: list[str]) -> None:
     allowed = ", ".join(METRICS)
     for i, m in enumerate(cfg.objectives):
@@ -309,6 +381,10 @@ def _check_metrics(cfg: SpaceConfig, problems: list[str]) -> None:
     if cfg.latency.backend == "onnxruntime" and cfg.latency.device != "cpu":
         problems.append("latency.backend: onnxruntime is timed on the CPU; set latency.device: cpu; "
                         f"got {cfg.latency.device}")
+    if cfg.confirm is not False and cfg.confirm.seeds < cfg.search.seeds:
+        problems.append(f"confirm.seeds: the seeds of a confirmed architecture in all, the search's "
+                        f"included, so at least search.seeds ({cfg.search.seeds}); got "
+                        f"{cfg.confirm.seeds} (or set confirm: false)")
     for m, bound in cfg.constraints.items():
         if m not in METRICS or m == "accuracy":
             problems.append(f"constraints.{m}: unknown cost metric; allowed: "
@@ -335,23 +411,21 @@ def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
         >>> load_space("attention.yaml", catalog=model_catalog())
     """
     path = resolve_space_path(space)
-    text = path.read_text()
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise SpaceError(f"{path}: invalid YAML: {' '.join(str(e).split())}") from None
+        raw = read_yaml(path, what="space file")
+    except (OSError, ValueError) as e:
+        raise SpaceError(str(e)) from None
     if not isinstance(raw, dict):
         raise SpaceError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    try:
-        cfg = SpaceConfig.model_validate(raw)
-    except ValidationError as e:
-        problems = _pydantic_problems(e)
-    else:
-        problems = []
+    problems: list[str] = []
+    cfg = _validate_what_can_be(raw, problems)
+    if cfg is not None:
         _check_metrics(cfg, problems)
         stages = _resolve_stages(cfg, catalog, problems)
     problems = list(dict.fromkeys(problems))  # `all` is resolved once per stage
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}")
-    return SearchSpace(cfg, path, hashlib.sha256(text.encode()).hexdigest(), stages)
+    # universal newlines, as studies created before have it recorded
+    return SearchSpace(cfg, path, hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest(),
+                       stages)

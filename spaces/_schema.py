@@ -23,10 +23,12 @@ METRICS: dict[str, str] = {
     "peak_memory": "minimize",
 }
 SAMPLERS = ("tpe", "nsga2", "random", "grid", "gp")
+SEED_MAX = 2**31 - 1
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan are not numbers a space file means; bounds below keep every count computable
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BackboneConfig(BaseModel):
@@ -43,20 +45,20 @@ class DatasetConfig(_Strict):
     name: Literal["fashion-mnist", "mnist", "cifar10", "cifar100", "svhn"] = "fashion-mnist"
     root: str | None = None
     download: bool = True
-    train_subset: int | None = Field(10000, ge=10)
+    train_subset: int | None = Field(10000, ge=10, le=100_000_000)
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
 
 
 class BudgetConfig(_Strict):
     device: Literal["cpu", "cuda"] = "cpu"
-    epochs: float = Field(2.0, gt=0.0)
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(0.1, gt=0.0)
+    epochs: float = Field(2.0, gt=0.0, le=10_000)
+    batch_size: int = Field(128, ge=1, le=65_536)
+    lr: float = Field(0.1, gt=0.0, le=100.0)
     momentum: float = Field(0.9, ge=0.0, lt=1.0)
     weight_decay: float = Field(5e-4, ge=0.0)
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     augment: bool = True
-    crop_padding: int = Field(2, ge=0)
+    crop_padding: int = Field(2, ge=0, le=64)
     channels_last: bool = True
     compile: bool = False
 
@@ -65,9 +67,9 @@ class LatencyConfig(_Strict):
     # torch: eager PyTorch; onnxruntime: the exported model in ONNX Runtime on CPU
     backend: Literal["torch", "onnxruntime"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
-    batch_size: int = Field(1, ge=1)
-    threads: int = Field(1, ge=1)
-    repeats: int = Field(21, ge=4)
+    batch_size: int = Field(1, ge=1, le=65_536)
+    threads: int = Field(1, ge=1, le=1024)
+    repeats: int = Field(21, ge=4, le=10_000)
     # also time the backbone without attention beside each candidate (latency_ratio)
     relative: bool = False
 
@@ -91,13 +93,14 @@ def parse_duration(value: Any) -> Any:
 class SearchConfig(_Strict):
     sampler: Literal["tpe", "nsga2", "random", "grid", "gp"] = "tpe"
     # a cap: distinct architectures the study should hold
-    n_trials: int = Field(24, ge=1)
-    seed: int = 0
+    n_trials: int = Field(24, ge=1, le=10_000_000)
+    # NumPy's generators take 0 .. 2**32-1; workers and confirmation add small offsets
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     baselines: bool = True
     # trainings per architecture during the search (seeds seed, seed+1, ...)
     seeds: int = Field(1, ge=1, le=20)
     # wall-clock seconds for search + confirmation + reports; the run keeps it (see search.budget)
-    time_budget: float | None = Field(None, gt=0)
+    time_budget: float | None = Field(None, gt=0, le=366 * 86_400)
 
     @field_validator("time_budget", mode="before")
     @classmethod

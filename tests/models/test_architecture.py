@@ -101,3 +101,54 @@ def test_load_architecture_refuses_newer_format(tmp_path) -> None:
         **a.to_dict(), "stages": [{"attention": "bam"}] * 3}}))
     with pytest.raises(ValueError, match=r"stages\[0\]: unknown attention 'bam'"):
         load_architecture(path)
+
+
+ARCH_FILE = """\
+format_version: 1
+architecture:
+  backbone: {name: resnet_cifar}
+  input: {channels: 1, size: 28}
+  num_classes: 10
+  stages: [{attention: none}, {attention: none}, {attention: se}]
+"""
+
+
+def test_architecture_file_without_backbone_settings_builds_with_the_defaults(tmp_path) -> None:
+    path = tmp_path / "best.yaml"
+    path.write_text(ARCH_FILE)
+    arch = load_architecture(path)
+    assert dict(arch.backbone_args) == {"depth": 20, "width": 16}
+    assert arch.key().startswith("resnet_cifar(depth=20,width=16)/")
+    build_model(arch)  # was KeyError: 'depth'
+    # an Architecture made by hand without settings builds too
+    bare = Architecture.create(backbone="resnet_cifar", backbone_args={}, stages=[StageChoice()] * 3,
+                               in_channels=1, input_size=28, num_classes=10)
+    assert model_signature(build_model(bare)) == model_signature(build_model(arch.without_attention()))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (ARCH_FILE.replace("{name: resnet_cifar}", "resnet_cifar"), r"architecture.backbone: expected a mapping"),
+    (ARCH_FILE.replace("[{attention: none}, {attention: none}, {attention: se}]", "se"),
+     r"architecture.stages: expected a list"),
+    (ARCH_FILE.replace("{attention: se}", "se"), r"architecture.stages\[2\]: expected a mapping"),
+    (ARCH_FILE.replace("size: 28", "size: big"), r"architecture.input.size: expected an integer"),
+    (ARCH_FILE.replace("num_classes: 10", "num_classes: -1"), r"architecture.num_classes: expected an integer"),
+    (ARCH_FILE.replace("{name: resnet_cifar}", "{name: resnet_cifar, depth: 7}"), r"depth=7 is invalid"),
+    (ARCH_FILE.replace("stages: [", "stages: [[["), r"invalid YAML"),
+    (ARCH_FILE.replace("format_version: 1", "format_version: true"), r"format_version True is not supported"),
+])
+def test_broken_architecture_files_are_one_value_error_naming_the_file(tmp_path, text, message) -> None:
+    path = tmp_path / "best.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=rf"best.yaml: .*{message}|best.yaml: {message}"):
+        load_architecture(path)
+
+
+def test_architecture_file_read_errors(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="architecture file .*nothere.yaml not found"):
+        load_architecture(tmp_path / "nothere.yaml")
+    with pytest.raises(ValueError, match="is a directory"):
+        load_architecture(tmp_path)
+    (tmp_path / "latin1.yaml").write_bytes(ARCH_FILE.encode() + b"# \xff\n")
+    with pytest.raises(ValueError, match=r"latin1.yaml: not UTF-8 text \(byte 0xff"):
+        load_architecture(tmp_path / "latin1.yaml")

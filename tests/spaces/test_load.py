@@ -142,3 +142,43 @@ def test_backbone_positions_and_conv_support_are_checked(tmp_path: Path) -> None
     with pytest.raises(SpaceError, match=r"stages.all.position: 'after_dw' is not a position of "
                                          r"backbone 'resnet_cifar'; allowed: pre_add, post_add"):
         load_space(write(tmp_path, resnet), catalog=CATALOG)
+
+
+def test_bytes_that_are_not_utf8_are_one_clear_error(tmp_path: Path) -> None:
+    p = tmp_path / "space.yaml"
+    p.write_bytes(GOOD.encode() + b"# caf\xe9\n")
+    with pytest.raises(SpaceError, match=r"space.yaml: not UTF-8 text \(byte 0xe9 at offset \d+\); "
+                                         r"save the space file as UTF-8"):
+        load_space(p, catalog=CATALOG)
+
+
+def test_a_directory_is_not_a_space_file(tmp_path: Path) -> None:
+    with pytest.raises(SpaceError, match="is a directory; give the path of a YAML space file"):
+        load_space(tmp_path, catalog=CATALOG)
+
+
+def test_value_errors_and_registry_errors_are_reported_together(tmp_path: Path) -> None:
+    """The schema's problems no longer hide the registry's: every problem of a file at once."""
+    text = GOOD.replace("depth: 8", "depth: -3").replace("se: {", "sse: {") + "budget: {epochs: -7}\n"
+    with pytest.raises(SpaceError) as e:
+        load_space(write(tmp_path, text), catalog=CATALOG)
+    msg = str(e.value)
+    assert "3 problem(s)" in msg
+    assert "budget.epochs: Input should be greater than 0; got -7" in msg
+    assert "backbone: backbone 'resnet_cifar': depth=-3 is invalid" in msg
+    assert "stages.all.attention.sse: unknown attention (did you mean 'se'?)" in msg
+
+
+def test_unknown_backbone_still_checks_module_names(tmp_path: Path) -> None:
+    text = GOOD.replace("name: resnet_cifar, depth: 8, width: 8", "name: resnett").replace("eca:", "ecca:")
+    with pytest.raises(SpaceError) as e:
+        load_space(write(tmp_path, text), catalog=CATALOG)
+    assert "unknown backbone 'resnett'" in str(e.value)
+    assert "stages.all.attention.ecca: unknown attention (did you mean 'eca'?)" in str(e.value)
+
+
+def test_confirm_seeds_below_search_seeds_is_refused(tmp_path: Path) -> None:
+    text = GOOD + "search: {seeds: 3}\nconfirm: {seeds: 2}\n"
+    with pytest.raises(SpaceError, match=r"confirm.seeds: .* at least search.seeds \(3\); got 2"):
+        load_space(write(tmp_path, text), catalog=CATALOG)
+    assert load_space(write(tmp_path, GOOD + "confirm: false\n"), catalog=CATALOG).config.confirm is False
