@@ -24,7 +24,7 @@ import yaml
 from optuna.trial import FrozenTrial
 
 from models import FORMAT_VERSION
-from reports.claims import Claim, study_claims
+from reports.claims import Claim, StudyClaims, study_claims
 from reports.studies import StudyNotFound, load_existing_study
 from search.pareto import PickError, pick_claim
 
@@ -47,12 +47,12 @@ def _claim_document(c: Claim, level: float) -> dict[str, Any]:
 
 
 def export_document(study: optuna.Study, trial: FrozenTrial, *, pick: str,
-                    claim: Claim | None = None) -> dict[str, Any]:
+                    claims: StudyClaims | None = None) -> dict[str, Any]:
     """The YAML document for ``trial`` of ``study`` (with its claim: mean, interval, verdict)."""
     ua = trial.user_attrs
     space = study.user_attrs.get("space", {})
-    claims = study_claims(study)
-    claim = claim or next((c for c in claims.claims if c.number == trial.number), None)
+    claims = claims or study_claims(study)
+    claim = next((c for c in claims.claims if c.number == trial.number), None)
     return {
         "format_version": FORMAT_VERSION,
         "architecture": ua["arch"],
@@ -91,10 +91,11 @@ def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> Frozen
     Raises:
         PickError: the pick matches nothing (the message gives the front's range).
     """
-    claim = pick_claim(study, pick)
+    claims = study_claims(study)
+    claim = pick_claim(study, pick, claims=claims)
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == claim.number)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(yaml.safe_dump(export_document(study, trial, pick=pick, claim=claim),
+    out.write_text(yaml.safe_dump(export_document(study, trial, pick=pick, claims=claims),
                                   sort_keys=False, allow_unicode=True))
     return trial
 

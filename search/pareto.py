@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 import optuna
 from optuna.trial import FrozenTrial
 
-from reports.claims import Claim, study_claims
+from reports.claims import Claim, StudyClaims, study_claims
 
 
 class PickError(ValueError):
@@ -75,7 +75,7 @@ def knee(front: Sequence[P], directions: list[str]) -> P:
     return min(front, key=lambda t: (distance(t), t.number))
 
 
-def pick_claim(study: optuna.Study, pick: str) -> Claim:
+def pick_claim(study: optuna.Study, pick: str, *, claims: StudyClaims | None = None) -> Claim:
     """``knee``, ``max-accuracy``, ``fastest``, ``latency<=MS`` or ``trial=N``, chosen on the
     front the study presents (confirmed means where confirmation ran; ``reports.claims``).
 
@@ -83,7 +83,7 @@ def pick_claim(study: optuna.Study, pick: str) -> Claim:
         PickError: an unknown pick, or one that matches nothing.
     """
     objectives = list(study.user_attrs.get("objectives", []))
-    claims = study_claims(study)
+    claims = claims or study_claims(study)
     front = claims.front
     if not front:
         raise PickError(f"study {study.study_name!r} has no complete feasible trial yet")

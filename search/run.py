@@ -1,9 +1,13 @@
 """Search attention placement: ``python -m search.run --space attention.yaml``.
 
 Runs (or resumes) an Optuna multi-objective study over the space, shows a
-progress bar and one line per finished trial, then prints the Pareto front and
-writes ``runs/<study>/``: ``study.db``, ``dashboard.html``, ``best.yaml`` (the
-knee of the front), ``trials.csv`` and ``run.log``.
+progress bar and one line per finished trial, confirms the front and the
+no-attention reference with more paired seeds (``search.confirm``), then prints
+the front with each point's interval and verdict against the plain backbone
+(``reports.claims``) and writes ``runs/<study>/``: ``study.db``,
+``dashboard.html``, ``best.yaml`` (the knee of the confirmed front),
+``trials.csv`` and ``run.log``. ``search.time_budget`` bounds the whole run
+(``search.budget``).
 
 Exit codes: 0 done, 2 invalid input, 130 interrupted (what finished is kept
 and the outputs are written for it).
