@@ -8,7 +8,7 @@ from typing import NamedTuple
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from reports.claims import Claim, StudyClaims, study_claims
+from reports.claims import Claim, StudyClaims, latency_scale_ms, study_claims
 
 
 class Point(NamedTuple):
@@ -134,7 +134,9 @@ def front_data(study: optuna.Study) -> FrontData:
 
 def stage_data(study: optuna.Study) -> StageData:
     """Per stage and choice (attention, ``+conv`` when not standard): the accuracies and
-    latencies of complete trials."""
+    latencies of complete trials (ms as latency_ratio x the study's scale where the ratio was
+    measured, as everywhere else in the reports)."""
+    scale = latency_scale_ms(study)
     acc: dict[tuple[str, str], list[float]] = {}
     lat: dict[tuple[str, str], list[float]] = {}
     stages: list[str] = []
@@ -149,7 +151,9 @@ def stage_data(study: optuna.Study) -> StageData:
             conv = stage.get("conv", "standard")
             choice = stage["attention"] if conv == "standard" else f"{stage['attention']}+{conv}"
             acc.setdefault((name, choice), []).append(t.user_attrs["accuracy"])
-            lat.setdefault((name, choice), []).append(t.user_attrs["latency_ms"])
+            ratio = t.user_attrs.get("latency_ratio")
+            lat.setdefault((name, choice), []).append(
+                ratio * scale if ratio is not None and scale is not None else t.user_attrs["latency_ms"])
     return StageData(stages, acc, lat)
 
 

@@ -92,7 +92,7 @@ def _confirmed_study() -> optuna.Study:
         t = study.ask()
         for k, v in (("arch", arch), ("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
                      ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio),
-                     ("latency_ms", 2.0 * ratio), ("latency", {"baseline_median_ms": 2.0})):
+                     ("latency_ms", 3.0 * ratio), ("latency", {"baseline_median_ms": 2.0})):
             t.set_user_attr(k, v)
         if ref:
             t.set_user_attr("reference", ref)
@@ -120,3 +120,11 @@ def test_dashboard_states_the_verdict_with_intervals_and_a_readable_header() -> 
     for column in ("interval", "seeds", "vs no attention"):
         assert f">{column} ⇅</th>" in page
     assert "better than none (vs none +3.0 [+3.0, +3.0])" in page
+
+
+def test_stage_latencies_use_the_study_scale_not_raw_ms() -> None:
+    study = _confirmed_study()
+    data = stage_data(study)
+    # both trials recorded latency_ms = 2.0 x ratio with a 2.0 ms baseline: the stage figure shows
+    # ratio x the study's scale, the same number as the front figure and the CLI
+    assert sorted(data.latency[("stage1", "se")]) == pytest.approx([2.0, 2.2])  # raw: 3.0, 3.3 (drifted)
