@@ -72,6 +72,7 @@ class Claim:
     latency_ratio: float | None
     latency_ms: float  # ratio x the study's scale when the ratio was measured
     values: tuple[float, ...]
+    search_values: tuple[float, ...] = ()  # the trial's own objective values (the search's seeds)
 
     @property
     def seeds(self) -> int:
@@ -144,14 +145,20 @@ def _dominates(a: tuple[float, ...], b: tuple[float, ...], signs: Sequence[float
             and any(s * x > s * y for x, y, s in zip(a, b, signs, strict=True)))
 
 
-def non_dominated(points: list[Claim], directions: Sequence[str]) -> list[Claim]:
-    """The points no other point dominates, one per value vector, sorted by the first objective."""
+def non_dominated(points: list[Claim], directions: Sequence[str], *,
+                  by_search: bool = False) -> list[Claim]:
+    """The points no other point dominates, one per value vector, sorted by the first objective;
+    on the means (``values``), or with ``by_search`` on the search trials' own values."""
     signs = [1.0 if d == "maximize" else -1.0 for d in directions]
+
+    def vec(p: Claim) -> tuple[float, ...]:
+        return p.search_values if by_search else p.values
+
     front: dict[tuple[float, ...], Claim] = {}
     for p in sorted(points, key=lambda p: p.number):
-        if not any(_dominates(q.values, p.values, signs) for q in points) and p.values not in front:
-            front[p.values] = p
-    return sorted(front.values(), key=lambda p: p.values[0])
+        if not any(_dominates(vec(q), vec(p), signs) for q in points) and vec(p) not in front:
+            front[vec(p)] = p
+    return sorted(front.values(), key=lambda p: vec(p)[0])
 
 
 def _claim(t: FrozenTrial, accs: dict[int, float], ref: dict[int, float] | None, *,
@@ -180,7 +187,7 @@ def _claim(t: FrozenTrial, accs: dict[int, float], ref: dict[int, float] | None,
     return Claim(t.number, ua["arch_short"], ua["arch_key"], ua.get("reference"), dict(sorted(accs.items())),
                  mean, t_interval(list(accs.values()), level),
                  statistics.fmean(diffs) if diffs else None, diff_iv, len(common), verdict,
-                 ratio, float(latency_ms), values)
+                 ratio, float(latency_ms), values, tuple(t.values))
 
 
 def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyClaims:
@@ -203,13 +210,21 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     claims = [_claim(t, accs[t.number], ref_accs, objectives=objectives, level=level, scale=scale)
               for t in trials]
     reference = next((c for c in claims if c.verdict == "reference"), None)
-    multi = [c for c in claims if c.seeds >= 2]
-    confirmed = bool(multi) and reference is not None and reference.seeds >= 2
-    front = non_dominated(multi if confirmed else claims, directions) if claims else []
     planned = isinstance(confirm, dict) and int(confirm.get("seeds", 0)) >= 2
-    return StudyClaims(claims, front, reference, confirmed, level, scale,
-                       study_verdict(front, reference, confirmed=confirmed, level=level,
-                                     planned=planned))
+    # an architecture counts as confirmed with the seeds confirmation gives it (or, without a
+    # confirm block, with more than one); a half-finished confirmation confirms nothing yet
+    target = int(confirm.get("seeds", 2)) if planned else 2
+    multi = [c for c in claims if c.seeds >= target]
+    confirmed = bool(multi) and (reference is None or reference.seeds >= target)
+    front = non_dominated(multi if confirmed else claims, directions) if claims else []
+    verdict = study_verdict(front, reference, confirmed=confirmed, level=level, planned=planned)
+    if confirmed:  # front points of the search that confirmation has not reached
+        search_front = non_dominated(claims, directions, by_search=True)
+        pending = [c for c in search_front if c.seeds < target and c.verdict != "reference"]
+        if pending:
+            verdict += (f" {len(pending)} front architecture(s) of the search are not confirmed yet "
+                        f"({', '.join(f'#{c.number}' for c in pending)}): run the same command again.")
+    return StudyClaims(claims, front, reference, confirmed, level, scale, verdict)
 
 
 def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: bool, level: float,

@@ -238,3 +238,27 @@ def test_latency_objective_holds_still_where_milliseconds_drift() -> None:
     assert again.latency_ms / plain.latency_ms == pytest.approx(1.0, abs=0.02)
     assert ca.latency_ms > plain.latency_ms and ca.values[1] > plain.values[1]  # raw ms said faster
     assert claims_mod.latency_scale_ms(study) == pytest.approx((5.58 + 6.25) / 2)
+
+
+def test_a_half_finished_confirmation_says_what_is_not_confirmed() -> None:
+    """The time budget (or Ctrl-C) stopped confirmation after the reference and one front point:
+    the front is on the confirmed ones, and the verdict names the front point still unconfirmed."""
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    study.set_user_attr("objectives", ["accuracy", "latency_ratio"])
+    study.set_user_attr("space", {"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
+    rows = [("none", "no attention", [0.80, 0.79, 0.81], 1.0), ("a", None, [0.81, 0.80, 0.80], 1.1),
+            ("b", None, [0.83], 1.3)]  # b: on the search's front, never confirmed
+    for name, ref, accs, ratio in rows:
+        t = study.ask()
+        for k, v in (("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
+                     ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio), ("latency_ms", ratio)):
+            t.set_user_attr(k, v)
+        if ref:
+            t.set_user_attr("reference", ref)
+        study.tell(t, [accs[0], ratio])
+        for seed, acc in enumerate(accs[1:], start=1):
+            study.set_user_attr(claims_mod.confirm_key(name, seed),
+                                {"arch_key": name, "seed": seed, "accuracy": acc})
+    sc = claims_mod.study_claims(study)
+    assert sc.confirmed and [c.arch_short for c in sc.front] == ["none", "a"]  # a: 0.8033 at x1.1
+    assert "1 front architecture(s) of the search are not confirmed yet (#2)" in sc.verdict
