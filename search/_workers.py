@@ -68,7 +68,9 @@ def worker_main(a: WorkerArgs) -> None:
         run_trials(study, Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials),
                    stop=stop, timeout=a.timeout)
     except KeyboardInterrupt:
-        raise SystemExit(130) from None
+        # as in search.run: a heartbeat thread started under Ctrl-C may never stop; the
+        # finished trials are committed, so leave without waiting for it
+        os._exit(130)
 
 
 def _recover(study: optuna.Study, pid: int, exitcode: int, log: RunLog) -> None:

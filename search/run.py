@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
-import optuna
-import torch
+if __name__ == "__main__":
+    # Ctrl-C while torch and Optuna are still importing (the first seconds): exit 130 quietly;
+    # main() restores KeyboardInterrupt once the imports are done
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
+
+import optuna  # noqa: E402
+import torch  # noqa: E402
 from optuna.trial import FrozenTrial
 from tqdm import tqdm
 
@@ -166,6 +173,8 @@ def _flag_problem(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     start = time.monotonic()
     if (problem := _flag_problem(args)) is not None:
@@ -259,5 +268,25 @@ def main(argv: list[str] | None = None) -> int:
     return 130 if interrupted else 0
 
 
+def _leave_interrupted() -> None:
+    """Exit 130 now, without waiting for threads.
+
+    A Ctrl-C that lands while Optuna starts a trial's heartbeat thread (RDB
+    storages; ``Thread.start`` waits for the thread) raises out of the
+    heartbeat's ``__enter__``, so nothing ever stops that non-daemon thread and
+    the interpreter would wait for it forever. By the time this runs the study
+    is committed and the outputs are written.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before the study is open or after its outputs: nothing to keep
+        code = 130
+    if code == 130:
+        _leave_interrupted()
+    sys.exit(code)

@@ -102,3 +102,32 @@ def test_ctrl_c_keeps_finished_trials_and_exits_130(tiny_space, fashion_dir, tmp
     assert (tmp_path / "runs/intr/dashboard.html").exists()
     assert (tmp_path / "runs/intr/best.yaml").exists()
     assert "interrupted" in log.read_text()
+
+
+BOOT_WITH_BADLY_TIMED_CTRL_C = """
+import runpy, sys
+from optuna.storages import _heartbeat
+real_start, started = _heartbeat.HeartbeatThread.start, []
+
+def start(self):
+    real_start(self)  # the heartbeat thread runs ...
+    started.append(1)
+    if len(started) == 2:  # ... and Ctrl-C lands before the trial's `with` block is entered
+        raise KeyboardInterrupt
+
+_heartbeat.HeartbeatThread.start = start
+sys.argv = ["search.run", "--space", sys.argv[1], "--quiet"]
+runpy.run_module("search.run", run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_a_heartbeat_starts_still_exits(tiny_space, fashion_dir, tmp_path) -> None:
+    """Optuna's heartbeat thread is not a daemon: a Ctrl-C inside its start left it running and
+    the process waiting for it forever after writing its outputs."""
+    path = tiny_space("hb", n_trials=20)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", BOOT_WITH_BADLY_TIMED_CTRL_C, str(path)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert (tmp_path / "runs/hb/best.yaml").exists()
