@@ -6,18 +6,15 @@ caller builds from ``models`` (``search.catalog.model_catalog``).
 
 from __future__ import annotations
 
+from spaces._files import SPACES_DIR, SpaceError, read_yaml, resolve_space_path
 from spaces._load import (
-    SPACES_DIR,
     BackboneFacts,
     Catalog,
     ModuleChoices,
     SearchSpace,
-    SpaceError,
     StageFacts,
     StageSpace,
     load_space,
-    read_yaml,
-    resolve_space_path,
 )
 from spaces._schema import METRICS, SEED_MAX, SpaceConfig, parse_duration
 

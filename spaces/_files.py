@@ -1,0 +1,66 @@
+"""Finding a space file and reading a YAML document, with one clear error for each way it fails.
+
+Shared by space files (``load_space``) and architecture files
+(``models.load_architecture``): a missing file, a directory, an unreadable
+file, bytes that are not UTF-8 and invalid YAML each give one line naming the
+file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+SPACES_DIR = Path(__file__).resolve().parent
+
+
+class SpaceError(ValueError):
+    """A space file that cannot be used; the message lists every problem."""
+
+
+def resolve_space_path(space: str | Path) -> Path:
+    """A path as given, else a bare name looked up in ``spaces/``.
+
+    Raises:
+        SpaceError: found in neither place; lists the bundled spaces.
+    """
+    path = Path(space)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        raise SpaceError(f"{path}: is a directory; give the path of a YAML space file")
+    bundled = SPACES_DIR / path.name
+    if not path.parent.parts and bundled.is_file():
+        return bundled
+    available = ", ".join(sorted(p.name for p in SPACES_DIR.glob("*.yaml")))
+    raise SpaceError(
+        f"space file {str(space)!r} not found (looked at {path.resolve()} and {bundled}); "
+        f"give a path to a YAML space file or one of the bundled spaces: {available}"
+    )
+
+
+def read_yaml(path: Path, *, what: str) -> object:
+    """The YAML document in ``path``, or one error naming the file and what is wrong with it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a directory, an unreadable file, text that is not UTF-8, or invalid YAML.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} {path} not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: is a directory; give the path of a YAML {what}") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot read the {what}: {e.strerror or e}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
+                         f"save the {what} as UTF-8") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: invalid YAML: {' '.join(str(e).split())}") from None
