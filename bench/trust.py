@@ -150,6 +150,22 @@ def replay(space, table: dict, r: int, trainings: int, seeds: list[int]) -> dict
     return {"a": (front_a, claims_a, len(order)), "b": (front_b, claims_b, n)}
 
 
+def repeat_rate(full: dict) -> None:
+    """Do single-seed wins over the plain backbone repeat with the next seed?"""
+    plain = next(row for row in full.values() if row["arch"] == PLAIN)
+    print("## Single-seed wins over no attention, seed s, and whether they repeat at seed s+1\n")
+    print("| seeds | architectures more accurate than no attention at s | of those, also at s+1 "
+          "| repeat rate |")
+    print("|---|---|---|---|")
+    seeds = sorted(set.intersection(*(set(accs(r)) for r in full.values())))
+    for s, t in zip(seeds, seeds[1:], strict=False):
+        wins = [r for r in full.values() if r is not plain and accs(r)[s] > accs(plain)[s]]
+        again = [r for r in wins if accs(r)[t] > accs(plain)[t]]
+        rate = f"{len(again) / len(wins):.2f}" if wins else "—"
+        print(f"| {s} -> {t} | {len(wins)} of 63 | {len(again)} | {rate} |")
+    print()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", default=str(ROOT / "bench/results/trust_table.json"))
@@ -179,6 +195,8 @@ def main() -> None:
     min_seeds = min(len(accs(r)) for r in full.values())
     print(f"## Truth table: {len(full)} architectures; seeds per architecture: "
           f"{', '.join(str(c) for c in counts)} (min {min_seeds})\n")
+    if len(full) == 64 and min_seeds >= 2:
+        repeat_rate(full)
     if len(full) < 64 or min_seeds < 3:
         print("not enough seeds in the table yet for the replays (need all 64 with >= 3); "
               "run bench/trust_table.py longer")
