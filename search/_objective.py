@@ -85,7 +85,8 @@ def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed:
 
 def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyData, *,
                           device: torch.device, baseline: torch.nn.Module | None = None,
-                          on_measured: Callable[[dict], None] | None = None) -> dict:
+                          on_measured: Callable[[dict], None] | None = None,
+                          model: torch.nn.Module | None = None) -> dict:
     """Measure ``arch`` (params, FLOPs, latency), check constraints, then train it briefly
     with each of the search's seeds.
 
@@ -98,7 +99,8 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
         ``accuracy_seeds`` (seed -> accuracy, keys as strings), ``val_loss``,
         ``train_seconds`` and ``images_per_second`` (summed / averaged over seeds).
     """
-    model = build_model(arch, seed=space.config.search.seed)
+    # ``model``: ``arch`` already built with the search seed (the caller's, for its signature)
+    model = model if model is not None else build_model(arch, seed=space.config.search.seed)
     cfg = space.config
     lat = cfg.latency
     model.to(torch.device(lat.device))
@@ -206,7 +208,8 @@ class Objective:
         trial.set_user_attr("arch", arch.to_dict())
         trial.set_user_attr("arch_short", arch.short())
         trial.set_user_attr("arch_key", arch.key())
-        signature = model_signature(build_model(arch, seed=self.seed))
+        model = build_model(arch, seed=self.seed)
+        signature = model_signature(model)
         trial.set_user_attr("signature", signature)
 
         dup = self._find_duplicate(trial.study, trial.number, arch.key(), signature)
@@ -221,7 +224,7 @@ class Objective:
             return tuple(dup.values)
 
         try:
-            attrs = evaluate_architecture(arch, self.space, self.data, device=self.device,
+            attrs = evaluate_architecture(arch, self.space, self.data, device=self.device, model=model,
                                           baseline=self._baseline_for(arch),
                                           on_measured=lambda m: self._record_measured(trial, m))
         except _Infeasible:
