@@ -30,19 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
-from reports._data import hypervolume_2d  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.measure import measure_latency  # noqa: E402
-from search._objective import evaluate_architecture  # noqa: E402
-from search._sampling import (  # noqa: E402
+from search.catalog import model_catalog  # noqa: E402
+from search.objective import evaluate_architecture  # noqa: E402
+from search.sampling import (  # noqa: E402
     enumerate_params,
     params_to_architecture,
     reference_trials,
     suggest_architecture,
 )
-from search._study import make_sampler  # noqa: E402
-from search.catalog import model_catalog  # noqa: E402
+from search.study import make_sampler  # noqa: E402
 from spaces import load_space  # noqa: E402
+from studies import hypervolume_2d  # noqa: E402
 
 SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}
 CHECKPOINTS = (8, 16, 32)

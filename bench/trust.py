@@ -42,11 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.trust_table import merged  # noqa: E402
-from reports.claims import t_interval  # noqa: E402
-from search._sampling import reference_trials, suggest_architecture  # noqa: E402
-from search._study import make_sampler  # noqa: E402
 from search.catalog import model_catalog  # noqa: E402
+from search.sampling import reference_trials, suggest_architecture  # noqa: E402
+from search.study import make_sampler  # noqa: E402
 from spaces import load_space  # noqa: E402
+from studies.claims import t_interval  # noqa: E402
 
 SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}
 PLAIN = "none|none|none"

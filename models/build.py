@@ -13,9 +13,7 @@ from models.architecture import Architecture
 from models.attention import get_attention_spec
 from models.backbones import get_backbone_spec
 from models.shared_init import candidate_seed, shared_init
-from spaces import read_yaml
-
-FORMAT_VERSION = 1
+from spaces import FORMAT_VERSION, read_yaml
 
 
 def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:

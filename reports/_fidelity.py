@@ -7,6 +7,8 @@ from typing import NamedTuple
 import optuna
 import plotly.graph_objects as go
 
+from studies import StudyRecord
+
 
 class FidelityData(NamedTuple):
     kendall_tau: float
@@ -19,7 +21,7 @@ class FidelityData(NamedTuple):
 
 def fidelity_data(study: optuna.Study) -> FidelityData | None:
     """What ``search.fidelity`` stored in the study, or None if it has not run."""
-    f = study.user_attrs.get("fidelity")
+    f = StudyRecord.of(study).fidelity
     if not f:
         return None
     return FidelityData(f["kendall_tau"], f["spearman_rho"], f["epochs"],

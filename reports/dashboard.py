@@ -8,13 +8,12 @@ hypervolume over trials; what each stage wants (accuracy and latency by
 attention type); hyper-parameter importance per objective; latency against
 FLOPs and params; a trial timeline; the proxy-fidelity check when it has run;
 and a sortable table of the Pareto architectures with their exact configs.
-The values behind each figure come from ``reports._data`` (tested without a
+The values behind each figure come from ``reports.figure_data`` (tested without a
 browser); this module only draws them.
 """
 
 from __future__ import annotations
 
-import argparse
 import html
 import sys
 from datetime import datetime, timedelta
@@ -26,7 +25,8 @@ import plotly.graph_objects as go
 import yaml
 from plotly.subplots import make_subplots
 
-from reports._data import (
+from reports._fidelity import fidelity_data, fidelity_figure
+from reports.figure_data import (
     FrontData,
     HypervolumeData,
     Importance,
@@ -39,8 +39,9 @@ from reports._data import (
     timeline_data,
     total_compute_seconds,
 )
-from reports._fidelity import fidelity_data, fidelity_figure
-from reports.studies import StudyNotFound, load_existing_study
+from spaces import FORMAT_VERSION
+from studies import StudyRecord, records
+from studies.cli import run_on_study, study_parser
 
 _STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
           "infeasible": ("#7f7f7f", "x")}
@@ -192,7 +193,7 @@ function sortTable(col) {
 
 
 def _table(study: optuna.Study, data: FrontData) -> str:
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    trials = {r.number: r for r in records(study)}
     head = "".join(f"<th onclick='sortTable({i})'>{h} ⇅</th>" for i, h in enumerate(
         ("trial", "architecture", "accuracy (mean)", "interval", "seeds", "vs no attention",
          "latency ms", "params", "FLOPs")))
@@ -202,8 +203,8 @@ def _table(study: optuna.Study, data: FrontData) -> str:
         c = claims.get(p.number)
         interval = (f"[{c.interval[0]:.4f}, {c.interval[1]:.4f}]" if c is not None and c.interval
                     else "—")
-        arch = trials[p.number].user_attrs.get("arch", {})
-        config = html.escape(yaml.safe_dump({"format_version": 1, "architecture": arch},
+        arch = dict(trials[p.number].arch or {})
+        config = html.escape(yaml.safe_dump({"format_version": FORMAT_VERSION, "architecture": arch},
                                             sort_keys=False))
         cells = [(p.number, str(p.number)),
                  (p.arch, f"<code>{html.escape(p.arch)}</code><details><summary>config "
@@ -257,8 +258,8 @@ def _describe_backbone(backbone: dict) -> str:
 
 
 def _header(study: optuna.Study, data: FrontData) -> str:
-    ua = study.user_attrs
-    space = ua.get("space", {})
+    info = StudyRecord.of(study)
+    space = info.space
     counts = ", ".join(f"{k}: {v}" for k, v in data.counts.items() if v) or "none yet"
     compute = timedelta(seconds=round(total_compute_seconds(study)))
     search = space.get("search", {})
@@ -266,17 +267,17 @@ def _header(study: optuna.Study, data: FrontData) -> str:
     seeds = (f"{search.get('seeds', 1)} seed(s) per architecture during the search; "
              + (f"front and reference confirmed with {confirm.get('seeds')} paired seeds"
                 if isinstance(confirm, dict) and confirm else "no confirmation"))
-    sizes = ua.get("data_sizes")
+    sizes = info.data_sizes
     verdict = data.claims.verdict if data.claims is not None else ""
     return (f"<h1>attnas — {html.escape(study.study_name)}</h1>"
             f"<p class='verdict'><b>{html.escape(verdict)}</b></p><ul>"
-            f"<li>space: <code>{html.escape(str(ua.get('space_path', '?')))}</code> "
-            f"(sha256 {html.escape(str(ua.get('space_sha256', '?'))[:12])})</li>"
+            f"<li>space: <code>{html.escape(str(info.space_path or '?'))}</code> "
+            f"(sha256 {html.escape(str(info.space_sha256 or '?')[:12])})</li>"
             f"<li>{html.escape(_describe_backbone(space.get('backbone', {})))} on "
             f"{html.escape(_describe_data(space.get('dataset', {}), tuple(sizes) if sizes else None))}</li>"
             f"<li>proxy training: {html.escape(_describe_budget(space.get('budget', {})))}, on "
-            f"{html.escape(str(ua.get('device', '?')).upper())}; {html.escape(seeds)}</li>"
-            f"<li>objectives: {html.escape(', '.join(ua.get('objectives', [])))}; "
+            f"{html.escape(str(info.device or '?').upper())}; {html.escape(seeds)}</li>"
+            f"<li>objectives: {html.escape(', '.join(info.objectives))}; "
             f"{html.escape(_describe_latency(space.get('latency', {})))}</li>"
             f"<li>trials — {html.escape(counts)}; total compute {compute}</li>"
             f"<li>written {datetime.now().isoformat(timespec='seconds')}</li></ul>")
@@ -336,22 +337,15 @@ def write_dashboard(study: optuna.Study, path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reports.dashboard",
-                                     description="Write a study's dashboard.html")
-    parser.add_argument("--study", required=True, help="study name")
-    parser.add_argument("--storage", default=None,
-                        help="storage URL (default: runs/<study>/study.db or study.journal)")
+    parser = study_parser("python -m reports.dashboard", "Write a study's dashboard.html")
     parser.add_argument("--out", default=None, help="default: runs/<study>/dashboard.html")
     args = parser.parse_args(argv)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = load_existing_study(args.study, args.storage)
-    except StudyNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    out = write_dashboard(study, Path(args.out or f"runs/{args.study}/dashboard.html"))
-    print(f"wrote {out}")
-    return 0
+
+    def dashboard(study: optuna.Study) -> int:
+        print(f"wrote {write_dashboard(study, Path(args.out or f'runs/{args.study}/dashboard.html'))}")
+        return 0
+
+    return run_on_study(args, dashboard)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from reports.claims import Claim, StudyClaims, study_claims
+from studies import Claim, StudyClaims, TrialRecord, study_claims
 
+# TrialRecord fields, in this order, after number and state
 _CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss", "latency_ms",
               "latency_ratio", "peak_memory", "params", "flops", "train_seconds",
               "images_per_second", "infeasible", "fail_reason")
@@ -17,25 +18,24 @@ _CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss",
 
 def trial_line(t: FrozenTrial) -> str:
     """One line per finished trial: number, architecture, accuracy, latency, seconds."""
-    ua = t.user_attrs
-    secs = t.duration.total_seconds() if t.duration else 0.0
-    head = f"#{t.number:<3d} {ua.get('arch_short', '?'):<36s}"
-    if t.state == TrialState.COMPLETE:
-        seeds = len(ua.get("accuracy_seeds") or {0: 0})
-        body = f"acc {ua['accuracy']:.4f}" + (f" ({seeds} seeds)" if seeds > 1 else "")
-        if "latency_ratio" in ua:  # the ratio is the measurement that holds still on a busy machine
-            body += f"  lat x{ua['latency_ratio']:.3f} ({ua['latency_ms']:.2f} ms)"
+    r = TrialRecord.of(t)
+    secs = r.duration_s or 0.0
+    head = f"#{r.number:<3d} {r.arch_short or '?':<36s}"
+    if r.state == TrialState.COMPLETE and r.accuracy is not None:
+        body = f"acc {r.accuracy:.4f}" + (f" ({r.seeds} seeds)" if r.seeds > 1 else "")
+        if r.latency_ratio is not None:  # the ratio is the measurement that holds still on a busy machine
+            body += f"  lat x{r.latency_ratio:.3f} ({r.latency_ms:.2f} ms)"
         else:
-            body += f"  lat {ua['latency_ms']:7.3f} ms"
-    elif t.state == TrialState.PRUNED and ua.get("infeasible"):
-        body = f"infeasible  lat {ua['latency_ms']:7.3f} ms (not trained)"
+            body += f"  lat {r.latency_ms:7.3f} ms"
+    elif r.state == TrialState.PRUNED and r.is_infeasible:
+        body = f"infeasible  lat {r.latency_ms:7.3f} ms (not trained)"
     else:
-        body = f"{t.state.name.lower()}: {ua.get('fail_reason', 'see run.log')}"
+        body = f"{r.state.name.lower()}: {r.fail_reason or 'see run.log'}"
     tags = []
-    if "reference" in ua:
-        tags.append(f"reference: {ua['reference']}")
-    if ua.get("duplicate_of") is not None:
-        tags.append(f"duplicate of #{ua['duplicate_of']}")
+    if r.reference is not None:
+        tags.append(f"reference: {r.reference}")
+    if r.is_duplicate:
+        tags.append(f"duplicate of #{r.duplicate_of}")
     return f"{head} {body}  {secs:6.1f} s" + (f"  [{'; '.join(tags)}]" if tags else "")
 
 
@@ -74,6 +74,11 @@ def front_table(claims: StudyClaims, *, knee_number: int | None) -> str:
     return "\n".join(lines)
 
 
+def _cell(value: object) -> object:
+    """A record field as trials.csv writes it: absent (None) and unset flags (False) are empty."""
+    return "" if value is None or value is False else value
+
+
 def write_trials_csv(study: optuna.Study, path: Path) -> Path:
     """Every trial, one row: number, state, the attributes above, the per-seed accuracies
     (search and confirmation), the mean over them with its interval, the paired
@@ -85,7 +90,7 @@ def write_trials_csv(study: optuna.Study, path: Path) -> Path:
                     "ci_low", "ci_high", "diff_vs_none", "diff_ci_low", "diff_ci_high", "verdict",
                     "datetime_start", "duration_s"])
         for t in study.get_trials(deepcopy=False):
-            ua = t.user_attrs
+            r = TrialRecord.of(t)
             c = claims.get(t.number)
             stats = ["", "", "", "", "", "", "", "", ""]
             if c is not None:
@@ -94,7 +99,7 @@ def write_trials_csv(study: optuna.Study, path: Path) -> Path:
                          f"{c.mean:.4f}", *(f"{v:.4f}" if v != "" else "" for v in iv),
                          "" if c.diff is None else f"{c.diff:.4f}",
                          *(f"{v:.4f}" if v != "" else "" for v in div), c.verdict]
-            w.writerow([t.number, t.state.name, *(ua.get(k, "") for k in _CSV_ATTRS), *stats,
+            w.writerow([t.number, t.state.name, *(_cell(getattr(r, k)) for k in _CSV_ATTRS), *stats,
                         t.datetime_start.isoformat() if t.datetime_start else "",
                         f"{t.duration.total_seconds():.2f}" if t.duration else ""])
     return path

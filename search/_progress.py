@@ -12,7 +12,8 @@ from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
 from search._outputs import trial_line
-from search._study import finished_count
+from search.study import finished_count
+from studies import TrialRecord
 
 
 class _NoInterruptTraceback(logging.Filter):
@@ -73,7 +74,7 @@ class StopRule:
 
     def __call__(self, study: optuna.Study, t: FrozenTrial) -> None:
         self.log(trial_line(t))
-        duplicate = t.user_attrs.get("duplicate_of") is not None
+        duplicate = TrialRecord.of(t).is_duplicate
         finished = t.state in (TrialState.COMPLETE, TrialState.PRUNED)
         self.duplicates = self.duplicates + 1 if duplicate else 0
         self.failures = self.failures + 1 if t.state == TrialState.FAIL else 0

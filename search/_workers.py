@@ -23,15 +23,15 @@ import torch
 from optuna.trial import TrialState
 from tqdm import tqdm
 
-from reports.studies import make_storage
 from runners.data import load_proxy_data
-from search._objective import Objective, run_trials
 from search._progress import RunLog, StopRule, quiet_interrupts
-from search._study import finished_count, make_sampler
 from search.budget import TimeBudget
 from search.catalog import model_catalog
 from search.confirm import search_stop_reason
+from search.objective import Objective, run_trials
+from search.study import finished_count, make_sampler
 from spaces import load_space
+from studies import TrialRecord, make_storage, trial_attrs
 
 
 @dataclass(frozen=True)
@@ -76,15 +76,15 @@ def worker_main(a: WorkerArgs) -> None:
 def _recover(study: optuna.Study, pid: int, exitcode: int, log: RunLog) -> None:
     """Fail the running trials of a dead worker and re-queue each once."""
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if t.user_attrs.get("worker") != pid:
+        r = TrialRecord.of(t)
+        if r.worker != pid:
             continue
-        study._storage.set_trial_user_attr(t._trial_id, "fail_reason",
-                                           f"worker {pid} died (exit code {exitcode})")
+        for k, v in trial_attrs(fail_reason=f"worker {pid} died (exit code {exitcode})").items():
+            study._storage.set_trial_user_attr(t._trial_id, k, v)
         study.tell(t.number, state=TrialState.FAIL)
-        if "retry_of" not in t.user_attrs and t.params:
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number,
-                                                      **({"reference": t.user_attrs["reference"]}
-                                                         if "reference" in t.user_attrs else {})})
+        if r.retry_of is None and t.params:
+            study.enqueue_trial(t.params, user_attrs=trial_attrs(
+                retry_of=t.number, **({"reference": r.reference} if r.reference is not None else {})))
             log(f"worker {pid} died (exit code {exitcode}): trial {t.number} failed, re-queued once")
         else:
             log(f"worker {pid} died (exit code {exitcode}): trial {t.number} failed")

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import optuna
 from optuna.trial import TrialState
 
+from studies import records
+
 # writing trials.csv, the dashboard and best.yaml of a small study takes a few seconds
 REPORTS_RESERVE_S = 15.0
 
@@ -48,12 +50,8 @@ class TimeBudget:
 
 def _trained(study: optuna.Study) -> list[tuple[float, int]]:
     """(wall seconds, trainings) of every trial that trained an architecture."""
-    out = []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        ua = t.user_attrs
-        if ua.get("duplicate_of") is None and t.duration is not None and "accuracy" in ua:
-            out.append((t.duration.total_seconds(), max(1, len(ua.get("accuracy_seeds") or {0: 0}))))
-    return out
+    return [(r.duration_s, r.seeds) for r in records(study, states=(TrialState.COMPLETE,))
+            if r.is_trained and r.duration_s is not None]
 
 
 def seconds_per_trial(study: optuna.Study) -> float | None:

@@ -10,7 +10,7 @@ reference are paired. Shared initialisation (``build_model(arch, seed=s)``)
 makes the pairs tighter: two architectures differ only where they differ.
 
 Every training is stored in the study as soon as it ends (a study attribute
-per architecture and seed, ``reports.claims.confirm_key``), so a crash or
+per architecture and seed, ``studies.Confirmation``), so a crash or
 Ctrl-C loses at most the training in progress, and running the same command
 again trains only what is missing. Trainings go seed by seed (every
 architecture at its second seed before any at its third), so a run that the
@@ -27,20 +27,26 @@ import optuna
 import torch
 
 from models import Architecture
-from reports.claims import REFERENCE_LABEL, confirm_key, confirmations, trial_accuracies
 from runners.data import ProxyData
-from search._objective import train_seed
 from search.budget import TimeBudget, seconds_per_training, seconds_per_trial
-from search.pareto import knee, pareto_front, study_directions
+from search.objective import train_seed
 from spaces import SearchSpace
+from studies import (
+    Claim,
+    Confirmation,
+    TrialRecord,
+    knee,
+    non_dominated,
+    records,
+    study_claims,
+    study_directions,
+    write_confirmation,
+)
 
 
 @dataclass(frozen=True)
 class ConfirmJob:
-    trial: int
-    arch: dict
-    arch_key: str
-    arch_short: str
+    trial: TrialRecord
     seed: int
 
 
@@ -57,28 +63,26 @@ def confirmation_jobs(study: optuna.Study, space: SearchSpace) -> list[ConfirmJo
     seeds = confirm_seeds(space)
     if not seeds:
         return []
-    front = pareto_front(study)
+    claims = study_claims(study)
+    # the search's own front (its trials' values), whatever confirmation has done so far
+    directions = study_directions(study)
+
+    def search_values(c: Claim) -> tuple[float, ...]:
+        return c.search_values
+
+    front = non_dominated(claims.claims, directions, values=search_values)
     if not front:
         return []
-    first = knee(front, study_directions(study))
+    first = knee(front, directions, values=search_values)
     acc = space.config.objectives.index("accuracy") if "accuracy" in space.config.objectives else 0
-    ordered = [first] + sorted((t for t in front if t.number != first.number),
-                               key=lambda t: (-t.values[acc], t.number))
+    ordered = [first] + sorted((c for c in front if c.number != first.number),
+                               key=lambda c: (-c.search_values[acc], c.number))
     ordered = ordered[:space.config.confirm.max_architectures]  # type: ignore[union-attr]
-    reference = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-                 if t.user_attrs.get("reference") == REFERENCE_LABEL
-                 and t.user_attrs.get("duplicate_of") is None]
-    trials = reference[:1] + [t for t in ordered if t.user_attrs.get("reference") != REFERENCE_LABEL]
-    done = confirmations(study)
-    jobs = []
-    for seed in seeds:
-        for t in trials:
-            key = t.user_attrs["arch_key"]
-            have = set(trial_accuracies(t, space.config.search.seed)) | set(done.get(key, {}))
-            if seed not in have:
-                jobs.append(ConfirmJob(t.number, t.user_attrs["arch"], key, t.user_attrs["arch_short"],
-                                       seed))
-    return jobs
+    chosen = ([claims.reference] if claims.reference is not None else []) + [
+        c for c in ordered if c.verdict != "reference"]
+    by_number = {r.number: r for r in records(study)}
+    return [ConfirmJob(by_number[c.number], seed) for seed in seeds for c in chosen
+            if seed not in c.accuracies]
 
 
 def confirmation_reserve(study: optuna.Study, space: SearchSpace) -> float:
@@ -112,7 +116,7 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
     if not jobs:
         return 0, 0
     per = seconds_per_training(study) or 0.0
-    log(f"confirming {len({j.arch_key for j in jobs})} architectures: {len(jobs)} trainings "
+    log(f"confirming {len({j.trial.number for j in jobs})} architectures: {len(jobs)} trainings "
         f"(seeds {', '.join(str(s) for s in sorted({j.seed for j in jobs}))}), ~{per * len(jobs):.0f} s")
     done = 0
     for job in jobs:
@@ -121,13 +125,11 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
                 f"({budget.remaining():.0f} s left); run the same command again to finish it")
             break
         start = time.perf_counter()
-        arch = Architecture.from_dict(job.arch)
-        r = train_seed(arch, space, data, seed=job.seed, device=device)
-        study.set_user_attr(confirm_key(job.arch_key, job.seed),
-                            {"arch_key": job.arch_key, "trial": job.trial, "seed": job.seed,
-                             "accuracy": r["accuracy"], "val_loss": r["val_loss"],
-                             "train_seconds": r["train_seconds"]})
+        t = job.trial
+        r = train_seed(Architecture.from_dict(t.arch), space, data, seed=job.seed, device=device)
+        write_confirmation(study, Confirmation(t.arch_key, t.number, job.seed, r["accuracy"],  # type: ignore[arg-type]
+                                               r["val_loss"], r["train_seconds"]))
         done += 1
-        log(f"confirm #{job.trial:<3d} {job.arch_short:<36s} seed {job.seed}  acc {r['accuracy']:.4f}"
+        log(f"confirm #{t.number:<3d} {t.arch_short:<36s} seed {job.seed}  acc {r['accuracy']:.4f}"
             f"  {time.perf_counter() - start:6.1f} s")
     return done, len(jobs)

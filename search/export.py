@@ -14,19 +14,16 @@ Runtime's outputs match PyTorch's (needs the ``onnx`` extra).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Any
 
 import optuna
 import yaml
-from optuna.trial import FrozenTrial
 
-from models import FORMAT_VERSION
-from reports.claims import Claim, StudyClaims, study_claims
-from reports.studies import StudyNotFound, load_existing_study
-from search.pareto import PickError, pick_claim
+from spaces import FORMAT_VERSION
+from studies import Claim, StudyClaims, StudyRecord, TrialRecord, pick_claim, study_claims
+from studies.cli import run_on_study, study_parser
 
 
 def _claim_document(c: Claim, level: float) -> dict[str, Any]:
@@ -46,38 +43,38 @@ def _claim_document(c: Claim, level: float) -> dict[str, Any]:
     }
 
 
-def export_document(study: optuna.Study, trial: FrozenTrial, *, pick: str,
+def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
                     claims: StudyClaims | None = None) -> dict[str, Any]:
     """The YAML document for ``trial`` of ``study`` (with its claim: mean, interval, verdict)."""
-    ua = trial.user_attrs
-    space = study.user_attrs.get("space", {})
+    info = StudyRecord.of(study)
+    space = info.space
     claims = claims or study_claims(study)
     claim = next((c for c in claims.claims if c.number == trial.number), None)
     return {
         "format_version": FORMAT_VERSION,
-        "architecture": ua["arch"],
-        "summary": ua["arch_short"],
+        "architecture": dict(trial.arch or {}),
+        "summary": trial.arch_short,
         "verdict": claims.verdict,
         "metrics": {
             "accuracy": None if claim is None else _claim_document(claim, claims.level),
             "accuracy_split": "validation (carved from the training set)",
-            "latency_ratio": ua.get("latency_ratio"),
-            "latency_ms": claim.latency_ms if claim is not None else ua.get("latency_ms"),
+            "latency_ratio": trial.latency_ratio,
+            "latency_ms": claim.latency_ms if claim is not None else trial.latency_ms,
             "latency_ms_basis": ("latency_ratio x the study's plain-backbone median "
                                  f"({claims.latency_scale_ms:.4f} ms)" if claims.latency_scale_ms
-                                 and ua.get("latency_ratio") is not None else "measured"),
-            "latency_ms_measured": ua.get("latency_ms"),
-            "latency": ua.get("latency"),
-            "params": ua.get("params"),
-            "flops": ua.get("flops"),
-            "train_seconds": ua.get("train_seconds"),
+                                 and trial.latency_ratio is not None else "measured"),
+            "latency_ms_measured": trial.latency_ms,
+            "latency": None if trial.latency is None else dict(trial.latency),
+            "params": trial.params,
+            "flops": trial.flops,
+            "train_seconds": trial.train_seconds,
         },
         "source": {
             "study": study.study_name,
             "trial": trial.number,
             "pick": pick,
-            "space_path": study.user_attrs.get("space_path"),
-            "space_sha256": study.user_attrs.get("space_sha256"),
+            "space_path": info.space_path,
+            "space_sha256": info.space_sha256,
             "dataset": space.get("dataset"),
             "budget": space.get("budget"),
             "seed": space.get("search", {}).get("seed"),
@@ -85,7 +82,7 @@ def export_document(study: optuna.Study, trial: FrozenTrial, *, pick: str,
     }
 
 
-def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> FrozenTrial:
+def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> TrialRecord:
     """Write the architecture chosen by ``pick`` to ``out``; return its trial.
 
     Raises:
@@ -93,7 +90,7 @@ def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> Frozen
     """
     claims = study_claims(study)
     claim = pick_claim(study, pick, claims=claims)
-    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == claim.number)
+    trial = next(TrialRecord.of(t) for t in study.get_trials(deepcopy=False) if t.number == claim.number)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(export_document(study, trial, pick=pick, claims=claims),
                                   sort_keys=False, allow_unicode=True))
@@ -102,33 +99,22 @@ def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> Frozen
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m search.export", description=__doc__.split("\n")[0])
-    parser.add_argument("--study", required=True, help="study name")
-    parser.add_argument("--storage", default=None,
-                        help="storage URL (default: runs/<study>/study.db or study.journal)")
+    parser = study_parser("python -m search.export", __doc__.split("\n")[0])
     parser.add_argument("--pick", default="knee",
                         help="knee | max-accuracy | fastest | latency<=MS | trial=N (default: knee)")
     parser.add_argument("--out", default=None, help="output file (default: runs/<study>/best.yaml)")
     parser.add_argument("--onnx", default=None, help="also write the model as ONNX to this file")
     args = parser.parse_args(argv)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = load_existing_study(args.study, args.storage)
-    except StudyNotFound as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     out = Path(args.out or f"runs/{args.study}/best.yaml")
-    try:
+
+    def export(study: optuna.Study) -> int:
         trial = export_best(study, out, pick=args.pick)
-    except PickError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    claim = next(c for c in study_claims(study).claims if c.number == trial.number)
-    print(f"wrote {out}: trial {trial.number} {claim.arch_short} acc {claim.accuracy_text()} "
-          f"{claim.verdict_text()}; latency {claim.latency_ms:.3f} ms")
-    if args.onnx:
-        return _write_onnx(out, Path(args.onnx))
-    return 0
+        claim = next(c for c in study_claims(study).claims if c.number == trial.number)
+        print(f"wrote {out}: trial {trial.number} {claim.arch_short} acc {claim.accuracy_text()} "
+              f"{claim.verdict_text()}; latency {claim.latency_ms:.3f} ms")
+        return _write_onnx(out, Path(args.onnx)) if args.onnx else 0
+
+    return run_on_study(args, export)
 
 
 def _write_onnx(arch_path: Path, onnx_path: Path, *, atol: float = 1e-4) -> int:

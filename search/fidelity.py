@@ -9,7 +9,7 @@ first) plus the reference baselines, trains each with ``--epochs`` on the
 Kendall's tau and Spearman's rho between proxy and long-training validation
 accuracy. It also retrains the knee with the proxy budget under ``--seeds``
 seeds, to show how much of the proxy's ranking is seed noise. The result is
-stored in the study (``user_attrs["fidelity"]``) and shown by the dashboard.
+stored in the study (``StudyRecord.fidelity``) and shown by the dashboard.
 Published anchors: reduced-training proxies reach a Spearman rho of about 0.6
 on NAS-Bench-201; zero-cost proxies 0.58-0.82.
 """
@@ -22,28 +22,33 @@ import sys
 import time
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import kendalltau, spearmanr
 
-from models import Architecture, build_model
-from reports.studies import StudyNotFound, load_existing_study
-from runners.data import DatasetNotFound, load_proxy_data
-from runners.trainer import TrainBudget, train_proxy
-from search.pareto import PickError, knee, pareto_front, study_directions
 from spaces import SpaceConfig
+from studies import (
+    PickError,
+    StudyRecord,
+    TrialRecord,
+    knee,
+    records,
+    study_claims,
+    study_directions,
+    write_study,
+)
+from studies.cli import run_on_study, study_parser
 
 
-def _candidates(study: optuna.Study, top: int) -> list[FrozenTrial]:
-    front = pareto_front(study)
+def _candidates(study: optuna.Study, top: int) -> list[TrialRecord]:
+    """The front the study presents (knee first), then the reference baselines."""
+    front = study_claims(study).front
     if not front:
         raise PickError(f"study {study.study_name!r} has no complete feasible trial")
     k = knee(front, study_directions(study))
-    ordered = [k] + [t for t in front if t.number != k.number]
-    chosen = ordered[:top]
-    refs = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if "reference" in t.user_attrs and t.user_attrs.get("duplicate_of") is None]
-    seen = {t.number for t in chosen}
-    return chosen + [t for t in refs if t.number not in seen]
+    chosen = {c.number for c in ([k] + [c for c in front if c.number != k.number])[:top]}
+    by_number = {r.number: r for r in records(study)}
+    refs = [r.number for r in by_number.values() if r.reference is not None and r.is_original]
+    order = [k.number] + [c.number for c in front if c.number in chosen and c.number != k.number]
+    return [by_number[n] for n in order + [n for n in refs if n not in chosen]]
 
 
 def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
@@ -54,7 +59,11 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
         PickError: the study has no complete feasible trial.
         DatasetNotFound: the dataset is not available.
     """
-    cfg = SpaceConfig.model_validate(study.user_attrs["space"])
+    from models import Architecture, build_model
+    from runners.data import load_proxy_data
+    from runners.trainer import TrainBudget, train_proxy
+
+    cfg = SpaceConfig.model_validate(StudyRecord.of(study).space)
     seed = cfg.search.seed
     trials = _candidates(study, top)
     proxy_budget = TrainBudget(**cfg.budget.model_dump(exclude={"device"}))
@@ -63,13 +72,13 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
                                 device=device)
     rows = []
     for t in trials:
-        arch = Architecture.from_dict(t.user_attrs["arch"])
+        arch = Architecture.from_dict(t.arch)  # type: ignore[arg-type]
         start = time.perf_counter()
         r = train_proxy(build_model(arch, seed=seed).to(device), long_data, budget=long_budget, seed=seed)
         rows.append({"trial": t.number, "arch": arch.short(),
-                     "reference": t.user_attrs.get("reference"),
-                     "proxy_accuracy": t.user_attrs["accuracy"], "long_accuracy": r.val_accuracy})
-        log(f"#{t.number:<3} {arch.short():36s} proxy {t.user_attrs['accuracy']:.4f}  "
+                     "reference": t.reference,
+                     "proxy_accuracy": t.accuracy, "long_accuracy": r.val_accuracy})
+        log(f"#{t.number:<3} {arch.short():36s} proxy {t.accuracy:.4f}  "
             f"long {r.val_accuracy:.4f}  ({time.perf_counter() - start:.0f} s)")
     proxy = [r["proxy_accuracy"] for r in rows]
     long = [r["long_accuracy"] for r in rows]
@@ -77,7 +86,7 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     rho = float(spearmanr(proxy, long).statistic) if len(rows) > 1 else float("nan")
 
     proxy_data = load_proxy_data(**cfg.dataset.model_dump(), seed=seed, device=device)
-    knee_arch = Architecture.from_dict(trials[0].user_attrs["arch"])
+    knee_arch = Architecture.from_dict(trials[0].arch)  # type: ignore[arg-type]
     spread = []
     for s in range(seeds):
         spread.append(train_proxy(build_model(knee_arch, seed=seed + s).to(device), proxy_data,
@@ -93,34 +102,32 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
                         "seeds": list(range(seed, seed + seeds)), "accuracies": spread,
                         "std": statistics.stdev(spread) if len(spread) > 1 else 0.0},
     }
-    study.set_user_attr("fidelity", result)
+    write_study(study, fidelity=result)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m search.fidelity", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--study", required=True)
-    p.add_argument("--storage", default=None, help="default: runs/<study>/study.db or study.journal")
+    p = study_parser("python -m search.fidelity", __doc__.split("\n")[0],
+                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--top", type=int, default=8, help="Pareto architectures to retrain")
     p.add_argument("--epochs", type=float, default=10, help="epochs of the long training")
     p.add_argument("--seeds", type=int, default=3, help="seeds for the proxy's spread")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = p.parse_args(argv)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        study = load_existing_study(args.study, args.storage)
+
+    def fidelity(study: optuna.Study) -> int:
         result = run_fidelity(study, top=args.top, epochs=args.epochs, seeds=args.seeds,
                               device=args.device)
-    except (StudyNotFound, PickError, DatasetNotFound) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    s = result["seed_spread"]
-    print(f"Kendall tau {result['kendall_tau']:.3f}, Spearman rho {result['spearman_rho']:.3f} "
-          f"over {len(result['rows'])} architectures ({args.epochs:g} epochs on "
-          f"{result['train_images']} images); proxy seed spread of #{s['trial']}: "
-          f"std {s['std']:.4f} over {len(s['seeds'])} seeds; stored in the study")
-    return 0
+        s = result["seed_spread"]
+        print(f"Kendall tau {result['kendall_tau']:.3f}, Spearman rho {result['spearman_rho']:.3f} "
+              f"over {len(result['rows'])} architectures ({args.epochs:g} epochs on "
+              f"{result['train_images']} images); proxy seed spread of #{s['trial']}: "
+              f"std {s['std']:.4f} over {len(s['seeds'])} seeds; stored in the study")
+        return 0
+
+    from runners.data import DatasetNotFound  # torch loads only once the flags are sound
+
+    return run_on_study(args, fidelity, errors=(DatasetNotFound,))
 
 
 if __name__ == "__main__":

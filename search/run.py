@@ -4,7 +4,7 @@ Runs (or resumes) an Optuna multi-objective study over the space, shows a
 progress bar and one line per finished trial, confirms the front and the
 no-attention reference with more paired seeds (``search.confirm``), then prints
 the front with each point's interval and verdict against the plain backbone
-(``reports.claims``) and writes ``runs/<study>/``: ``study.db``,
+(``studies.claims``) and writes ``runs/<study>/``: ``study.db``,
 ``dashboard.html``, ``best.yaml`` (the knee of the confirmed front),
 ``trials.csv`` and ``run.log``. ``search.time_budget`` bounds the whole run
 (``search.budget``).
@@ -21,37 +21,12 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 if __name__ == "__main__":
-    # Ctrl-C while torch and Optuna are still importing (the first seconds): exit 130 quietly;
-    # main() restores KeyboardInterrupt once the imports are done
+    # Ctrl-C during the first imports: exit 130 quietly; main() restores KeyboardInterrupt
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 
-import optuna  # noqa: E402
-import torch  # noqa: E402
-from optuna.trial import FrozenTrial
-from tqdm import tqdm
-
-from models import build_model
-from reports.claims import latency_scale_ms, study_claims
-from reports.dashboard import write_dashboard
-from reports.studies import StorageUnavailable, default_storage
-from runners.data import DatasetNotFound, dataset_info, load_proxy_data
-from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from runners.trainer import seconds_per_step
-from search._objective import Objective, run_trials
-from search._outputs import front_table, write_trials_csv
-from search._progress import RunLog, StopRule, quiet_interrupts
-from search._sampling import reference_trials, suggest_architecture
-from search._study import enqueue_grid, finished_count, make_sampler, open_study
-from search._workers import WorkerArgs, run_parallel
-from search.budget import TimeBudget
-from search.catalog import model_catalog
-from search.confirm import run_confirmation, search_stop_reason
-from search.export import export_best
-from search.pareto import PickError
-from spaces import SEED_MAX, SearchSpace, SpaceError, load_space, parse_duration
+from spaces import SEED_MAX  # noqa: E402  (torch-free, like everything main() needs before run_search)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,78 +62,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def cfg_time_budget(space: SearchSpace, flag: str | None) -> float | None:
-    """Seconds of the run's time budget: ``--time-budget`` or the space's ``search.time_budget``.
-
-    Raises:
-        SpaceError: a flag value that is not a positive duration.
-    """
-    if flag is None:
-        return space.config.search.time_budget
-    try:
-        seconds = float(parse_duration(flag))
-    except (ValueError, TypeError):
-        seconds = float("nan")
-    if not seconds > 0:
-        raise SpaceError(f"--time-budget: expected a positive duration such as 600, 600s, 12m or "
-                         f"1.5h; got {flag!r}")
-    return seconds
-
-
-def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -> int:
-    cfg = space.config
-    refs, skipped = reference_trials(space)
-    study = optuna.create_study(directions=space.directions,
-                                sampler=optuna.samplers.RandomSampler(seed=cfg.search.seed))
-    info = dataset_info(cfg.dataset.name)  # the data itself is not read by a dry run
-    shape = {"in_channels": info.channels, "input_size": info.size, "num_classes": info.classes}
-    arch = suggest_architecture(study.ask(), space, **shape)
-    n_train = int((cfg.dataset.train_subset or 60000) * (1 - cfg.dataset.val_fraction))
-    steps = max(1, int(round(cfg.budget.epochs * max(1, n_train // cfg.budget.batch_size))))
-    per_step = seconds_per_step(build_model(arch), batch_size=cfg.budget.batch_size,
-                                device=device, **shape)
-    per_trial = steps * per_step
-    print(f"space {space.path} is valid (sha256 {space.sha256[:12]}…)")
-    print(f"  {space.size():,} distinct architectures over {len(space.stages)} stages")
-    for s in space.stages:
-        convs = [c.name for c in s.convs if c.name != "standard"]
-        print(f"  {s.name}: {s.size()} choices — {', '.join(m.name for m in s.modules)}"
-              + (f"; convolutions: {', '.join(c.name for c in s.convs)}" if convs else ""))
-    print(f"  reference trials: {', '.join(label for label, _ in refs) or 'none'}"
-          + (f" (outside the space, skipped: {', '.join(skipped)})" if skipped else ""))
-    print(f"  one sampled architecture: {arch.short()}")
-    seeds = cfg.search.seeds
-    print(f"  estimated training time per trial on {device}: {per_trial * seeds:.0f} s "
-          f"({seeds} seed(s) x {steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency "
-          f"and validation add a few seconds); {cfg.search.n_trials} trials: "
-          f"~{cfg.search.n_trials * (per_trial * seeds + 2) / 60:.0f} min")
-    if cfg.confirm is not False:
-        print(f"  confirmation: the front and the no-attention reference get {cfg.confirm.seeds} "
-              f"paired seeds each (~{per_trial:.0f} s per extra training)")
-    if budget_s is not None:
-        print(f"  time budget: {budget_s / 60:.1f} min for search, confirmation and reports; the search "
-              f"stops when one more trial and the confirmation of its current front would not fit "
-              f"(n_trials {cfg.search.n_trials} is a cap)")
-    return 0
-
-
-def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
-    scale = latency_scale_ms(study)
-    if scale is not None:
-        study.set_user_attr("latency_scale_ms", scale)
-    write_trials_csv(study, out / "trials.csv")
-    write_dashboard(study, out / "dashboard.html")
-    written = ["trials.csv", "dashboard.html"]
-    try:
-        knee_trial: FrozenTrial | None = export_best(study, out / "best.yaml", pick="knee")
-        written.append("best.yaml")
-    except PickError as e:
-        knee_trial = None
-        log(f"best.yaml not written: {e}")
-    print(front_table(study_claims(study), knee_number=knee_trial.number if knee_trial else None))
-    log(f"wrote {', '.join(str(out / w) for w in written)}")
-
-
 def _flag_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the numeric flags, in one line; None when nothing is."""
     if args.jobs < 1:
@@ -180,92 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     if (problem := _flag_problem(args)) is not None:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    try:
-        space = load_space(args.space, catalog=model_catalog())
-        budget_s = cfg_time_budget(space, args.time_budget)
-    except SpaceError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    budget = TimeBudget(budget_s, start=start)
-    cfg = space.config
-    device = torch.device(args.device or cfg.budget.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda was asked for, but torch sees no CUDA device; "
-              "use --device cpu", file=sys.stderr)
-        return 2
-    if cfg.latency.backend == "onnxruntime":
-        try:
-            require_onnx()
-        except OnnxUnavailable as e:
-            print(f"error: {space.path}: latency.backend: onnxruntime: {e}", file=sys.stderr)
-            return 2
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    quiet_interrupts()
-    if args.dry_run:
-        return _dry_run(space, device, budget.seconds)
-    study_name = args.study_name or cfg.name
-    out = Path(args.out or Path("runs") / study_name)
-    out.mkdir(parents=True, exist_ok=True)
-    log = RunLog(out / "run.log", quiet=args.quiet)
-    try:
-        data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device)
-    except (DatasetNotFound, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    storage = args.storage or default_storage(out, jobs=args.jobs)
-    try:
-        seed = cfg.search.seed if args.seed is None else args.seed
-        study = open_study(space, storage=storage, study_name=study_name,
-                           sampler=make_sampler(space, name=args.sampler, seed=seed),
-                           # a process joining a shared study draws its own sequence
-                           joiner_sampler=make_sampler(space, name=args.sampler,
-                                                       seed=seed + 1 + os.getpid() % 100_000),
-                           baselines=not args.no_baselines)
-        if (args.sampler or cfg.search.sampler) == "grid":
-            enqueue_grid(study, space, seed=seed)
-    except (SpaceError, StorageUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    study.set_user_attr("device", str(device))
-    study.set_user_attr("data_sizes", [len(data.train_x), len(data.val_x)])
-    n_trials = args.n_trials or cfg.search.n_trials
-    done = finished_count(study)
-    remaining = max(0, n_trials - done)
-    if budget.seconds is not None:
-        log(f"time budget {budget.seconds:.0f} s for search, confirmation and reports "
-            f"({budget.remaining():.0f} s left); n_trials {n_trials} is a cap")
-    log(f"study {study_name!r} ({storage}): {done} finished, {remaining} to run; "
-        f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
-        f"training on {device}, latency on {cfg.latency.device} with {cfg.latency.threads} thread(s)")
+    # torch, Optuna and the models load only now: --help and flag errors answer at once
+    from search.pipeline import run_search
 
-    interrupted = False
-    if remaining and args.jobs > 1:
-        interrupted = run_parallel(study, jobs=args.jobs, log=log, quiet=args.quiet, args=WorkerArgs(
-            index=0, space=str(space.path), storage=storage, study_name=study_name,
-            sampler=args.sampler, seed=seed,
-            device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1,
-            budget_s=budget.seconds and budget.remaining()))
-    elif remaining:
-        bar = tqdm(total=remaining, unit="trial", disable=args.quiet, dynamic_ncols=True)
-        stop = StopRule(n_trials, log, bar, space_size=space.size(),
-                        stop_reason=lambda s: search_stop_reason(s, space, budget))
-        try:
-            run_trials(study, Objective(space, data, device=device, n_trials=n_trials),
-                       stop=stop, timeout=args.timeout)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            bar.close()
-    if not interrupted:
-        try:
-            run_confirmation(study, space, data, device=device, budget=budget, log=log)
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
-        log("interrupted: the running trial or training is lost; everything finished is kept "
-            "(run the same command again to continue)")
-    _write_outputs(study, out, log)
-    return 130 if interrupted else 0
+    return run_search(args, start=start)
 
 
 def _leave_interrupted() -> None:

@@ -6,7 +6,7 @@ caller builds from ``models`` (``search.catalog.model_catalog``).
 
 from __future__ import annotations
 
-from spaces._files import SPACES_DIR, SpaceError, read_yaml, resolve_space_path
+from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
 from spaces._load import (
     BackboneFacts,
     Catalog,
@@ -18,6 +18,6 @@ from spaces._load import (
 )
 from spaces._schema import METRICS, SEED_MAX, SpaceConfig, parse_duration
 
-__all__ = ["METRICS", "SEED_MAX", "SPACES_DIR", "BackboneFacts", "Catalog", "ModuleChoices", "SearchSpace",
-           "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "load_space", "parse_duration",
-           "read_yaml", "resolve_space_path"]
+__all__ = ["FORMAT_VERSION", "METRICS", "SEED_MAX", "SPACES_DIR", "BackboneFacts", "Catalog", "ModuleChoices",
+           "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "load_space",
+           "parse_duration", "read_yaml", "resolve_space_path"]

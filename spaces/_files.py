@@ -13,6 +13,9 @@ from pathlib import Path
 import yaml
 
 SPACES_DIR = Path(__file__).resolve().parent
+# the architecture file's format (best.yaml, ``models.load_architecture``): written by
+# ``search.export`` and the dashboard's config snippets, read by ``models``
+FORMAT_VERSION = 1
 
 
 class SpaceError(ValueError):

@@ -29,6 +29,7 @@ from models.attention._registry import (
     register_attention,
     unregister_attention,
 )
+from models.attention._width import reduced_width
 
 __all__ = [
     "AttentionSpec",
@@ -37,6 +38,7 @@ __all__ = [
     "attention_names",
     "create_attention",
     "get_attention_spec",
+    "reduced_width",
     "register_attention",
     "unregister_attention",
 ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.attention import attention_names, create_attention, get_attention_spec
-from models.attention._width import reduced_width
+from models.attention import attention_names, create_attention, get_attention_spec, reduced_width
 from models.attention.eca import eca_kernel_size
 from models.hparams import OneOf
 

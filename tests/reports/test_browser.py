@@ -16,6 +16,7 @@ import pytest
 
 from reports.dashboard import write_dashboard
 from search.run import main
+from studies import write_trial
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ("pareto-front", "hypervolume", "stages", "importance", "costs", "timeline")
@@ -50,7 +51,7 @@ def test_dashboard_renders_every_figure_without_console_errors(tiny_space, fashi
     study = optuna.load_study(study_name="browser",
                               storage=f"sqlite:///{tmp_path / 'runs/browser/study.db'}")
     failed = study.ask()  # a trial whose worker crashed
-    failed.set_user_attr("fail_reason", "simulated crash")
+    write_trial(failed, fail_reason="simulated crash")
     study.tell(failed, state=optuna.trial.TrialState.FAIL)
     states = {t.state for t in study.trials}
     assert optuna.trial.TrialState.COMPLETE in states and optuna.trial.TrialState.PRUNED in states

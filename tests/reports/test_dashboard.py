@@ -3,13 +3,14 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from reports._data import front_data, hypervolume_2d, hypervolume_data, stage_data, timeline_data
 from reports.dashboard import render_dashboard
+from reports.figure_data import front_data, hypervolume_data, stage_data, timeline_data
+from studies import Confirmation, hypervolume_2d, write_confirmation, write_study, write_trial
 
 
 def _study() -> optuna.Study:
     study = optuna.create_study(directions=["maximize", "minimize"], study_name="dash")
-    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    write_study(study, objectives=["accuracy", "latency_ms"])
     arch = {"stages": [{"attention": "se"}, {"attention": "none"}, {"attention": "eca"}]}
     rows = [  # (accuracy, latency, state, extra attrs)
         (0.80, 1.0, "complete", {"reference": "no attention"}),
@@ -20,15 +21,15 @@ def _study() -> optuna.Study:
     ]
     for acc, lat, state, extra in rows:
         t = study.ask()
-        t.set_user_attr("arch", arch)
-        t.set_user_attr("arch_short", "se(r=16)|none|eca(k=3)")
-        t.set_user_attr("arch_key", f"arch-{t.number}")
+        write_trial(t, arch=arch)
+        write_trial(t, arch_short="se(r=16)|none|eca(k=3)")
+        write_trial(t, arch_key=f"arch-{t.number}")
         for k, v in extra.items():
-            t.set_user_attr(k, v)
+            write_trial(t, **{k: v})
         if lat is not None:
-            t.set_user_attr("latency_ms", lat)
+            write_trial(t, latency_ms=lat)
         if acc is not None:
-            t.set_user_attr("accuracy", acc)
+            write_trial(t, accuracy=acc)
         if state == "complete":
             study.tell(t, [acc, lat])
         else:
@@ -75,12 +76,10 @@ def test_render_embeds_plotly_and_handles_empty_study() -> None:
 
 
 def _confirmed_study() -> optuna.Study:
-    from reports.claims import confirm_key
-
     study = optuna.create_study(directions=["maximize", "minimize"], study_name="conf")
-    study.set_user_attr("objectives", ["accuracy", "latency_ratio"])
-    study.set_user_attr("data_sizes", [6000, 6000])
-    study.set_user_attr("space", {
+    write_study(study, objectives=["accuracy", "latency_ratio"])
+    write_study(study, data_sizes=[6000, 6000])
+    write_study(study, space={
         "backbone": {"name": "resnet_cifar", "depth": 20, "width": 16},
         "dataset": {"name": "fashion-mnist", "root": None, "train_subset": 12000, "val_fraction": 0.5},
         "budget": {"epochs": 2.0, "batch_size": 128, "lr": 0.1, "augment": True},
@@ -93,13 +92,12 @@ def _confirmed_study() -> optuna.Study:
         for k, v in (("arch", arch), ("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
                      ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio),
                      ("latency_ms", 3.0 * ratio), ("latency", {"baseline_median_ms": 2.0})):
-            t.set_user_attr(k, v)
+            write_trial(t, **{k: v})
         if ref:
-            t.set_user_attr("reference", ref)
+            write_trial(t, reference=ref)
         study.tell(t, [accs[0], ratio])
         for seed in (1, 2):
-            study.set_user_attr(confirm_key(name, seed), {"arch_key": name, "seed": seed,
-                                                          "accuracy": accs[seed]})
+            write_confirmation(study, Confirmation(name, t.number, seed, accs[seed], 0.0, 0.0))
     return study
 
 

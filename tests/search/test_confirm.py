@@ -9,10 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+import studies
 from models.attention import register_attention, unregister_attention
-from reports import claims as claims_mod
-from reports.studies import load_existing_study
+from search import confirm
 from search import run as search_run
+from studies import Confirmation, write_confirmation, write_study, write_trial
+from studies.storage import load_existing_study
 
 SPACE = """\
 name: {name}
@@ -33,22 +35,22 @@ stages:
 @pytest.fixture()
 def test_modules(monkeypatch):
     """Two modules that exist only in these tests: one that wipes the activations out, one that
-    does nothing. Their measured latency ratio is scaled down (x0.5, x0.8) so that both sit on
+    does nothing. Their measured latency ratio is scaled down (x0.3, x0.6) so that both sit on
     the single-seed front and get confirmed: the test is about the accuracy claims."""
     from runners.measure import Latency
-    from search import _objective
+    from search import objective
 
-    real_measure = _objective.measure_latency
+    real_measure = objective.measure_latency
 
     def cheaper(model, shape, **kw) -> Latency:
         lat = real_measure(model, shape, **kw)
         names = {type(m).__name__ for m in model.modules()}
-        factor = 0.5 if "Wipe" in names else 0.8 if "Noop" in names else 1.0
+        factor = 0.3 if "Wipe" in names else 0.6 if "Noop" in names else 1.0
         if lat.ratio is None or factor == 1.0:
             return lat
         return Latency(**{**lat.to_dict(), "ratio": lat.ratio * factor})
 
-    monkeypatch.setattr(_objective, "measure_latency", cheaper)
+    monkeypatch.setattr(objective, "measure_latency", cheaper)
 
     @register_attention("t_wipe", paper="test", url="-", params_formula="0",
                         placement="after the addition (post_add)")
@@ -91,7 +93,7 @@ def test_confirmed_report_calls_a_harmful_module_worse_and_a_noop_never_better(
     out = tmp_path / "out"
     assert run(space, out, "--n-trials", "3") == 0
     study = load_existing_study("c", f"sqlite:///{out}/study.db")
-    claims = {c.reference: c for c in claims_mod.study_claims(study).claims}
+    claims = {c.reference: c for c in studies.study_claims(study).claims}
     none, wipe, noop = claims["no attention"], claims["t_wipe everywhere"], claims["t_noop everywhere"]
     assert none.seeds == 4 and none.verdict == "reference"
     # the no-op builds the plain network under another name: with shared initialisation every
@@ -109,8 +111,8 @@ def test_confirmed_report_calls_a_harmful_module_worse_and_a_noop_never_better(
 def test_paired_claims_on_a_study_built_by_hand() -> None:
     """A module that is worse on every seed is called worse; one within the noise is not called better."""
     study = optuna.create_study(directions=["maximize", "minimize"])
-    study.set_user_attr("objectives", ["accuracy", "latency_ratio"])
-    study.set_user_attr("space", {"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
+    write_study(study, objectives=["accuracy", "latency_ratio"])
+    write_study(study, space={"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
     rows = [("none", "no attention", [0.80, 0.78, 0.82], 1.0),
             ("bad", None, [0.70, 0.69, 0.71], 1.1),
             ("noisy", None, [0.83, 0.76, 0.83], 1.2),
@@ -120,14 +122,13 @@ def test_paired_claims_on_a_study_built_by_hand() -> None:
         for k, v in (("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
                      ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio),
                      ("latency_ms", ratio * 2.0), ("latency", {"baseline_median_ms": 2.0})):
-            t.set_user_attr(k, v)
+            write_trial(t, **{k: v})
         if ref:
-            t.set_user_attr("reference", ref)
+            write_trial(t, reference=ref)
         study.tell(t, [accs[0], ratio])
         for seed in (1, 2):
-            study.set_user_attr(claims_mod.confirm_key(name, seed),
-                                {"arch_key": name, "seed": seed, "accuracy": accs[seed]})
-    sc = claims_mod.study_claims(study)
+            write_confirmation(study, Confirmation(name, t.number, seed, accs[seed], 0.0, 0.0))
+    sc = studies.study_claims(study)
     by = {c.arch_short: c for c in sc.claims}
     assert by["bad"].verdict == "worse"
     assert by["noisy"].verdict == "indistinguishable"
@@ -146,7 +147,7 @@ def test_confirmation_survives_an_interruption_without_retraining(tmp_path, fash
                                                                    monkeypatch) -> None:
     space = write_space(tmp_path, name="i", seeds=3)
     out = tmp_path / "out"
-    real = search_run.run_confirmation.__globals__["train_seed"]
+    real = confirm.train_seed
     calls: list[tuple[str, int]] = []
 
     def interrupted_on_third(arch, space, data, *, seed, device):
@@ -155,11 +156,11 @@ def test_confirmation_survives_an_interruption_without_retraining(tmp_path, fash
         calls.append((arch.short(), seed))
         return real(arch, space, data, seed=seed, device=device)
 
-    monkeypatch.setitem(search_run.run_confirmation.__globals__, "train_seed", interrupted_on_third)
+    monkeypatch.setattr(confirm, "train_seed", interrupted_on_third)
     assert run(space, out, "--n-trials", "3") == 130
     study = load_existing_study("i", f"sqlite:///{out}/study.db")
-    assert len(claims_mod.confirmations(study)) >= 1
-    stored = sum(len(v) for v in claims_mod.confirmations(study).values())
+    assert len(studies.confirmations(study)) >= 1
+    stored = sum(len(v) for v in studies.confirmations(study).values())
     assert stored == 2
     trials_before = len(study.trials)
 
@@ -169,13 +170,13 @@ def test_confirmation_survives_an_interruption_without_retraining(tmp_path, fash
         again.append((arch.short(), seed))
         return real(arch, space, data, seed=seed, device=device)
 
-    monkeypatch.setitem(search_run.run_confirmation.__globals__, "train_seed", counting)
+    monkeypatch.setattr(confirm, "train_seed", counting)
     assert run(space, out, "--n-trials", "3") == 0
     study = load_existing_study("i", f"sqlite:///{out}/study.db")
     assert len(study.trials) == trials_before  # the search was complete: nothing retrained
     assert not set(calls) & set(again)  # no confirmed seed trained twice
     assert (out / "best.yaml").exists()
-    final = sum(len(v) for v in claims_mod.confirmations(study).values())
+    final = sum(len(v) for v in studies.confirmations(study).values())
     assert final == stored + len(again)
     # a third run has nothing left to do
     again.clear()
@@ -215,8 +216,8 @@ def test_latency_objective_holds_still_where_milliseconds_drift() -> None:
     the same architecture lands within 2% of itself and the heavier one is never faster.
     (How still the ratio is on real timings is measured in bench/, not asserted here.)"""
     study = optuna.create_study(directions=["maximize", "minimize"])
-    study.set_user_attr("objectives", ["accuracy", "latency_ratio"])
-    study.set_user_attr("space", {"search": {"seed": 0}, "confirm": False})
+    write_study(study, objectives=["accuracy", "latency_ratio"])
+    write_study(study, space={"search": {"seed": 0}, "confirm": False})
     rows = [  # (arch, reference, raw ms of the candidate, ratio, baseline ms timed beside it)
         ("none|none|none", "no attention", 5.57, 0.998, 5.58),
         ("se(r=4)|none|none", None, 6.50, 1.030, 6.31),
@@ -228,37 +229,36 @@ def test_latency_objective_holds_still_where_milliseconds_drift() -> None:
         for k, v in (("arch_short", name), ("arch_key", name), ("accuracy", 0.78),
                      ("latency_ms", ms), ("latency_ratio", ratio),
                      ("latency", {"median_ms": ms, "ratio": ratio, "baseline_median_ms": base})):
-            t.set_user_attr(k, v)
+            write_trial(t, **{k: v})
         if ref:
-            t.set_user_attr("reference", ref)
+            write_trial(t, reference=ref)
         study.tell(t, [0.78, ratio])
-    by = {c.arch_short: c for c in claims_mod.study_claims(study).claims}
+    by = {c.arch_short: c for c in studies.study_claims(study).claims}
     plain, again, ca = by["none|none|none"], by["none|none|none#again"], by["none|ca(r=4)[last]|none"]
     assert again.values[1] / plain.values[1] == pytest.approx(1.0, abs=0.02)  # raw ms: 12.6% apart
     assert again.latency_ms / plain.latency_ms == pytest.approx(1.0, abs=0.02)
     assert ca.latency_ms > plain.latency_ms and ca.values[1] > plain.values[1]  # raw ms said faster
-    assert claims_mod.latency_scale_ms(study) == pytest.approx((5.58 + 6.25) / 2)
+    assert studies.latency_scale_ms(study) == pytest.approx((5.58 + 6.25) / 2)
 
 
 def test_a_half_finished_confirmation_says_what_is_not_confirmed() -> None:
     """The time budget (or Ctrl-C) stopped confirmation after the reference and one front point:
     the front is on the confirmed ones, and the verdict names the front point still unconfirmed."""
     study = optuna.create_study(directions=["maximize", "minimize"])
-    study.set_user_attr("objectives", ["accuracy", "latency_ratio"])
-    study.set_user_attr("space", {"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
+    write_study(study, objectives=["accuracy", "latency_ratio"])
+    write_study(study, space={"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
     rows = [("none", "no attention", [0.80, 0.79, 0.81], 1.0), ("a", None, [0.81, 0.80, 0.80], 1.1),
             ("b", None, [0.83], 1.3)]  # b: on the search's front, never confirmed
     for name, ref, accs, ratio in rows:
         t = study.ask()
         for k, v in (("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
                      ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio), ("latency_ms", ratio)):
-            t.set_user_attr(k, v)
+            write_trial(t, **{k: v})
         if ref:
-            t.set_user_attr("reference", ref)
+            write_trial(t, reference=ref)
         study.tell(t, [accs[0], ratio])
         for seed, acc in enumerate(accs[1:], start=1):
-            study.set_user_attr(claims_mod.confirm_key(name, seed),
-                                {"arch_key": name, "seed": seed, "accuracy": acc})
-    sc = claims_mod.study_claims(study)
+            write_confirmation(study, Confirmation(name, t.number, seed, acc, 0.0, 0.0))
+    sc = studies.study_claims(study)
     assert sc.confirmed and [c.arch_short for c in sc.front] == ["none", "a"]  # a: 0.8033 at x1.1
     assert "1 front architecture(s) of the search are not confirmed yet (#2)" in sc.verdict

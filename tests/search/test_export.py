@@ -2,26 +2,24 @@ from __future__ import annotations
 
 import optuna
 import pytest
+from optuna.trial import TrialState
 
-from search.pareto import PickError, knee, pareto_front, pick_claim
+from studies import PickError, knee, non_dominated, pick_claim, records, write_study, write_trial
 
 
 def fake_study(points: list[tuple[float, float]]) -> optuna.Study:
     study = optuna.create_study(directions=["maximize", "minimize"])
-    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    write_study(study, objectives=["accuracy", "latency_ms"])
     for acc, lat in points:
         t = study.ask()
-        t.set_user_attr("accuracy", acc)
-        t.set_user_attr("latency_ms", lat)
-        t.set_user_attr("arch_short", f"arch{t.number}")
-        t.set_user_attr("arch_key", f"key{t.number}")
+        write_trial(t, accuracy=acc, latency_ms=lat, arch_short=f"arch{t.number}", arch_key=f"key{t.number}")
         study.tell(t, [acc, lat])
     return study
 
 
 def test_front_and_knee() -> None:
     study = fake_study([(0.80, 1.0), (0.90, 2.0), (0.91, 4.0), (0.85, 3.0), (0.70, 0.9)])
-    front = pareto_front(study)
+    front = non_dominated(records(study, states=(TrialState.COMPLETE,)), ["maximize", "minimize"])
     assert [t.number for t in front] == [4, 0, 1, 2]  # (0.85, 3.0) is dominated
     assert knee(front, ["maximize", "minimize"]).number == 1
 

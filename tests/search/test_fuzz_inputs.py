@@ -31,8 +31,10 @@ from models import build_model, load_architecture
 from runners import train as train_cli
 from runners.data import DatasetNotFound
 from search import export as export_cli
+from search import pipeline
 from search import run as run_cli
 from spaces import SPACES_DIR
+from studies import write_study, write_trial
 
 BUNDLED = {p.name: yaml.safe_load(p.read_text()) for p in sorted(SPACES_DIR.glob("*.yaml"))}
 ARCH = {
@@ -184,8 +186,8 @@ def _no_data(**_: Any) -> None:
 def cheap_dry_run(monkeypatch):
     """The dry run times a few training steps of a sampled architecture; the fuzzer is about
     input handling, so the timing is replaced by a constant (a fuzzed space may name ResNet-50)."""
-    monkeypatch.setattr(run_cli, "seconds_per_step", lambda *a, **k: 0.01)
-    monkeypatch.setattr(run_cli, "build_model", lambda arch: None)
+    monkeypatch.setattr(pipeline, "seconds_per_step", lambda *a, **k: 0.01)
+    monkeypatch.setattr(pipeline, "build_model", lambda arch: None)
 
 
 FAST = settings(max_examples=fast_examples(60), derandomize=True, deadline=None, database=None,
@@ -212,11 +214,11 @@ def test_fuzzed_architecture_files_load_and_build_or_one_value_error(tmp_path_fa
 
 def _pick_study() -> optuna.Study:
     study = optuna.create_study(directions=["maximize", "minimize"])
-    study.set_user_attr("objectives", ["accuracy", "latency_ms"])
+    write_study(study, objectives=["accuracy", "latency_ms"])
     for i, (acc, lat) in enumerate([(0.8, 1.0), (0.9, 2.0)]):
         t = study.ask()
         for k, v in (("accuracy", acc), ("latency_ms", lat), ("arch_short", f"a{i}"), ("arch_key", f"a{i}")):
-            t.set_user_attr(k, v)
+            write_trial(t, **{k: v})
         study.tell(t, [acc, lat])
     return study
 
@@ -224,7 +226,7 @@ def _pick_study() -> optuna.Study:
 @FAST
 @given(pick=st.one_of(st.text(max_size=30), st.from_regex(r"(latency<=|trial=)[0-9.eE+-]{0,8}", fullmatch=True)))
 def test_fuzzed_picks_are_a_pick_error_or_a_trial(pick: str) -> None:
-    from search.pareto import PickError, pick_claim
+    from studies import PickError, pick_claim
 
     try:
         pick_claim(_pick_study(), pick)

@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
-from reports.studies import make_storage
-from search._study import finished_count
+from search.study import finished_count
+from studies.storage import make_storage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,3 +78,31 @@ def test_killed_worker_trial_is_failed_and_requeued(tiny_space, fashion_dir, tmp
     assert len(retries) == 1 and retries[0].params == dead.params
     assert retries[0].state == TrialState.COMPLETE
     assert finished_count(study) == 6
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_a_dead_workers_trial_of_the_same_architecture_is_not_waited_for(tmp_path, monkeypatch) -> None:
+    """A worker that samples the architecture another worker was training when it died must not
+    wait for that trial forever: its heartbeat stopped, so it is failed (and re-queued once)."""
+    import threading
+
+    from search.objective import find_duplicate
+    from studies import TrialRecord, write_trial
+
+    monkeypatch.setenv("ATTNAS_HEARTBEAT", "1")
+    monkeypatch.setenv("ATTNAS_GRACE", "1")
+    storage = make_storage(f"sqlite:///{tmp_path / 'hb.db'}")
+    study = optuna.create_study(storage=storage, directions=["maximize", "minimize"])
+    dead = study.ask()
+    write_trial(dead, arch_key="k", signature="s")
+    storage.record_heartbeat(dead._trial_id)  # its worker's last heartbeat
+    time.sleep(2.5)  # past the grace period
+    live = study.ask()
+    found: list[TrialRecord | None] = []
+    waiter = threading.Thread(target=lambda: found.append(find_duplicate(study, live.number, "k", "s")),
+                              daemon=True)
+    waiter.start()
+    waiter.join(timeout=30)
+    assert not waiter.is_alive(), "waited for a trial whose worker is dead"
+    assert found == [None]  # nothing to reuse: this trial trains the architecture itself
+    assert study.trials[dead.number].state == TrialState.FAIL

@@ -14,7 +14,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from search._study import finished_count
+from search.study import finished_count
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from models import build_model, load_architecture
-from search._study import finished_count
 from search.run import main
+from search.study import finished_count
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -154,6 +154,22 @@ def test_help_lists_every_flag(tmp_path: Path) -> None:
     for flag in ("--n-trials", "--timeout", "--study-name", "--storage", "--sampler", "--seed",
                  "--device", "--out", "--quiet", "--dry-run", "--no-baselines"):
         assert flag in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["search.run", "--help"], ["search.run", "--space", "x.yaml", "--jobs", "0"],
+    ["search.export", "--help"], ["search.fidelity", "--help"], ["reports.dashboard", "--help"],
+    ["search.export"],  # --study missing: argparse's usage error
+])
+def test_help_and_flag_errors_answer_without_importing_torch(argv: list[str]) -> None:
+    """Every command parses its flags before it loads torch (seconds on a small machine)."""
+    code = ("import runpy, sys; sys.argv = sys.argv[1:]\n"
+            "try:\n    runpy.run_module(sys.argv[0], run_name='__main__')\n"
+            "except SystemExit as e:\n    print('exit', e.code, 'torch' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout.strip().splitlines()[-1] in ("exit 0 False", "exit 2 False"), proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_latency_ratio_objective(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:

@@ -10,15 +10,15 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search._sampling import (
+from search.catalog import model_catalog
+from search.run import main
+from search.sampling import (
     enumerate_params,
     params_to_architecture,
     reference_trials,
     suggest_architecture,
 )
-from search._study import make_sampler
-from search.catalog import model_catalog
-from search.run import main
+from search.study import make_sampler
 from spaces import load_space
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,12 +8,11 @@ import warnings
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
-from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
-from reports.studies import make_storage
-from search._sampling import enumerate_params, reference_trials
+from search.sampling import enumerate_params, reference_trials
 from spaces import SearchSpace, SpaceError
+from studies import StudyRecord, make_storage, records, trial_attrs, write_study
 
 
 def make_sampler(space: SearchSpace, *, name: str | None = None,
@@ -62,7 +61,7 @@ def enqueue_grid(study: optuna.Study, space: SearchSpace, *, seed: int) -> int:
     params = [p for p in enumerate_params(space) if tuple(sorted(p.items())) not in done]
     random.Random(seed).shuffle(params)
     for p in params:
-        study.enqueue_trial(p, user_attrs={"grid": True})
+        study.enqueue_trial(p, user_attrs=trial_attrs(grid=True))
     return len(params)
 
 
@@ -91,18 +90,17 @@ def open_study(space: SearchSpace, *, storage: str, study_name: str,
         if joiner_sampler is not None:
             study.sampler = joiner_sampler
         deadline = time.monotonic() + join_timeout
-        while "space_sha256" not in study.user_attrs and time.monotonic() < deadline:
+        while StudyRecord.of(study).space_sha256 is None and time.monotonic() < deadline:
             time.sleep(0.5)
     else:
-        study.set_user_attr("space_path", str(space.path))
-        study.set_user_attr("space", space.config.model_dump(mode="json"))
-        study.set_user_attr("objectives", list(space.config.objectives))
-        study.set_user_attr("stage_names", [s.name for s in space.stages])
+        write_study(study, space_path=str(space.path), space=space.config.model_dump(mode="json"),
+                    objectives=tuple(space.config.objectives),
+                    stage_names=tuple(s.name for s in space.stages))
         if baselines:
             for label, params in reference_trials(space)[0]:
-                study.enqueue_trial(params, user_attrs={"reference": label})
-        study.set_user_attr("space_sha256", space.sha256)  # last: joiners wait for it
-    recorded = study.user_attrs.get("space_sha256")
+                study.enqueue_trial(params, user_attrs=trial_attrs(reference=label))
+        write_study(study, space_sha256=space.sha256)  # last: joiners wait for it
+    recorded = StudyRecord.of(study).space_sha256
     if recorded != space.sha256:
         raise SpaceError(
             f"study {study_name!r} in {storage} was created from a space file with sha256 "
@@ -118,9 +116,15 @@ def finished_count(study: optuna.Study) -> int:
     This is what ``n_trials`` counts: a duplicate costs a fraction of a second
     and adds nothing to the front.
     """
-    return sum(1 for t in study.get_trials(deepcopy=False,
-                                           states=(TrialState.COMPLETE, TrialState.PRUNED))
-               if t.user_attrs.get("duplicate_of") is None and not t.user_attrs.get("surplus"))
+    return sum(1 for r in records(study, states=(TrialState.COMPLETE, TrialState.PRUNED)) if r.is_finished)
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail the running trials whose worker stopped sending heartbeats (RDB storages with
+    heartbeats; Optuna re-queues each once). Elsewhere a no-op."""
+    with warnings.catch_warnings():  # "experimental" in Optuna 5
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # checks the storage's heartbeat itself
 
 
 def claims_a_slot(study: optuna.Study, number: int, n_trials: int) -> bool:
@@ -130,8 +134,7 @@ def claims_a_slot(study: optuna.Study, number: int, n_trials: int) -> bool:
     Trial numbers are unique, so several workers sharing one study never both
     take the last slot, and ``n_trials`` is the study's total, not per worker.
     """
-    if isinstance(study._storage, RDBStorage) and study._storage.is_heartbeat_enabled():
-        optuna.storages.fail_stale_trials(study)  # a dead worker's trial must not hold a slot
+    fail_stale_trials(study)  # a dead worker's trial must not hold a slot
     earlier_running = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
                           if t.number < number)
     return finished_count(study) + earlier_running < n_trials

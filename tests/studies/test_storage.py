@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from reports import dashboard
-from reports.studies import StorageUnavailable, StudyNotFound, load_existing_study, make_storage
 from search import export
+from studies.storage import StorageUnavailable, StudyNotFound, load_existing_study, make_storage
 
 
 def free_port() -> int:

@@ -6,9 +6,11 @@ import warnings
 from typing import NamedTuple
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
-from reports.claims import Claim, StudyClaims, latency_scale_ms, study_claims
+from studies import Claim, StudyClaims, StudyRecord, TrialRecord, latency_scale_ms, records, study_claims
+from studies.claims import display_latency_ms
+from studies.pareto import hypervolume_2d
 
 
 class Point(NamedTuple):
@@ -23,7 +25,7 @@ class Point(NamedTuple):
     types: str  # the attention types the architecture uses, e.g. "eca+se" or "none"
     interval: tuple[float, float] | None = None  # of the mean accuracy; None for one seed
     seeds: int = 1
-    verdict: str = ""  # against the plain backbone, in words (reports.claims)
+    verdict: str = ""  # against the plain backbone, in words (studies.claims)
 
 
 class FrontData(NamedTuple):
@@ -62,23 +64,21 @@ class Importance(NamedTuple):
 COST_METRICS = ("latency_ms", "latency_ratio", "flops", "params", "peak_memory")
 
 
-def trial_kind(t: FrozenTrial) -> str | None:
+def trial_kind(t: TrialRecord) -> str | None:
     """How a trial is drawn: reference, search, infeasible; None if not drawn."""
-    ua = t.user_attrs
-    if "latency_ms" not in ua or ua.get("duplicate_of") is not None:
+    if t.latency_ms is None or t.is_duplicate:
         return None
     if t.state == TrialState.COMPLETE:
-        return "reference" if "reference" in ua else "search"
-    if ua.get("infeasible"):
+        return "reference" if t.reference is not None else "search"
+    if t.is_infeasible:
         return "infeasible"
     return None
 
 
-def _hover(t: FrozenTrial, claim: Claim | None = None) -> str:
-    ua = t.user_attrs
+def _hover(t: TrialRecord, claim: Claim | None = None) -> str:
     stages = "<br>".join(
-        f"  {i + 1}: {part}" for i, part in enumerate(ua.get("arch_short", "?").split("|")))
-    lines = [f"<b>trial {t.number}</b>" + (f" ({ua['reference']})" if "reference" in ua else ""),
+        f"  {i + 1}: {part}" for i, part in enumerate((t.arch_short or "?").split("|")))
+    lines = [f"<b>trial {t.number}</b>" + (f" ({t.reference})" if t.reference is not None else ""),
              stages]
     if claim is not None:
         lines.append(f"accuracy: {claim.accuracy_text()}")
@@ -88,13 +88,13 @@ def _hover(t: FrozenTrial, claim: Claim | None = None) -> str:
     for k, fmt in (("accuracy", "{:.4f}"), ("latency_ms", "{:.3f} ms measured"),
                    ("latency_ratio", "x{:.3f} the plain backbone"),
                    ("params", "{:,}"), ("flops", "{:,}"), ("train_seconds", "{:.1f} s")):
-        if k in ua and not (k == "accuracy" and claim is not None):
-            lines.append(f"{k}: {fmt.format(ua[k])}")
+        if getattr(t, k) is not None and not (k == "accuracy" and claim is not None):
+            lines.append(f"{k}: {fmt.format(getattr(t, k))}")
     return "<br>".join(lines)
 
 
-def _types(t: FrozenTrial) -> str:
-    stages = t.user_attrs.get("arch", {}).get("stages", [])
+def _types(t: TrialRecord) -> str:
+    stages = (t.arch or {}).get("stages", [])
     used = sorted(({s["attention"] for s in stages} | {s.get("conv", "standard") for s in stages})
                   - {"none", "standard"})
     return "+".join(used) or "none"
@@ -102,13 +102,12 @@ def _types(t: FrozenTrial) -> str:
 
 def front_data(study: optuna.Study) -> FrontData:
     """Accuracy and costs of every measured trial, and the Pareto front."""
-    trials = study.get_trials(deepcopy=False)
+    trials = records(study)
     counts = {"complete": 0, "infeasible": 0, "duplicate": 0, "fail": 0, "running": 0}
     for t in trials:
-        ua = t.user_attrs
-        if ua.get("duplicate_of") is not None:
+        if t.is_duplicate:
             counts["duplicate"] += 1
-        elif ua.get("infeasible"):
+        elif t.is_infeasible:
             counts["infeasible"] += 1
         elif t.state.name.lower() in counts:
             counts[t.state.name.lower()] += 1
@@ -120,16 +119,15 @@ def front_data(study: optuna.Study) -> FrontData:
         kind = trial_kind(t)
         if kind is None:
             continue
-        ua = t.user_attrs
         c = by_number.get(t.number)
-        costs = {k: float(ua[k]) for k in COST_METRICS if k in ua}
-        points.append(Point(t.number, c.mean if c else float(ua.get("accuracy", float("nan"))),
-                            c.latency_ms if c else float(ua["latency_ms"]), ua.get("arch_short", "?"),
+        costs = {k: float(getattr(t, k)) for k in COST_METRICS if getattr(t, k) is not None}
+        points.append(Point(t.number, c.mean if c else float(t.accuracy or float("nan")),
+                            c.latency_ms if c else float(t.latency_ms), t.arch_short or "?",  # type: ignore[arg-type]
                             kind, t.number in best, _hover(t, c), costs, _types(t),
                             c.interval if c else None, c.seeds if c else 1,
                             c.verdict_text() if c else ""))
     front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)
-    return FrontData(points, front, counts, list(study.user_attrs.get("objectives", [])), claims)
+    return FrontData(points, front, counts, list(StudyRecord.of(study).objectives), claims)
 
 
 def stage_data(study: optuna.Study) -> StageData:
@@ -140,31 +138,19 @@ def stage_data(study: optuna.Study) -> StageData:
     acc: dict[tuple[str, str], list[float]] = {}
     lat: dict[tuple[str, str], list[float]] = {}
     stages: list[str] = []
-    names = study.user_attrs.get("stage_names", [])  # studies before it: stage1, stage2, ...
-    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if trial_kind(t) not in ("search", "reference"):
+    names = StudyRecord.of(study).stage_names  # studies before it: stage1, stage2, ...
+    for t in records(study, states=(TrialState.COMPLETE,)):
+        if trial_kind(t) not in ("search", "reference") or t.arch is None:
             continue
-        for i, stage in enumerate(t.user_attrs["arch"]["stages"]):
+        for i, stage in enumerate(t.arch["stages"]):
             name = names[i] if i < len(names) else f"stage{i + 1}"
             if name not in stages:
                 stages.append(name)
             conv = stage.get("conv", "standard")
             choice = stage["attention"] if conv == "standard" else f"{stage['attention']}+{conv}"
-            acc.setdefault((name, choice), []).append(t.user_attrs["accuracy"])
-            ratio = t.user_attrs.get("latency_ratio")
-            lat.setdefault((name, choice), []).append(
-                ratio * scale if ratio is not None and scale is not None else t.user_attrs["latency_ms"])
+            acc.setdefault((name, choice), []).append(t.accuracy)
+            lat.setdefault((name, choice), []).append(display_latency_ms(t, scale))
     return StageData(stages, acc, lat)
-
-
-def hypervolume_2d(points: list[tuple[float, float]], reference: tuple[float, float]) -> float:
-    """Area dominated by minimisation ``points`` up to ``reference``."""
-    hv, best_y = 0.0, reference[1]
-    for x, y in sorted(points):
-        if x < reference[0] and y < best_y:
-            hv += (reference[0] - x) * (best_y - y)
-            best_y = y
-    return hv
 
 
 def hypervolume_data(study: optuna.Study) -> HypervolumeData | None:
@@ -173,19 +159,19 @@ def hypervolume_data(study: optuna.Study) -> HypervolumeData | None:
     The reference point is fixed for the study and stated: accuracy 0 and the
     largest value of the cost among feasible complete trials.
     """
-    objectives = list(study.user_attrs.get("objectives", []))
+    objectives = StudyRecord.of(study).objectives
     cost = next((o for o in objectives if o != "accuracy"), None)
     if cost is None or "accuracy" not in objectives:
         return None
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if cost in t.user_attrs and "accuracy" in t.user_attrs]
+    done = [t for t in records(study, states=(TrialState.COMPLETE,))
+            if getattr(t, cost, None) is not None and t.accuracy is not None]
     if not done:
         return None
-    ref = (0.0, max(float(t.user_attrs[cost]) for t in done))
+    ref = (0.0, max(float(getattr(t, cost)) for t in done))
     seen: list[tuple[float, float]] = []
     numbers, hvs = [], []
     for t in sorted(done, key=lambda t: t.number):
-        seen.append((1.0 - t.user_attrs["accuracy"], float(t.user_attrs[cost])))
+        seen.append((1.0 - t.accuracy, float(getattr(t, cost))))  # type: ignore[operator]
         numbers.append(t.number)
         hvs.append(hypervolume_2d(seen, (1.0 - ref[0], ref[1])))
     return HypervolumeData(numbers, hvs, ref, cost)
@@ -196,10 +182,9 @@ def timeline_data(study: optuna.Study) -> list[TimelineRow]:
     for t in study.get_trials(deepcopy=False):
         if t.datetime_start is None:
             continue
-        seconds = t.duration.total_seconds() if t.duration else 0.0
-        state = "infeasible" if t.user_attrs.get("infeasible") else t.state.name.lower()
-        if t.user_attrs.get("duplicate_of") is not None:
-            state = "duplicate"
+        r = TrialRecord.of(t)
+        seconds = r.duration_s or 0.0
+        state = "duplicate" if r.is_duplicate else "infeasible" if r.is_infeasible else t.state.name.lower()
         rows.append(TimelineRow(t.number, t.datetime_start.isoformat(), seconds, state))
     return rows
 
@@ -210,9 +195,8 @@ def importance_data(study: optuna.Study) -> list[Importance]:
     PED-ANOVA needs no extra package and handles conditional parameters (a
     module's hyper-parameters exist only in trials that chose it).
     """
-    objectives = list(study.user_attrs.get("objectives", []))
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if t.user_attrs.get("duplicate_of") is None]
+    objectives = StudyRecord.of(study).objectives
+    complete = [r for r in records(study, states=(TrialState.COMPLETE,)) if not r.is_duplicate]
     if len(complete) < 4:
         return []
     evaluator = optuna.importance.PedAnovaImportanceEvaluator()

@@ -17,6 +17,7 @@ from models import Architecture, StageChoice, get_backbone_spec
 from models.attention import get_attention_spec
 from models.convs import get_conv_spec
 from spaces import SearchSpace, StageSpace
+from studies import REFERENCE_LABEL
 
 
 def _suggest(trial: optuna.Trial, name: str, values: tuple[Any, ...]) -> Any:
@@ -102,7 +103,7 @@ def reference_trials(space: SearchSpace) -> tuple[list[tuple[str, dict[str, Any]
     modules.sort(key=lambda n: n != "none")
     convs = [c for c in dict.fromkeys(c.name for s in space.stages for c in s.convs)
              if c != "standard"]
-    candidates = [("no attention" if name == "none" else f"{name} everywhere",
+    candidates = [(REFERENCE_LABEL if name == "none" else f"{name} everywhere",
                    _uniform_params(space, name)) for name in modules]
     candidates += [(f"{conv} everywhere", _uniform_params(space, "none", conv)) for conv in convs]
     refs = [(label, params) for label, params in candidates if params is not None]

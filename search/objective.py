@@ -1,7 +1,7 @@
 """One trial: sample -> build -> de-duplicate -> measure -> constrain -> train.
 
 Cheap measurements come first: a candidate that breaks a hard constraint is
-recorded (state PRUNED, ``user_attrs["infeasible"] = True``) with its
+recorded (state PRUNED, ``TrialRecord.infeasible``) with its
 measurements and is never trained. An architecture whose canonical key or
 built-model signature matches a finished trial is not trained again: the trial
 reuses that result and records ``duplicate_of``.
@@ -15,21 +15,17 @@ from collections.abc import Callable
 
 import optuna
 import torch
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from models import Architecture, build_model, model_signature
 from runners.data import ProxyData
 from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
 from runners.trainer import TrainBudget, TrainingDiverged, train_proxy
-from search._sampling import suggest_architecture
-from search._study import claims_a_slot
+from search.sampling import suggest_architecture
+from search.study import claims_a_slot, fail_stale_trials
 from spaces import SearchSpace
-
-# attributes copied from the trial a duplicate points to
-_RESULT_ATTRS = ("accuracy", "accuracy_seeds", "val_loss", "latency_ms", "latency_ratio", "peak_memory",
-                 "latency", "params", "flops", "train_seconds", "images_per_second",
-                 "constraint_violations", "infeasible")
+from studies import TrialRecord, records, write_trial
 
 
 def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> dict[str, float]:
@@ -48,7 +44,7 @@ def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> dict
 
 
 def _record_constraints(trial: optuna.Trial, violations: dict[str, float]) -> None:
-    trial.set_user_attr("constraint_violations", violations)
+    write_trial(trial, constraint_violations=violations)
     for key, value in violations.items():
         trial.set_constraint(key, value)
 
@@ -141,6 +137,28 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
             "images_per_second": sum(r["images_per_second"] for r in runs.values()) / n}
 
 
+def find_duplicate(study: optuna.Study, number: int, key: str, signature: str) -> TrialRecord | None:
+    """A finished trial with the same architecture, waiting for one that is running.
+
+    A lower-numbered trial evaluating the same architecture in another
+    worker is waited for rather than trained twice; if it fails, or its
+    worker dies (its heartbeat stops), this trial trains the architecture
+    itself.
+    """
+    def same(r: TrialRecord) -> bool:
+        return r.is_distinct and (r.arch_key == key or r.signature == signature)
+
+    while True:
+        for r in records(study, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+            if same(r) and (r.state == TrialState.COMPLETE or r.is_infeasible):
+                return r
+        fail_stale_trials(study)  # a dead worker's trial would be waited for forever
+        if not any(same(r) and r.number < number
+                   for r in records(study, states=(TrialState.RUNNING,))):
+            return None
+        time.sleep(0.5)
+
+
 class Objective:
     """The study's objective over a fixed space and proxy dataset."""
 
@@ -159,69 +177,37 @@ class Objective:
             self._baseline = build_model(arch.without_attention(), seed=self.seed)
         return self._baseline
 
-    def _find_duplicate(self, study: optuna.Study, number: int, key: str,
-                        signature: str) -> FrozenTrial | None:
-        """A finished trial with the same architecture, waiting for one that is running.
-
-        A lower-numbered trial evaluating the same architecture in another
-        worker is waited for rather than trained twice; if it fails, this
-        trial trains the architecture itself.
-        """
-        def same(t: FrozenTrial) -> bool:
-            return (t.user_attrs.get("duplicate_of") is None and not t.user_attrs.get("surplus")
-                    and (t.user_attrs.get("arch_key") == key
-                         or t.user_attrs.get("signature") == signature))
-
-        while True:
-            for t in study.get_trials(deepcopy=False,
-                                      states=(TrialState.COMPLETE, TrialState.PRUNED)):
-                if same(t) and (t.state == TrialState.COMPLETE or t.user_attrs.get("infeasible")):
-                    return t
-            if not any(same(t) and t.number < number
-                       for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))):
-                return None
-            time.sleep(0.5)
-
     def _objective_values(self, attrs: dict) -> tuple[float, ...]:
         return tuple(float(attrs[m]) for m in self.space.config.objectives)
 
     @staticmethod
     def _record_measured(trial: optuna.Trial, measured: dict) -> None:
-        for k in ("params", "flops", "latency_ms", "latency_ratio", "peak_memory", "latency",
-                  "onnx_max_abs_diff"):
-            if k in measured:
-                trial.set_user_attr(k, measured[k])
+        write_trial(trial, **{k: v for k, v in measured.items()
+                               if k != "constraint_violations" and (k != "infeasible" or v)})
         _record_constraints(trial, measured["constraint_violations"])
-        if measured["infeasible"]:
-            trial.set_user_attr("infeasible", True)
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
-        trial.set_user_attr("worker", os.getpid())
+        write_trial(trial, worker=os.getpid())
         if self.n_trials is not None and not claims_a_slot(trial.study, trial.number, self.n_trials):
             # another worker holds the last slots of n_trials: give this one back and stop
-            trial.set_user_attr("surplus", True)
+            write_trial(trial, surplus=True)
             trial.study.stop()
             raise optuna.TrialPruned("surplus: the study's n_trials are taken by other workers")
         arch = suggest_architecture(trial, self.space, in_channels=self.data.in_channels,
                                     input_size=self.data.input_size,
                                     num_classes=self.data.num_classes)
-        trial.set_user_attr("arch", arch.to_dict())
-        trial.set_user_attr("arch_short", arch.short())
-        trial.set_user_attr("arch_key", arch.key())
         model = build_model(arch, seed=self.seed)
         signature = model_signature(model)
-        trial.set_user_attr("signature", signature)
+        write_trial(trial, arch=arch.to_dict(), arch_short=arch.short(), arch_key=arch.key(),
+                    signature=signature)
 
-        dup = self._find_duplicate(trial.study, trial.number, arch.key(), signature)
+        dup = find_duplicate(trial.study, trial.number, arch.key(), signature)
         if dup is not None:
-            trial.set_user_attr("duplicate_of", dup.number)
-            for k in _RESULT_ATTRS:
-                if k in dup.user_attrs:
-                    trial.set_user_attr(k, dup.user_attrs[k])
-            _record_constraints(trial, dup.user_attrs.get("constraint_violations", {}))
+            write_trial(trial, duplicate_of=dup.number, **dup.copied_attrs())
+            _record_constraints(trial, dict(dup.constraint_violations))
             if dup.state == TrialState.PRUNED:
                 raise optuna.TrialPruned(f"duplicate of infeasible trial {dup.number}")
-            return tuple(dup.values)
+            return tuple(dup.values or ())
 
         try:
             attrs = evaluate_architecture(arch, self.space, self.data, device=self.device, model=model,
@@ -230,13 +216,13 @@ class Objective:
         except _Infeasible:
             raise optuna.TrialPruned("violates a constraint; not trained") from None
         except TrainingDiverged as e:
-            trial.set_user_attr("fail_reason", str(e))
+            write_trial(trial, fail_reason=str(e))
             raise
         except torch.OutOfMemoryError as e:
-            trial.set_user_attr("fail_reason", f"out of memory: {str(e).splitlines()[0]}")
+            write_trial(trial, fail_reason=f"out of memory: {str(e).splitlines()[0]}")
             raise
-        for k in ("accuracy", "accuracy_seeds", "val_loss", "train_seconds", "images_per_second"):
-            trial.set_user_attr(k, attrs[k])
+        write_trial(trial, **{k: attrs[k] for k in ("accuracy", "accuracy_seeds", "val_loss",
+                                                     "train_seconds", "images_per_second")})
         return self._objective_values(attrs)
 
 

@@ -18,26 +18,20 @@ candidate), times each architecture's ratio. Machines drift; ratios do not.
 
 from __future__ import annotations
 
-import hashlib
 import math
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
 from scipy.stats import t as student_t
 
-CONFIRM_PREFIX = "confirm:"
-REFERENCE_LABEL = "no attention"
+from studies.pareto import PickError, knee, non_dominated, study_directions
+from studies.record import StudyRecord, TrialRecord, confirmations, records
 
 Verdict = Literal["reference", "better", "worse", "indistinguishable", "unpaired", "no reference"]
-
-
-def confirm_key(arch_key: str, seed: int) -> str:
-    """The study attribute that holds one confirmation training (keys stay short for RDB storages)."""
-    return f"{CONFIRM_PREFIX}{hashlib.sha1(arch_key.encode()).hexdigest()[:16]}:{seed}"
 
 
 def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
@@ -109,67 +103,21 @@ class StudyClaims(NamedTuple):
     verdict: str  # one plain sentence
 
 
-def _is_original(t: FrozenTrial) -> bool:
-    ua = t.user_attrs
-    return (t.state == TrialState.COMPLETE and ua.get("duplicate_of") is None
-            and not ua.get("surplus") and "arch_key" in ua and "accuracy" in ua)
-
-
 def latency_scale_ms(study: optuna.Study) -> float | None:
     """The plain backbone's median latency in ms over every trial that timed it; None if none did."""
-    base = [t.user_attrs["latency"]["baseline_median_ms"] for t in study.get_trials(deepcopy=False)
-            if (t.user_attrs.get("latency") or {}).get("baseline_median_ms") is not None
-            and t.user_attrs.get("duplicate_of") is None]
+    base = [r.latency["baseline_median_ms"] for r in records(study)
+            if not r.is_duplicate and (r.latency or {}).get("baseline_median_ms") is not None]
     return statistics.median(base) if base else None
 
 
-def confirmations(study: optuna.Study) -> dict[str, dict[int, float]]:
-    """``arch_key -> seed -> accuracy`` of the confirmation trainings stored in the study."""
-    out: dict[str, dict[int, float]] = {}
-    for key, value in study.user_attrs.items():
-        if key.startswith(CONFIRM_PREFIX) and isinstance(value, dict):
-            out.setdefault(value["arch_key"], {})[int(value["seed"])] = float(value["accuracy"])
-    return out
-
-
-def trial_accuracies(t: FrozenTrial, default_seed: int) -> dict[int, float]:
-    """The search's own trainings of a trial, seed -> accuracy (one seed in studies before seeds)."""
-    seeds = t.user_attrs.get("accuracy_seeds")
-    if seeds:
-        return {int(s): float(a) for s, a in seeds.items()}
-    return {default_seed: float(t.user_attrs["accuracy"])}
-
-
-def _dominates(a: tuple[float, ...], b: tuple[float, ...], signs: Sequence[float]) -> bool:
-    return (all(s * x >= s * y for x, y, s in zip(a, b, signs, strict=True))
-            and any(s * x > s * y for x, y, s in zip(a, b, signs, strict=True)))
-
-
-def non_dominated(points: list[Claim], directions: Sequence[str], *,
-                  by_search: bool = False) -> list[Claim]:
-    """The points no other point dominates, one per value vector, sorted by the first objective;
-    on the means (``values``), or with ``by_search`` on the search trials' own values."""
-    signs = [1.0 if d == "maximize" else -1.0 for d in directions]
-
-    def vec(p: Claim) -> tuple[float, ...]:
-        return p.search_values if by_search else p.values
-
-    front: dict[tuple[float, ...], Claim] = {}
-    for p in sorted(points, key=lambda p: p.number):
-        if not any(_dominates(vec(q), vec(p), signs) for q in points) and vec(p) not in front:
-            front[vec(p)] = p
-    return sorted(front.values(), key=lambda p: vec(p)[0])
-
-
-def _claim(t: FrozenTrial, accs: dict[int, float], ref: dict[int, float] | None, *,
+def _claim(t: TrialRecord, accs: dict[int, float], ref: dict[int, float] | None, *,
            objectives: Sequence[str], level: float, scale: float | None) -> Claim:
-    ua = t.user_attrs
     mean = statistics.fmean(accs.values())
     common = sorted(set(accs) & set(ref or {}))
     diffs = [accs[s] - ref[s] for s in common] if ref is not None else []
     diff_iv = t_interval(diffs, level)
     verdict: Verdict
-    if ua.get("reference") == REFERENCE_LABEL:
+    if t.is_reference:
         verdict = "reference"
     elif ref is None:
         verdict = "no reference"
@@ -181,30 +129,35 @@ def _claim(t: FrozenTrial, accs: dict[int, float], ref: dict[int, float] | None,
         verdict = "worse"
     else:
         verdict = "indistinguishable"
-    ratio = ua.get("latency_ratio")
-    latency_ms = ratio * scale if ratio is not None and scale is not None else ua["latency_ms"]
+    assert t.values is not None and t.arch_short is not None and t.arch_key is not None  # is_original
     values = tuple(mean if m == "accuracy" else v for m, v in zip(objectives, t.values, strict=True))
-    return Claim(t.number, ua["arch_short"], ua["arch_key"], ua.get("reference"), dict(sorted(accs.items())),
+    return Claim(t.number, t.arch_short, t.arch_key, t.reference, dict(sorted(accs.items())),
                  mean, t_interval(list(accs.values()), level),
                  statistics.fmean(diffs) if diffs else None, diff_iv, len(common), verdict,
-                 ratio, float(latency_ms), values, tuple(t.values))
+                 t.latency_ratio, display_latency_ms(t, scale), values, t.values)
+
+
+def display_latency_ms(t: TrialRecord, scale: float | None) -> float:
+    """The latency the reports show: ``latency_ratio`` x the study's scale where the ratio was
+    measured (``latency_scale_ms``), else the trial's own median."""
+    if t.latency_ratio is not None and scale is not None:
+        return float(t.latency_ratio * scale)
+    return float(t.latency_ms) if t.latency_ms is not None else math.nan
 
 
 def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyClaims:
     """Every original trial's claim, the front on confirmed means, and the study's verdict."""
-    space = study.user_attrs.get("space", {})
-    confirm = space.get("confirm", {})
+    info = StudyRecord.of(study)
+    confirm = info.space.get("confirm", {})
     level = level or (confirm.get("level", 0.95) if isinstance(confirm, dict) else 0.95)
-    seed = int(space.get("search", {}).get("seed", 0))
-    objectives = list(study.user_attrs.get("objectives", []))
-    directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
-                  for d in study.directions]
-    trials = [t for t in study.get_trials(deepcopy=False) if _is_original(t)
-              and not t.user_attrs.get("infeasible")]
+    seed = int(info.space.get("search", {}).get("seed", 0))
+    objectives = info.objectives
+    directions = study_directions(study)
+    trials = [r for r in records(study) if r.is_original and not r.is_infeasible]
     extra = confirmations(study)
-    accs = {t.number: {**trial_accuracies(t, seed), **extra.get(t.user_attrs["arch_key"], {})}
+    accs = {t.number: {**t.seed_accuracies(seed), **extra.get(t.arch_key, {})}  # type: ignore[arg-type]
             for t in trials}
-    ref_trial = next((t for t in trials if t.user_attrs.get("reference") == REFERENCE_LABEL), None)
+    ref_trial = next((t for t in trials if t.is_reference), None)
     ref_accs = accs[ref_trial.number] if ref_trial is not None else None
     scale = latency_scale_ms(study)
     claims = [_claim(t, accs[t.number], ref_accs, objectives=objectives, level=level, scale=scale)
@@ -219,7 +172,7 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     front = non_dominated(multi if confirmed else claims, directions) if claims else []
     verdict = study_verdict(front, reference, confirmed=confirmed, level=level, planned=planned)
     if confirmed:  # front points of the search that confirmation has not reached
-        search_front = non_dominated(claims, directions, by_search=True)
+        search_front = non_dominated(claims, directions, values=lambda c: c.search_values)
         pending = [c for c in search_front if c.seeds < target and c.verdict != "reference"]
         if pending:
             verdict += (f" {len(pending)} front architecture(s) of the search are not confirmed yet "
@@ -254,3 +207,48 @@ def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: boo
     more = f"; {len(better) - 1} more front point(s) also beat it" if len(better) > 1 else ""
     return (f"{b.arch_short} beats the plain backbone by {100 * b.diff:+.1f} points "
             f"[{lo:+.1f}, {hi:+.1f}] ({pct}, {b.paired_seeds} paired seeds){ratio}{more}.")
+
+
+def pick_claim(study: optuna.Study, pick: str, *, claims: StudyClaims | None = None) -> Claim:
+    """``knee``, ``max-accuracy``, ``fastest``, ``latency<=MS`` or ``trial=N``, chosen on the
+    front the study presents (confirmed means where confirmation ran; ``reports.claims``).
+
+    Raises:
+        PickError: an unknown pick, or one that matches nothing.
+    """
+    objectives = StudyRecord.of(study).objectives
+    claims = claims or study_claims(study)
+    front = claims.front
+    if not front:
+        raise PickError(f"study {study.study_name!r} has no complete feasible trial yet")
+    if pick == "knee":
+        return knee(front, study_directions(study))
+    if pick == "max-accuracy":
+        return max(front, key=lambda c: (c.mean, -c.number))
+    if pick == "fastest":
+        return min(front, key=lambda c: (c.latency_ms, c.number))
+    m = re.fullmatch(r"latency<=(.*)", pick)
+    if m:
+        try:
+            limit = float(m.group(1))
+        except ValueError:
+            limit = float("nan")
+        if not (math.isfinite(limit) and limit > 0):
+            raise PickError(f"pick {pick!r}: the latency bound must be a positive number of ms, "
+                            f"e.g. latency<=2.5")
+        ok = [c for c in front if c.latency_ms <= limit]
+        if not ok:
+            lat = [c.latency_ms for c in front]
+            raise PickError(f"no Pareto architecture has latency_ms <= {limit:g}; the front "
+                            f"spans {min(lat):.3f} to {max(lat):.3f} ms")
+        return max(ok, key=lambda c: (c.mean, -c.number))
+    m = re.fullmatch(r"trial=([0-9]+)", pick)
+    if m:
+        number = int(m.group(1))
+        by_number = {c.number: c for c in claims.claims}
+        if number not in by_number:
+            raise PickError(f"trial {number} is not a complete, feasible, original trial of study "
+                            f"{study.study_name!r}")
+        return by_number[number]
+    raise PickError(f"unknown pick {pick!r}; allowed: knee, max-accuracy, fastest, "
+                    f"latency<=MS, trial=N (objectives: {', '.join(objectives)})")
