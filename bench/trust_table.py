@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from models import build_model  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.measure import measure_latency  # noqa: E402
-from runners.trainer import TrainBudget, train_proxy  # noqa: E402
+from runners.trainer import train_proxy  # noqa: E402
 from search.catalog import model_catalog  # noqa: E402
 from search.sampling import enumerate_params, params_to_architecture  # noqa: E402
 from spaces import load_space  # noqa: E402
@@ -59,7 +59,7 @@ def train_once(space, data, arch, seed: int, *, shared: bool) -> dict:
     else:
         torch.manual_seed(seed)
         model = build_model(arch)
-    budget = TrainBudget(**space.config.budget.model_dump(exclude={"device"}))
+    budget = space.config.budget
     r = train_proxy(model, data, budget=budget, seed=seed)
     return {"accuracy": r.val_accuracy, "val_loss": r.val_loss, "train_seconds": r.train_seconds}
 

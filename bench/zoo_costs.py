@@ -79,7 +79,7 @@ def main() -> None:
     device = torch.device(args.device)
     cfg = load_space("attention.yaml", catalog=model_catalog()).config
     seed = cfg.search.seed
-    budget = TrainBudget(**cfg.budget.model_dump(exclude={"device"}))
+    budget = cfg.budget
     data = None if args.no_train else load_proxy_data(**cfg.dataset.model_dump(), seed=seed,
                                                       device=device)
     print(f"# torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads; "

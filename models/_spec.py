@@ -1,7 +1,8 @@
 """What a registry knows about one pluggable module, and the registry itself.
 
-Shared by the attention registry (``models.attention``) and the per-stage
-convolution registry (``models.convs``): the space validator, the sampler, the
+``Registry`` is shared by the attention registry (``models.attention``), the
+per-stage convolution registry (``models.convs``) and the backbone registry
+(``models.backbones``), each filled by a ``register_*`` decorator: the space validator, the sampler, the
 README's tables and the tests all read these. An unknown name or
 hyper-parameter, or a value outside its domain, is a ``ValueError`` that lists
 what is valid: in a search, a silently ignored hyper-parameter wastes trials
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from torch import nn
 
@@ -59,13 +60,18 @@ class ModuleSpec:
         return canonical_values(self.hparams, hparams, owner=f"{self.kind} {self.name!r}")
 
 
-S = TypeVar("S", bound=ModuleSpec)
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+S = TypeVar("S", bound=_Named)
 
 
 class Registry(Generic[S]):
-    """Name -> spec, with ``first`` (the no-op choice) listed before the rest."""
+    """Name -> spec, sorted by name, with ``first`` (the no-op choice, if any) before the rest."""
 
-    def __init__(self, kind: str, first: str) -> None:
+    def __init__(self, kind: str, first: str | None = None) -> None:
         self.kind = kind
         self.first = first
         self._specs: dict[str, S] = {}
@@ -95,5 +101,7 @@ class Registry(Generic[S]):
             ) from None
 
     def catalog(self) -> dict[str, dict[str, HParam]]:
-        """Name -> hyper-parameter name -> ``HParam``; what the space validator reads."""
-        return {n: {h.name: h for h in self._specs[n].hparams} for n in self.names()}
+        """Name -> hyper-parameter name -> ``HParam`` (``ModuleSpec`` registries); what the
+        space validator reads."""
+        return {n: {h.name: h for h in self._specs[n].hparams}  # type: ignore[attr-defined]
+                for n in self.names()}

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Position = Literal["pre_add", "post_add", "after_dw"]
-Blocks = Literal["all", "first", "last"]
-# which of these a backbone offers is its ``BackboneSpec.positions``
-POSITIONS: tuple[str, ...] = ("pre_add", "post_add", "after_dw")
-BLOCKS: tuple[str, ...] = ("all", "first", "last")
+# one definition of the placements, torch-free; which positions a backbone offers is its
+# ``BackboneSpec.positions``
+from spaces import BLOCKS, POSITIONS, Blocks, Position
 
 
 def _freeze(mapping: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:

@@ -13,7 +13,7 @@ from models.architecture import Architecture
 from models.attention import get_attention_spec
 from models.backbones import get_backbone_spec
 from models.shared_init import candidate_seed, shared_init
-from spaces import FORMAT_VERSION, read_yaml
+from spaces import FORMAT_VERSION, fits_positions, read_yaml
 
 
 def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
@@ -54,7 +54,7 @@ def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
             raise ValueError(f"{where}: no convolution choice (its 3x3 convolutions are "
                              f"depthwise); got {choice.conv!r}, allowed: standard")
         limit = get_attention_spec(choice.attention).max_positions
-        if limit is not None and info.resolution ** 2 > limit:
+        if not fits_positions(info.resolution, limit):
             raise ValueError(f"{where}: {choice.attention!r} is limited to H*W <= {limit}; this "
                              f"stage has {info.resolution}x{info.resolution} positions")
     if seed is None:

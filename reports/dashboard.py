@@ -39,7 +39,7 @@ from reports.figure_data import (
     timeline_data,
     total_compute_seconds,
 )
-from spaces import FORMAT_VERSION
+from spaces import DATASETS, FORMAT_VERSION, DatasetConfig
 from studies import StudyRecord, records
 from studies.cli import run_on_study, study_parser
 
@@ -223,19 +223,16 @@ def _table(study: optuna.Study, data: FrontData) -> str:
             f"<tbody>{body}</tbody></table>{_SORT_JS}")
 
 
-_DATASETS = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10",
-             "cifar100": "CIFAR-100", "svhn": "SVHN"}
 
 
 def _describe_data(dataset: dict, counts: tuple[int, int] | None) -> str:
-    name = _DATASETS.get(dataset.get("name", ""), dataset.get("name", "?"))
-    if counts is not None:
-        return f"{name}, {counts[0]:,} train / {counts[1]:,} validation images"
-    subset, frac = dataset.get("train_subset"), dataset.get("val_fraction", 0.0)
-    if subset:
-        val = round(subset * frac)
-        return f"{name}, {subset - val:,} train / {val:,} validation images"
-    return f"{name}, all training images less {frac:.0%} for validation"
+    info = DATASETS.get(dataset.get("name", ""))
+    name = info.title if info is not None else str(dataset.get("name", "?"))
+    if counts is None and info is not None:  # a study stopped before it recorded its data sizes
+        counts = DatasetConfig.model_validate(dataset).split_sizes()
+    if counts is None:
+        return name
+    return f"{name}, {counts[0]:,} train / {counts[1]:,} validation images"
 
 
 def _describe_budget(budget: dict) -> str:

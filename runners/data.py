@@ -25,34 +25,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from spaces import dataset_info, held_out
+
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-@dataclass(frozen=True)
-class DatasetInfo:
-    """Shape and augmentation facts of a supported dataset."""
-
-    channels: int
-    size: int
-    classes: int
-    flip: bool  # horizontal flips keep the label (not for digits)
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "fashion-mnist": DatasetInfo(1, 28, 10, True),
-    "mnist": DatasetInfo(1, 28, 10, False),
-    "cifar10": DatasetInfo(3, 32, 10, True),
-    "cifar100": DatasetInfo(3, 32, 100, True),
-    "svhn": DatasetInfo(3, 32, 10, False),
-}
-
-
-def dataset_info(name: str) -> DatasetInfo:
-    """Raises ValueError for an unknown dataset, listing the supported ones."""
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}") from None
-
 
 def _torchvision_split(name: str, *, root: str | None, split: str,
                        download: bool) -> tuple[Tensor, Tensor, str]:
@@ -249,7 +224,7 @@ def stratified_split(labels: Tensor, fraction: float, *, seed: int) -> tuple[Ten
     for c in torch.unique(labels):
         idx = torch.nonzero(labels == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
-        n_held = max(1, int(round(len(idx) * fraction)))
+        n_held = held_out(len(idx), fraction)
         held.append(idx[:n_held])
         keep.append(idx[n_held:])
     keep_t, held_t = torch.cat(keep), torch.cat(held)

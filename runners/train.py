@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -71,7 +70,7 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fas
         "data_source": data.source,
         "train_images": len(data.train_x),
         "test_images": len(data.val_x),
-        "budget": asdict(budget),
+        "budget": budget.model_dump(exclude={"device"}),  # the device is the report's own key
         "seed": seed,
         "device": device,
         "epoch_train_loss": losses,

@@ -20,29 +20,15 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from runners.data import ProxyData
+from spaces import BudgetConfig
+
+# the trainer's budget is the space file's ``budget`` block: one type, one set of defaults
+# (its ``device`` is not read here: the model and data are already where they train)
+TrainBudget = BudgetConfig
 
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-@dataclass(frozen=True)
-class TrainBudget:
-    """How long and how hard to train; the space file's ``budget``."""
-
-    epochs: float = 2
-    batch_size: int = 128
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.1
-    augment: bool = True
-    crop_padding: int = 2
-    # channels_last memory format for model and batches, on CPU as on CUDA (bench/train_throughput.py)
-    channels_last: bool = True
-    # torch.compile the model before training: off by default; compile time (tens of seconds
-    # per architecture) is paid by every trial, so it can only pay for long trials on a GPU
-    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,8 +134,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     step_model = torch.compile(model) if budget.compile else model
     g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
     n = len(data.train_x)
-    steps_per_epoch = max(1, n // budget.batch_size)  # drop the ragged last batch
-    total_steps = max(1, int(round(budget.epochs * steps_per_epoch)))
+    steps_per_epoch, total_steps = budget.steps_per_epoch(n), budget.steps(n)
     opt = torch.optim.SGD(_param_groups(model, budget.weight_decay), lr=budget.lr,
                           momentum=budget.momentum, nesterov=True)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total_steps))

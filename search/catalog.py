@@ -7,8 +7,7 @@ from typing import Any
 from models import attention_catalog, get_backbone_spec
 from models.attention import attention_max_positions
 from models.convs import conv_catalog
-from runners.data import dataset_info
-from spaces import BackboneFacts, Catalog, StageFacts
+from spaces import BackboneFacts, Catalog, StageFacts, dataset_info
 
 
 def _backbone_facts(backbone: str, settings: dict[str, Any], dataset: str) -> BackboneFacts:

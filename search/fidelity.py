@@ -61,13 +61,13 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     """
     from models import Architecture, build_model
     from runners.data import load_proxy_data
-    from runners.trainer import TrainBudget, train_proxy
+    from runners.trainer import train_proxy
 
     cfg = SpaceConfig.model_validate(StudyRecord.of(study).space)
     seed = cfg.search.seed
     trials = _candidates(study, top)
-    proxy_budget = TrainBudget(**cfg.budget.model_dump(exclude={"device"}))
-    long_budget = TrainBudget(**{**cfg.budget.model_dump(exclude={"device"}), "epochs": epochs})
+    proxy_budget = cfg.budget
+    long_budget = cfg.budget.model_copy(update={"epochs": epochs})
     long_data = load_proxy_data(**{**cfg.dataset.model_dump(), "train_subset": None}, seed=seed,
                                 device=device)
     rows = []

@@ -21,7 +21,7 @@ from models import Architecture, build_model, model_signature
 from runners.data import ProxyData
 from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
-from runners.trainer import TrainBudget, TrainingDiverged, train_proxy
+from runners.trainer import TrainingDiverged, train_proxy
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials
 from spaces import SearchSpace
@@ -73,8 +73,7 @@ def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed:
     Returns ``accuracy``, ``val_loss``, ``train_seconds`` and ``images_per_second``.
     """
     model = build_model(arch, seed=seed).to(device)
-    budget = TrainBudget(**space.config.budget.model_dump(exclude={"device"}))
-    r = train_proxy(model, data, budget=budget, seed=seed)
+    r = train_proxy(model, data, budget=space.config.budget, seed=seed)
     return {"accuracy": r.val_accuracy, "val_loss": r.val_loss, "train_seconds": r.train_seconds,
             "images_per_second": r.images_per_second}
 

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from models import build_model
 from reports.dashboard import write_dashboard
-from runners.data import DatasetNotFound, dataset_info, load_proxy_data
+from runners.data import DatasetNotFound, load_proxy_data
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from runners.trainer import seconds_per_step
 from search._outputs import front_table, write_trials_csv
@@ -28,7 +28,7 @@ from search.export import export_best
 from search.objective import Objective, run_trials
 from search.sampling import reference_trials, suggest_architecture
 from search.study import enqueue_grid, finished_count, make_sampler, open_study
-from spaces import SearchSpace, SpaceError, load_space, parse_duration
+from spaces import SearchSpace, SpaceError, dataset_info, load_space, parse_duration
 from studies import (
     PickError,
     StorageUnavailable,
@@ -66,8 +66,8 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -
     info = dataset_info(cfg.dataset.name)  # the data itself is not read by a dry run
     shape = {"in_channels": info.channels, "input_size": info.size, "num_classes": info.classes}
     arch = suggest_architecture(study.ask(), space, **shape)
-    n_train = int((cfg.dataset.train_subset or 60000) * (1 - cfg.dataset.val_fraction))
-    steps = max(1, int(round(cfg.budget.epochs * max(1, n_train // cfg.budget.batch_size))))
+    n_train, _ = cfg.dataset.split_sizes()
+    steps = cfg.budget.steps(n_train)
     per_step = seconds_per_step(build_model(arch), batch_size=cfg.budget.batch_size,
                                 device=device, **shape)
     per_trial = steps * per_step

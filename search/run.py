@@ -26,7 +26,7 @@ if __name__ == "__main__":
     # Ctrl-C during the first imports: exit 130 quietly; main() restores KeyboardInterrupt
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 
-from spaces import SEED_MAX  # noqa: E402  (torch-free, like everything main() needs before run_search)
+from spaces import SAMPLERS, SEED_MAX  # noqa: E402  (torch-free, like everything main() needs before run_search)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--study-name", default=None, help="default: the space's name")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite:///<out>/study.db)")
-    p.add_argument("--sampler", choices=["tpe", "nsga2", "random", "grid", "gp"], default=None,
+    p.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="default: the space's search.sampler")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the space's search.seed)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None,

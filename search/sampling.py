@@ -20,23 +20,29 @@ from spaces import SearchSpace, StageSpace
 from studies import REFERENCE_LABEL
 
 
+def param_name(stage: str, *parts: str) -> str:
+    """The trial parameter of one stage's choice: ``stage1.attention``, ``stage1.se.reduction``,
+    ``stage1.position``, ``stage1.conv.odconv.kernel_num`` (the only place this format is made)."""
+    return ".".join((stage, *parts))
+
+
 def _suggest(trial: optuna.Trial, name: str, values: tuple[Any, ...]) -> Any:
     return values[0] if len(values) == 1 else trial.suggest_categorical(name, list(values))
 
 
 def _suggest_stage(trial: optuna.Trial, stage: StageSpace) -> StageChoice:
     modules = {m.name: m for m in stage.modules}
-    name = _suggest(trial, f"{stage.name}.attention", tuple(modules))
-    hparams = {h: _suggest(trial, f"{stage.name}.{name}.{h}", values)
+    name = _suggest(trial, param_name(stage.name, "attention"), tuple(modules))
+    hparams = {h: _suggest(trial, param_name(stage.name, name, h), values)
                for h, values in modules[name].hparams}
     convs = {c.name: c for c in stage.convs}
-    conv = _suggest(trial, f"{stage.name}.conv", tuple(convs))
-    conv_hparams = {h: _suggest(trial, f"{stage.name}.conv.{conv}.{h}", values)
+    conv = _suggest(trial, param_name(stage.name, "conv"), tuple(convs))
+    conv_hparams = {h: _suggest(trial, param_name(stage.name, "conv", conv, h), values)
                     for h, values in convs[conv].hparams}
     if name == "none":
         return StageChoice.create("none", conv=conv, conv_hparams=conv_hparams)
-    position = _suggest(trial, f"{stage.name}.position", stage.positions)
-    blocks = _suggest(trial, f"{stage.name}.blocks", stage.blocks)
+    position = _suggest(trial, param_name(stage.name, "position"), stage.positions)
+    blocks = _suggest(trial, param_name(stage.name, "blocks"), stage.blocks)
     return StageChoice.create(name, hparams, position=position, blocks=blocks, conv=conv,
                               conv_hparams=conv_hparams)
 
@@ -76,16 +82,17 @@ def _uniform_params(space: SearchSpace, module: str, conv: str = "standard") -> 
         convs = {c.name: c for c in stage.convs}
         if module not in choices or conv not in convs:
             return None
-        _pick(params, f"{stage.name}.attention", tuple(choices), module)
-        _pick(params, f"{stage.name}.conv", tuple(convs), conv)
-        if not all(_pick(params, f"{stage.name}.{module}.{h}", values, defaults[h])
+        _pick(params, param_name(stage.name, "attention"), tuple(choices), module)
+        _pick(params, param_name(stage.name, "conv"), tuple(convs), conv)
+        if not all(_pick(params, param_name(stage.name, module, h), values, defaults[h])
                    for h, values in choices[module].hparams):
             return None
-        if not all(_pick(params, f"{stage.name}.conv.{conv}.{h}", values, conv_defaults[h])
+        if not all(_pick(params, param_name(stage.name, "conv", conv, h), values, conv_defaults[h])
                    for h, values in convs[conv].hparams):
             return None
-        if module != "none" and not (_pick(params, f"{stage.name}.position", stage.positions, position)
-                                     and _pick(params, f"{stage.name}.blocks", stage.blocks, "all")):
+        if module != "none" and not (
+                _pick(params, param_name(stage.name, "position"), stage.positions, position)
+                and _pick(params, param_name(stage.name, "blocks"), stage.blocks, "all")):
             return None
     return params
 
@@ -116,22 +123,23 @@ def _stage_params(stage: StageSpace) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     modules = [m.name for m in stage.modules]
     for m in stage.modules:
-        base = {f"{stage.name}.attention": m.name} if len(modules) > 1 else {}
+        base = {param_name(stage.name, "attention"): m.name} if len(modules) > 1 else {}
         combos: list[dict[str, Any]] = [base]
-        axes = [(f"{stage.name}.{m.name}.{h}", v) for h, v in m.hparams]
+        axes = [(param_name(stage.name, m.name, h), v) for h, v in m.hparams]
         if m.name != "none":
-            axes += [(f"{stage.name}.position", stage.positions),
-                     (f"{stage.name}.blocks", stage.blocks)]
+            axes += [(param_name(stage.name, "position"), stage.positions),
+                     (param_name(stage.name, "blocks"), stage.blocks)]
         for key, values in axes:
             if len(values) > 1:
                 combos = [{**c, key: v} for c in combos for v in values]
         out += combos
     conv_combos: list[dict[str, Any]] = []
     for conv in stage.convs:
-        combos = [{f"{stage.name}.conv": conv.name} if len(stage.convs) > 1 else {}]
+        combos = [{param_name(stage.name, "conv"): conv.name} if len(stage.convs) > 1 else {}]
         for h, values in conv.hparams:
             if len(values) > 1:
-                combos = [{**c, f"{stage.name}.conv.{conv.name}.{h}": v} for c in combos for v in values]
+                key = param_name(stage.name, "conv", conv.name, h)
+                combos = [{**c, key: v} for c in combos for v in values]
         conv_combos += combos
     return [{**a, **c} for a in out for c in conv_combos]
 

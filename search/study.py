@@ -11,7 +11,7 @@ from optuna.exceptions import ExperimentalWarning
 from optuna.trial import TrialState
 
 from search.sampling import enumerate_params, reference_trials
-from spaces import SearchSpace, SpaceError
+from spaces import SAMPLERS, SearchSpace, SpaceError
 from studies import StudyRecord, make_storage, records, trial_attrs, write_study
 
 
@@ -36,7 +36,7 @@ def make_sampler(space: SearchSpace, *, name: str | None = None,
             return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
     if name in ("random", "grid"):  # grid: every architecture is enqueued, see enqueue_grid
         return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"unknown sampler {name!r}; valid: tpe, nsga2, random, grid, gp")
+    raise ValueError(f"unknown sampler {name!r}; valid: {', '.join(SAMPLERS)}")
 
 
 GRID_LIMIT = 20_000

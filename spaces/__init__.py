@@ -6,6 +6,7 @@ caller builds from ``models`` (``search.catalog.model_catalog``).
 
 from __future__ import annotations
 
+from spaces._datasets import DATASETS, DatasetInfo, dataset_info, held_out
 from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
 from spaces._load import (
     BackboneFacts,
@@ -14,10 +15,27 @@ from spaces._load import (
     SearchSpace,
     StageFacts,
     StageSpace,
+    fits_positions,
     load_space,
 )
-from spaces._schema import METRICS, SEED_MAX, SpaceConfig, parse_duration
+from spaces._schema import (
+    BLOCKS,
+    METRICS,
+    POSITIONS,
+    SAMPLERS,
+    SEED_MAX,
+    Blocks,
+    BudgetConfig,
+    DatasetConfig,
+    Position,
+    SpaceConfig,
+    parse_duration,
+)
 
-__all__ = ["FORMAT_VERSION", "METRICS", "SEED_MAX", "SPACES_DIR", "BackboneFacts", "Catalog", "ModuleChoices",
-           "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "load_space",
-           "parse_duration", "read_yaml", "resolve_space_path"]
+__all__ = [
+    "BLOCKS", "DATASETS", "FORMAT_VERSION", "METRICS", "POSITIONS", "SAMPLERS", "SEED_MAX",
+    "SPACES_DIR", "BackboneFacts", "Blocks", "BudgetConfig", "Catalog", "DatasetConfig",
+    "DatasetInfo", "ModuleChoices", "Position", "SearchSpace", "SpaceConfig", "SpaceError",
+    "StageFacts", "StageSpace", "dataset_info", "fits_positions", "held_out", "load_space", "parse_duration",
+    "read_yaml", "resolve_space_path",
+]

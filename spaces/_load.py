@@ -201,15 +201,21 @@ def _module_choices(where: str, name: str, given: Mapping[str, Any] | None,
     return ModuleChoices(name, tuple(out))
 
 
+def fits_positions(resolution: int, limit: int | None) -> bool:
+    """Whether a module limited to ``limit`` positions (``H*W``; None: any) may go in a stage of
+    ``resolution`` x ``resolution``: the one rule, read by the space validator and ``build_model``."""
+    return limit is None or resolution ** 2 <= limit
+
+
 def _check_positions(where: str, stage: StageFacts, modules: list[ModuleChoices],
                      facts: BackboneFacts, catalog: Catalog, problems: list[str]) -> None:
     """Modules whose cost grows with positions squared only where the stage is small enough."""
     positions = stage.resolution ** 2
     for m in modules:
         limit = catalog.max_positions.get(m.name)
-        if limit is None or positions <= limit:
+        if fits_positions(stage.resolution, limit):
             continue
-        fits = [s.name for s in facts.stages if s.resolution ** 2 <= limit]
+        fits = [s.name for s in facts.stages if fits_positions(s.resolution, limit)]
         problems.append(
             f"{where}.{m.name}: not allowed in {stage.name} ({stage.resolution}x{stage.resolution}"
             f" = {positions} positions); {m.name} is limited to H*W <= {limit}, which "

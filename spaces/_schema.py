@@ -10,9 +10,11 @@ imports torch.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from spaces._datasets import DATASETS, dataset_info, held_out
 
 METRICS: dict[str, str] = {
     "accuracy": "maximize",
@@ -22,7 +24,15 @@ METRICS: dict[str, str] = {
     "flops": "minimize",
     "peak_memory": "minimize",
 }
-SAMPLERS = ("tpe", "nsga2", "random", "grid", "gp")
+Sampler = Literal["tpe", "nsga2", "random", "grid", "gp"]
+SAMPLERS: tuple[str, ...] = get_args(Sampler)
+# where an attention module goes in a block, and in which blocks of a stage; which positions a
+# backbone offers is its ``BackboneSpec.positions``
+Position = Literal["pre_add", "post_add", "after_dw"]
+POSITIONS: tuple[str, ...] = get_args(Position)
+Blocks = Literal["all", "first", "last"]
+BLOCKS: tuple[str, ...] = get_args(Blocks)
+DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
 SEED_MAX = 2**31 - 1
 
 
@@ -42,14 +52,24 @@ class BackboneConfig(BaseModel):
 
 
 class DatasetConfig(_Strict):
-    name: Literal["fashion-mnist", "mnist", "cifar10", "cifar100", "svhn"] = "fashion-mnist"
+    name: DatasetName = "fashion-mnist"
     root: str | None = None
     download: bool = True
     train_subset: int | None = Field(10000, ge=10, le=100_000_000)
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
 
+    def split_sizes(self) -> tuple[int, int]:
+        """(training, validation) images the proxy split gives, from the dataset's size (the
+        loader's stratified rounding may differ by a few images)."""
+        total = min(self.train_subset or dataset_info(self.name).train_images,
+                    dataset_info(self.name).train_images)
+        val = held_out(total, self.val_fraction)
+        return total - val, val
+
 
 class BudgetConfig(_Strict):
+    """How long and how hard the proxy trains: the trainer's budget (``runners.trainer``)."""
+
     device: Literal["cpu", "cuda"] = "cpu"
     epochs: float = Field(2.0, gt=0.0, le=10_000)
     batch_size: int = Field(128, ge=1, le=65_536)
@@ -59,8 +79,19 @@ class BudgetConfig(_Strict):
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     augment: bool = True
     crop_padding: int = Field(2, ge=0, le=64)
+    # channels_last memory format for model and batches, on CPU as on CUDA (bench/train_throughput.py)
     channels_last: bool = True
+    # torch.compile the model before training: off by default; compile time (tens of seconds
+    # per architecture) is paid by every trial, so it can only pay for long trials on a GPU
     compile: bool = False
+
+    def steps_per_epoch(self, train_images: int) -> int:
+        """Batches per epoch (the ragged last batch is dropped)."""
+        return max(1, train_images // self.batch_size)
+
+    def steps(self, train_images: int) -> int:
+        """Optimizer steps of one training on ``train_images`` images (fractional epochs round)."""
+        return max(1, int(round(self.epochs * self.steps_per_epoch(train_images))))
 
 
 class LatencyConfig(_Strict):
@@ -91,7 +122,7 @@ def parse_duration(value: Any) -> Any:
 
 
 class SearchConfig(_Strict):
-    sampler: Literal["tpe", "nsga2", "random", "grid", "gp"] = "tpe"
+    sampler: Sampler = "tpe"
     # a cap: distinct architectures the study should hold
     n_trials: int = Field(24, ge=1, le=10_000_000)
     # NumPy's generators take 0 .. 2**32-1; workers and confirmation add small offsets
@@ -130,8 +161,8 @@ class StageConfig(_Strict):
     """
 
     attention: dict[str, dict[str, Any] | None] | None = None
-    position: list[Literal["pre_add", "post_add", "after_dw"]] | None = None
-    blocks: list[Literal["all", "first", "last"]] | None = None
+    position: list[Position] | None = None
+    blocks: list[Blocks] | None = None
     conv: dict[str, dict[str, Any] | None] | None = None
 
     @field_validator("position", "blocks", mode="before")

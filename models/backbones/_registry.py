@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from torch import nn
 
+from models._spec import Registry
 from models.hparams import HParam, canonical_values
 
 
@@ -60,19 +61,28 @@ class BackboneSpec:
                                 noun="setting")
 
 
-_BACKBONES: dict[str, BackboneSpec] = {}
+_REGISTRY: Registry[BackboneSpec] = Registry("backbone")
+
+B = TypeVar("B", bound=Callable[..., nn.Module])
 
 
-def register_backbone(spec: BackboneSpec) -> BackboneSpec:
-    """Add ``spec`` to the registry; refuses a duplicate name."""
-    if spec.name in _BACKBONES:
-        raise ValueError(f"backbone {spec.name!r} is already registered")
-    _BACKBONES[spec.name] = spec
-    return spec
+def register_backbone(name: str, *, settings: tuple[HParam, ...],
+                      stages: Callable[[Mapping[str, Any], int], list[StageInfo]], doc: str,
+                      positions: tuple[str, ...] = ("pre_add", "post_add"),
+                      convs: bool = True) -> Callable[[B], B]:
+    """Decorator that registers its target (a class or function ``(arch) -> nn.Module``) as the
+    build of backbone ``name`` (see ``BackboneSpec``); refuses a duplicate name."""
+
+    def wrap(build: B) -> B:
+        _REGISTRY.add(BackboneSpec(name=name, settings=settings, stages=stages, build=build, doc=doc,
+                                   positions=positions, convs=convs))
+        return build
+
+    return wrap
 
 
 def backbone_names() -> tuple[str, ...]:
-    return tuple(sorted(_BACKBONES))
+    return _REGISTRY.names()
 
 
 def get_backbone_spec(name: str) -> BackboneSpec:
@@ -81,9 +91,4 @@ def get_backbone_spec(name: str) -> BackboneSpec:
     Raises:
         ValueError: unknown name, listing the registered ones.
     """
-    try:
-        return _BACKBONES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown backbone {name!r}; valid: {', '.join(backbone_names())}"
-        ) from None
+    return _REGISTRY.get(name)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from models.architecture import Architecture, StageChoice
 from models.backbones._blocks import block_attention, stage_conv
-from models.backbones._registry import BackboneSpec, StageInfo, register_backbone
+from models.backbones._registry import StageInfo, register_backbone
 from models.hparams import HParam, IntRange, OneOf
 
 DEPTHS = (8, 14, 20, 32, 44, 56)
@@ -27,11 +27,12 @@ DEPTHS = (8, 14, 20, 32, 44, 56)
 
 class BasicBlock(nn.Module):
     def __init__(self, in_channels: int, channels: int, stride: int,
-                 attention: nn.Module, position: str, conv: StageChoice) -> None:
+                 attention: nn.Module, choice: StageChoice) -> None:
+        """``attention`` is inserted at ``choice.position``; ``choice.conv`` builds both 3x3s."""
         super().__init__()
-        self.conv1 = stage_conv(conv, in_channels, channels, stride)
+        self.conv1 = stage_conv(choice, in_channels, channels, stride)
         self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = stage_conv(conv, channels, channels, 1)
+        self.conv2 = stage_conv(choice, channels, channels, 1)
         self.bn2 = nn.BatchNorm2d(channels)
         self.relu = nn.ReLU(inplace=True)
         self.shortcut: nn.Module = nn.Identity()
@@ -41,7 +42,7 @@ class BasicBlock(nn.Module):
                 nn.BatchNorm2d(channels),
             )
         self.attention = attention
-        self.position = position
+        self.position = choice.position
 
     def extra_repr(self) -> str:
         return f"position={self.position}"
@@ -64,6 +65,15 @@ def _stages(settings: Mapping[str, Any], input_size: int) -> list[StageInfo]:
     return [StageInfo(f"stage{i + 1}", w * 2**i, sizes[i], n) for i in range(3)]
 
 
+@register_backbone(
+    "resnet_cifar",
+    settings=(
+        HParam("depth", OneOf(DEPTHS), 20, "d", "6n+2 layers, n BasicBlocks per stage"),
+        HParam("width", IntRange(4, 256), 16, "w", "channels of the first stage"),
+    ),
+    stages=_stages,
+    doc="CIFAR ResNet (He et al. 2016, sec. 4.2): 3 stages of BasicBlocks, depth 6n+2",
+)
 class ResNetCifar(nn.Module):
     def __init__(self, arch: Architecture) -> None:
         super().__init__()
@@ -82,8 +92,7 @@ class ResNetCifar(nn.Module):
             for b in range(info.blocks):
                 attn = block_attention(choice, b, info.blocks, info.channels)
                 stride = 2 if (b == 0 and i > 0) else 1
-                blocks.append(BasicBlock(in_ch, info.channels, stride, attn, choice.position,
-                                         choice))
+                blocks.append(BasicBlock(in_ch, info.channels, stride, attn, choice))
                 in_ch = info.channels
             layers.append(nn.Sequential(*blocks))
         self.stages = nn.Sequential(*layers)
@@ -97,14 +106,3 @@ class ResNetCifar(nn.Module):
         x = self.stages(self.stem(x))
         return self.fc(self.pool(x).flatten(1))
 
-
-SPEC = register_backbone(BackboneSpec(
-    name="resnet_cifar",
-    settings=(
-        HParam("depth", OneOf(DEPTHS), 20, "d", "6n+2 layers, n BasicBlocks per stage"),
-        HParam("width", IntRange(4, 256), 16, "w", "channels of the first stage"),
-    ),
-    stages=_stages,
-    build=ResNetCifar,
-    doc="CIFAR ResNet (He et al. 2016, sec. 4.2): 3 stages of BasicBlocks, depth 6n+2",
-))

@@ -30,7 +30,7 @@ from torchvision.ops.misc import Conv2dNormActivation
 
 from models.architecture import Architecture
 from models.backbones._blocks import block_attention, block_gets_attention
-from models.backbones._registry import BackboneSpec, StageInfo, register_backbone
+from models.backbones._registry import StageInfo, register_backbone
 from models.hparams import HParam, OneOf
 
 # torchvision's inverted residual setting: expansion t, channels c, repeats n, stride s
@@ -90,6 +90,18 @@ def _insert(block: nn.Module, attention_for: Callable[[int], nn.Module], positio
     return block
 
 
+@register_backbone(
+    "mobilenet_v2",
+    settings=(
+        HParam("width", OneOf(WIDTHS), 1.0, "w", "width multiplier"),
+        HParam("stem", OneOf(("small", "imagenet")), "small", "stem",
+               "small: first conv stride 1 (28-32 px); imagenet: stride 2"),
+    ),
+    stages=_stages,
+    doc="torchvision MobileNetV2, inverted residuals grouped by resolution into stages 1-5",
+    positions=("after_dw", "pre_add", "post_add"),
+    convs=False,
+)
 def _build(arch: Architecture) -> nn.Module:
     settings = dict(arch.backbone_args)
     model = torchvision.models.mobilenet_v2(weights=None, num_classes=arch.num_classes,
@@ -109,18 +121,3 @@ def _build(arch: Architecture) -> nn.Module:
             build = functools.partial(block_attention, choice, b, len(idx))
             model.features[1 + i] = _insert(model.features[1 + i], build, choice.position)
     return model
-
-
-register_backbone(BackboneSpec(
-    name="mobilenet_v2",
-    settings=(
-        HParam("width", OneOf(WIDTHS), 1.0, "w", "width multiplier"),
-        HParam("stem", OneOf(("small", "imagenet")), "small", "stem",
-               "small: first conv stride 1 (28-32 px); imagenet: stride 2"),
-    ),
-    stages=_stages,
-    build=_build,
-    doc="torchvision MobileNetV2, inverted residuals grouped by resolution into stages 1-5",
-    positions=("after_dw", "pre_add", "post_add"),
-    convs=False,
-))

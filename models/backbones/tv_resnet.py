@@ -30,7 +30,7 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from models.architecture import Architecture
 from models.backbones._blocks import block_attention, block_gets_attention, stage_conv
-from models.backbones._registry import BackboneSpec, StageInfo, register_backbone
+from models.backbones._registry import StageInfo, register_backbone
 from models.hparams import HParam, OneOf
 
 STEMS = ("small", "imagenet")
@@ -108,10 +108,9 @@ for _name, _blocks, _expansion, _factory, _kind in (
     ("resnet34", (3, 4, 6, 3), 1, torchvision.models.resnet34, "BasicBlock"),
     ("resnet50", (3, 4, 6, 3), 4, torchvision.models.resnet50, "Bottleneck"),
 ):
-    register_backbone(BackboneSpec(
-        name=_name,
+    register_backbone(
+        _name,
         settings=_SETTINGS,
         stages=_stages_for(_blocks, _expansion),
-        build=_builder(_factory),
         doc=f"torchvision {_name} ({_kind}s {'/'.join(map(str, _blocks))}), stages layer1-layer4",
-    ))
+    )(_builder(_factory))

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from runners.data import dataset_info, load_full_data, load_proxy_data, load_split
+from runners.data import load_full_data, load_proxy_data, load_split
+from spaces import dataset_info
 from tests.helpers import write_idx
 
 RNG = np.random.default_rng(0)

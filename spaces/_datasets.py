@@ -1,0 +1,41 @@
+"""The supported datasets: one table that the schema, the data loaders, the dry run's
+estimate and the reports all read (torch-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Shape, size and augmentation facts of a supported dataset."""
+
+    title: str  # as a person writes it
+    channels: int
+    size: int  # image side in pixels
+    classes: int
+    flip: bool  # horizontal flips keep the label (not for digits)
+    train_images: int  # in the official training split
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "fashion-mnist": DatasetInfo("Fashion-MNIST", 1, 28, 10, True, 60_000),
+    "mnist": DatasetInfo("MNIST", 1, 28, 10, False, 60_000),
+    "cifar10": DatasetInfo("CIFAR-10", 3, 32, 10, True, 50_000),
+    "cifar100": DatasetInfo("CIFAR-100", 3, 32, 100, True, 50_000),
+    "svhn": DatasetInfo("SVHN", 3, 32, 10, False, 73_257),
+}
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Raises ValueError for an unknown dataset, listing the supported ones."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}") from None
+
+
+def held_out(n: int, fraction: float) -> int:
+    """Images a stratified split holds out of ``n`` (per class, rounded; summed over classes
+    this is within a few images of ``round(n * fraction)``, which is what estimates use)."""
+    return max(1, int(round(n * fraction)))
