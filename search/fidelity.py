@@ -82,8 +82,10 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
             f"long {r.val_accuracy:.4f}  ({time.perf_counter() - start:.0f} s)")
     proxy = [r["proxy_accuracy"] for r in rows]
     long = [r["long_accuracy"] for r in rows]
-    tau = float(kendalltau(proxy, long).statistic) if len(rows) > 1 else float("nan")
-    rho = float(spearmanr(proxy, long).statistic) if len(rows) > 1 else float("nan")
+    # a rank correlation is undefined (NaN, shown as such) when either side is all ties
+    ranked = len(set(proxy)) > 1 and len(set(long)) > 1
+    tau = float(kendalltau(proxy, long).statistic) if ranked else float("nan")
+    rho = float(spearmanr(proxy, long).statistic) if ranked else float("nan")
 
     proxy_data = load_proxy_data(**cfg.dataset.model_dump(), seed=seed, device=device)
     knee_arch = Architecture.from_dict(trials[0].arch)  # type: ignore[arg-type]

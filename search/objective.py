@@ -25,7 +25,7 @@ from runners.trainer import TrainingDiverged, train_proxy
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials
 from spaces import SearchSpace
-from studies import TrialRecord, records, write_trial
+from studies import TrialRecord, records, trial_attrs, write_trial
 
 
 def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> dict[str, float]:
@@ -225,10 +225,35 @@ class Objective:
         return self._objective_values(attrs)
 
 
-def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, timeout: float | None) -> None:
+def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, timeout: float | None,
+               shared: bool = True) -> None:
     """Run trials until ``stop`` stops the study (or ``timeout``): the loop of every worker.
 
-    A diverged or out-of-memory training fails its trial; the study goes on.
+    A diverged or out-of-memory training fails its trial; the study goes on. On Ctrl-C the
+    trial this process was running is failed (reason "interrupted") before KeyboardInterrupt
+    goes on, also when Ctrl-C landed before the objective started (while Optuna starts a
+    trial's heartbeat). With ``shared=False`` (the study is this process's alone) that includes
+    a trial with no worker recorded yet; otherwise only trials that name this process.
     """
-    study.optimize(objective, n_trials=None, timeout=timeout, callbacks=[stop],
-                   catch=(TrainingDiverged, torch.OutOfMemoryError))
+    # running elsewhere already: not ours to fail (a queued trial may become ours)
+    before = {t.number for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING}
+    try:
+        study.optimize(objective, n_trials=None, timeout=timeout, callbacks=[stop],
+                       catch=(TrainingDiverged, torch.OutOfMemoryError))
+    except KeyboardInterrupt:
+        _fail_interrupted(study, before, shared=shared)
+        raise
+
+
+def _fail_interrupted(study: optuna.Study, before: set[int], *, shared: bool) -> None:
+    pid = os.getpid()
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = TrialRecord.of(t).worker
+        if t.number in before or not (worker == pid or (worker is None and not shared)):
+            continue
+        try:
+            for k, v in trial_attrs(fail_reason="interrupted (Ctrl-C)").items():
+                study._storage.set_trial_user_attr(t._trial_id, k, v)
+            study.tell(t.number, state=TrialState.FAIL)
+        except (ValueError, RuntimeError):  # finished meanwhile (e.g. failed as stale elsewhere)
+            continue

@@ -183,8 +183,9 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         stop = StopRule(n_trials, log, bar, space_size=space.size(),
                         stop_reason=lambda s: search_stop_reason(s, space, budget))
         try:
+            # the default storage in the run's own folder is this process's alone
             run_trials(study, Objective(space, data, device=device, n_trials=n_trials),
-                       stop=stop, timeout=args.timeout)
+                       stop=stop, timeout=args.timeout, shared=args.storage is not None)
         except KeyboardInterrupt:
             interrupted = True
         finally:

@@ -20,6 +20,7 @@ from search.sampling import (
 )
 from search.study import make_sampler
 from spaces import load_space
+from studies import TrialRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}
@@ -76,7 +77,7 @@ def test_grid_evaluates_every_architecture_once(tiny_space, fashion_dir, tmp_pat
     path.write_text(text + "stages:\n  all:\n    attention: {none: {}, se: {reduction: 4}}\n")
     assert main(["--space", str(path), "--quiet", "--sampler", "grid", "--no-baselines"]) == 0
     study = optuna.load_study(study_name="grid", storage=f"sqlite:///{tmp_path / 'runs/grid/study.db'}")
-    originals = [t.user_attrs["arch_short"] for t in study.trials if "duplicate_of" not in t.user_attrs]
+    originals = [TrialRecord.of(t).arch_short for t in study.trials if TrialRecord.of(t).duplicate_of is None]
     assert sorted(originals) == sorted(set(originals)) and len(originals) == 8
 
 
@@ -131,3 +132,8 @@ def test_ctrl_c_while_a_heartbeat_starts_still_exits(tiny_space, fashion_dir, tm
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     assert (tmp_path / "runs/hb/best.yaml").exists()
+    # the trial whose start was interrupted is failed, not left "running" for the next run
+    study = optuna.load_study(study_name="hb", storage=f"sqlite:///{tmp_path / 'runs/hb/study.db'}")
+    interrupted = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
+    assert [(t.state, TrialRecord.of(t).fail_reason) for t in interrupted] == [
+        (optuna.trial.TrialState.FAIL, "interrupted (Ctrl-C)")]
