@@ -26,7 +26,7 @@ search: setup data
 	$(PY) -m search.run --space attention.yaml
 
 test: setup browser postgres
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=10
 
 test-all: setup data browser postgres
 	$(PY) -m pytest -q -m ''

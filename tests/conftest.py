@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_fashion_like
+from tests.helpers import TINY_SPACE, make_fashion_like
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,21 +22,6 @@ def fashion_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-TINY_SPACE = """\
-name: {name}
-backbone: {{name: resnet_cifar, depth: 8, width: 8}}
-dataset: {{name: fashion-mnist, train_subset: 400, val_fraction: 0.25, download: false}}
-budget: {{epochs: 1, batch_size: 50, lr: 0.05}}
-objectives: [accuracy, latency_ms]
-latency: {{device: cpu, batch_size: 1, threads: 1, repeats: 5}}
-search: {{sampler: tpe, n_trials: {n_trials}, seed: 0}}
-{extra}stages:
-  all:
-    attention:
-      none: {{}}
-      se: {{reduction: [4, 16]}}
-      eca: {{kernel_size: [3, 5]}}
-"""
 
 
 @pytest.fixture()

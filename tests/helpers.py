@@ -7,6 +7,25 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from models import Architecture, StageChoice, build_model
+
+TINY_SPACE = """\
+name: {name}
+backbone: {{name: resnet_cifar, depth: 8, width: 8}}
+dataset: {{name: fashion-mnist, train_subset: 400, val_fraction: 0.25, download: false}}
+budget: {{epochs: 1, batch_size: 50, lr: 0.05}}
+objectives: [accuracy, latency_ms]
+latency: {{device: cpu, batch_size: 1, threads: 1, repeats: 5}}
+search: {{sampler: tpe, n_trials: {n_trials}, seed: 0}}
+{extra}stages:
+  all:
+    attention:
+      none: {{}}
+      se: {{reduction: [4, 16]}}
+      eca: {{kernel_size: [3, 5]}}
+"""
 
 
 def write_idx(path: Path, array: np.ndarray, *, compress: bool) -> Path:
@@ -40,3 +59,14 @@ def make_fashion_like(folder: Path, *, n_train: int = 600, n_test: int = 100,
         write_idx(folder / f"{split}-images-idx3-ubyte", images, compress=compress)
         write_idx(folder / f"{split}-labels-idx1-ubyte", labels, compress=compress)
     return folder
+
+
+def small_model(attention: str = "se") -> torch.nn.Module:
+    """A depth-8, width-8 CIFAR ResNet for 28x28 grey images with ``attention`` in every stage."""
+    return build_model(small_arch(attention), seed=0)
+
+
+def small_arch(attention: str = "se") -> Architecture:
+    return Architecture.create(
+        backbone="resnet_cifar", backbone_args={"depth": 8, "width": 8},
+        stages=[StageChoice.create(attention)] * 3, in_channels=1, input_size=28, num_classes=10)

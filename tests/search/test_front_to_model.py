@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import optuna
 import pytest
-import torch
 import yaml
+from scipy.stats import kendalltau
 
 from models import build_model, load_architecture, model_signature
 from reports.dashboard import render_dashboard
-from runners.train import load_trained, train_full
 from search.export import main as export_main
 from search.fidelity import run_fidelity
 from search.run import main as run_main
+from studies import StudyRecord, TrialRecord, knee, records, study_claims, study_directions
+from tests.helpers import TINY_SPACE, make_fashion_like
 
 
-@pytest.fixture()
-def study_dir(tiny_space, fashion_dir, tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    assert run_main(["--space", str(tiny_space("front", n_trials=4)), "--quiet"]) == 0
-    return tmp_path
+@pytest.fixture(scope="module")
+def study_dir(tmp_path_factory) -> Path:
+    """One search for the whole module (its tests read the study; none changes what another reads)."""
+    from runners import data
+
+    root = tmp_path_factory.mktemp("front")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ATTNAS_DATA", str(make_fashion_like(root / "fmnist")))
+        data._CACHE.clear()
+        mp.chdir(root)
+        space = root / "front.yaml"
+        space.write_text(TINY_SPACE.format(name="front", n_trials=4, extra=""))
+        assert run_main(["--space", str(space), "--quiet"]) == 0
+        yield root
+    data._CACHE.clear()
 
 
 def _study(root: Path) -> optuna.Study:
@@ -36,8 +46,8 @@ def test_export_rebuilds_the_trials_network(study_dir: Path, pick: str) -> None:
     doc = yaml.safe_load(out.read_text())
     trial = _study(study_dir).trials[doc["source"]["trial"]]
     model = build_model(load_architecture(out))
-    assert model_signature(model) == trial.user_attrs["signature"]  # same keys and shapes
-    assert sum(p.numel() for p in model.parameters()) == trial.user_attrs["params"]
+    assert model_signature(model) == TrialRecord.of(trial).signature  # same keys and shapes
+    assert sum(p.numel() for p in model.parameters()) == TrialRecord.of(trial).params
     assert doc["metrics"]["latency"]["threads"] == 1 and doc["metrics"]["latency"]["device"] == "cpu"
     assert doc["architecture"]["input"] == {"channels": 1, "size": 28}
 
@@ -56,27 +66,23 @@ def test_onnx_export_matches_pytorch(study_dir: Path) -> None:
     assert onnx_path.stat().st_size > 1000
 
 
-def test_full_training_writes_weights_that_load_back(study_dir: Path, fashion_dir: Path) -> None:
-    arch = study_dir / "runs/front/best.yaml"
-    report = train_full(arch, epochs=1, out=study_dir / "trained", quiet=True)
-    assert 0.0 <= report["test_accuracy"] <= 1.0 and report["test_images"] == 100
-    assert len(report["epoch_train_loss"]) == 1
-    model = load_trained(study_dir / "trained/model.pt")
-    x = torch.randn(4, 1, 28, 28)
-    again = load_trained(study_dir / "trained/model.pt")
-    assert torch.equal(model(x), again(x))
-    saved = torch.load(study_dir / "trained/model.pt", weights_only=True)["state_dict"]
-    assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
-    assert yaml.safe_load((study_dir / "trained/train.yaml").read_text())["weights"] == "model.pt"
-
-
 def test_fidelity_is_stored_and_shown(study_dir: Path) -> None:
     study = _study(study_dir)
     result = run_fidelity(study, top=3, epochs=1, seeds=2, log=lambda _: None)
-    tau = result["kendall_tau"]
-    assert math.isnan(tau) or -1.0 <= tau <= 1.0  # NaN when proxy accuracies tie
+    rows = result["rows"]
+    # the knee of the presented front first, then the rest of the front, then the references
+    claims = study_claims(study)
+    assert rows[0]["trial"] == knee(claims.front, study_directions(study)).number
+    by_number = {r.number: r for r in records(study)}
+    assert all(r["proxy_accuracy"] == by_number[r["trial"]].accuracy for r in rows)
+    assert {r["trial"] for r in rows} >= {r.number for r in by_number.values()
+                                           if r.reference is not None and r.is_original}
+    proxy, long = [r["proxy_accuracy"] for r in rows], [r["long_accuracy"] for r in rows]
+    expected = kendalltau(proxy, long).statistic if len(set(proxy)) > 1 and len(set(long)) > 1 \
+        else float("nan")
+    assert result["kendall_tau"] == pytest.approx(expected, nan_ok=True)
     assert len(result["seed_spread"]["accuracies"]) == 2
     assert result["train_images"] == 450 and result["val_images"] == 150  # test set unused
-    stored = _study(study_dir).user_attrs["fidelity"]
+    stored = StudyRecord.of(_study(study_dir)).fidelity
     assert stored["rows"] == result["rows"]
     assert 'id="fidelity"' in render_dashboard(_study(study_dir))

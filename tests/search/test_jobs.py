@@ -14,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from search.study import finished_count
+from studies import TrialRecord
 from studies.storage import make_storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +39,10 @@ def test_two_workers_share_one_study_exactly(tiny_space, fashion_dir, tmp_path) 
     study = _load(tmp_path, "jobs")
     assert finished_count(study) == 8
     distinct = [t for t in study.trials if t.state == TrialState.COMPLETE
-                and "duplicate_of" not in t.user_attrs and not t.user_attrs.get("surplus")]
-    keys = [t.user_attrs["arch_key"] for t in distinct]
+                and TrialRecord.of(t).duplicate_of is None and not TrialRecord.of(t).surplus]
+    keys = [TrialRecord.of(t).arch_key for t in distinct]
     assert len(keys) == len(set(keys)) == 8  # no architecture evaluated twice
-    assert len({t.user_attrs["worker"] for t in study.trials}) == 2  # both workers did some
+    assert len({TrialRecord.of(t).worker for t in study.trials}) == 2  # both workers did some
     assert (tmp_path / "runs/jobs/dashboard.html").exists()
     # the other commands find a --jobs study (journal file) by its name alone
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -64,17 +65,17 @@ def test_killed_worker_trial_is_failed_and_requeued(tiny_space, fashion_dir, tmp
         if not journal.exists():
             continue
         running = [t for t in _load(tmp_path, "kill").get_trials(states=(TrialState.RUNNING,))
-                   if "worker" in t.user_attrs and "arch_key" in t.user_attrs]
+                   if TrialRecord.of(t).worker is not None and TrialRecord.of(t).arch_key is not None]
         if running:
             victim = running[0]
     assert victim is not None, "no trial started"
-    os.kill(victim.user_attrs["worker"], signal.SIGKILL)
+    os.kill(TrialRecord.of(victim).worker, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     study = _load(tmp_path, "kill")
     dead = study.trials[victim.number]
-    assert dead.state == TrialState.FAIL and "died" in dead.user_attrs["fail_reason"]
-    retries = [t for t in study.trials if t.user_attrs.get("retry_of") == victim.number]
+    assert dead.state == TrialState.FAIL and "died" in TrialRecord.of(dead).fail_reason
+    retries = [t for t in study.trials if TrialRecord.of(t).retry_of == victim.number]
     assert len(retries) == 1 and retries[0].params == dead.params
     assert retries[0].state == TrialState.COMPLETE
     assert finished_count(study) == 6
@@ -87,7 +88,7 @@ def test_a_dead_workers_trial_of_the_same_architecture_is_not_waited_for(tmp_pat
     import threading
 
     from search.objective import find_duplicate
-    from studies import TrialRecord, write_trial
+    from studies import write_trial
 
     monkeypatch.setenv("ATTNAS_HEARTBEAT", "1")
     monkeypatch.setenv("ATTNAS_GRACE", "1")

@@ -11,10 +11,12 @@ import warnings
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
 from search.study import finished_count
+from studies import TrialRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +33,7 @@ def _worker(space: Path, url: str, name: str, cwd: Path, data: Path, n: int,
 
 def _distinct(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.trials if t.state == TrialState.COMPLETE
-            and "duplicate_of" not in t.user_attrs]
+            and TrialRecord.of(t).duplicate_of is None]
 
 
 def test_three_workers_share_one_study(postgres_url, tiny_space, fashion_dir, tmp_path) -> None:
@@ -42,12 +44,13 @@ def test_three_workers_share_one_study(postgres_url, tiny_space, fashion_dir, tm
         assert p.returncode == 0, err
     study = optuna.load_study(study_name="pg3", storage=postgres_url)
     assert finished_count(study) == 12
-    keys = [t.user_attrs["arch_key"] for t in _distinct(study)]
+    keys = [TrialRecord.of(t).arch_key for t in _distinct(study)]
     assert len(keys) == len(set(keys)) == 12  # no architecture evaluated twice
-    assert len({t.user_attrs["worker"] for t in _distinct(study)}) == 3  # all three did some
-    assert [t.user_attrs.get("reference") for t in study.trials].count("no attention") == 1
+    assert len({TrialRecord.of(t).worker for t in _distinct(study)}) == 3  # all three did some
+    assert [TrialRecord.of(t).reference for t in study.trials].count("no attention") == 1
 
 
+@pytest.mark.slow  # ~30 s; the default run covers heartbeats with test_jobs' dead-worker test (SQLite)
 def test_killed_worker_trial_is_failed_and_rerun(postgres_url, tiny_space, fashion_dir, tmp_path) -> None:
     space = tiny_space("pgkill", n_trials=6)
     space.write_text(space.read_text().replace("epochs: 1", "epochs: 6"))  # trials of a few seconds
@@ -62,11 +65,11 @@ def test_killed_worker_trial_is_failed_and_rerun(postgres_url, tiny_space, fashi
         except KeyError:
             continue
         running = [t for t in study.get_trials(states=(TrialState.RUNNING,))
-                   if "arch_key" in t.user_attrs]
+                   if TrialRecord.of(t).arch_key is not None]
         victim = running[0] if running else None
     assert victim is not None, "no trial started"
-    os.kill(victim.user_attrs["worker"], signal.SIGKILL)
-    survivor = [p for p in procs if p.pid != victim.user_attrs["worker"]]
+    os.kill(TrialRecord.of(victim).worker, signal.SIGKILL)
+    survivor = [p for p in procs if p.pid != TrialRecord.of(victim).worker]
     assert len(survivor) == 1
     _, err = survivor[0].communicate(timeout=300)
     assert survivor[0].returncode == 0, err
@@ -78,5 +81,5 @@ def test_killed_worker_trial_is_failed_and_rerun(postgres_url, tiny_space, fashi
                   if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == victim.number]
     assert len(reruns) == 1 and reruns[0].params == victim.params
     assert finished_count(study) == 6
-    keys = [t.user_attrs["arch_key"] for t in _distinct(study)]
+    keys = [TrialRecord.of(t).arch_key for t in _distinct(study)]
     assert len(keys) == len(set(keys))

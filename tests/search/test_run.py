@@ -15,6 +15,7 @@ import yaml
 from models import build_model, load_architecture
 from search.run import main
 from search.study import finished_count
+from studies import StudyRecord, TrialRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,13 +36,13 @@ def test_four_trial_study_end_to_end(tiny_space, fashion_dir, tmp_path, monkeypa
     study = optuna.load_study(study_name="e2e", storage=f"sqlite:///{out / 'study.db'}")
     trials = study.get_trials()
     assert len(trials) == 4
-    assert trials[0].user_attrs["reference"] == "no attention"
-    assert trials[1].user_attrs["reference"] == "se everywhere"
-    assert trials[1].user_attrs["arch_short"] == "se(r=16)|se(r=16)|se(r=16)"
+    assert TrialRecord.of(trials[0]).reference == "no attention"
+    assert TrialRecord.of(trials[1]).reference == "se everywhere"
+    assert TrialRecord.of(trials[1]).arch_short == "se(r=16)|se(r=16)|se(r=16)"
     for t in trials:
         assert t.state == optuna.trial.TrialState.COMPLETE
-        for key in ("arch", "flops", "params", "latency", "train_seconds"):
-            assert key in t.user_attrs
+        r = TrialRecord.of(t)
+        assert None not in (r.arch, r.flops, r.params, r.latency, r.train_seconds)
     html = (out / "dashboard.html").read_text()
     assert 'id="pareto-front"' in html and "Pareto front" in html
     assert '<script src="http' not in html and len(html) > 1_000_000  # plotly.js embedded
@@ -50,8 +51,8 @@ def test_four_trial_study_end_to_end(tiny_space, fashion_dir, tmp_path, monkeypa
     best = yaml.safe_load((out / "best.yaml").read_text())
     trial = study.trials[best["source"]["trial"]]
     model = build_model(load_architecture(out / "best.yaml"))
-    assert sum(p.numel() for p in model.parameters()) == trial.user_attrs["params"]
-    assert best["source"]["space_sha256"] == study.user_attrs["space_sha256"]
+    assert sum(p.numel() for p in model.parameters()) == TrialRecord.of(trial).params
+    assert best["source"]["space_sha256"] == StudyRecord.of(study).space_sha256
 
 
 def test_rerun_resumes_instead_of_starting_over(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
@@ -62,7 +63,7 @@ def test_rerun_resumes_instead_of_starting_over(tiny_space, fashion_dir, tmp_pat
     study = optuna.load_study(study_name="resume",
                               storage=f"sqlite:///{tmp_path / 'runs/resume/study.db'}")
     assert finished_count(study) == 5  # distinct architectures; duplicates do not count
-    assert [t.user_attrs.get("reference") for t in study.trials].count("no attention") == 1
+    assert [TrialRecord.of(t).reference for t in study.trials].count("no attention") == 1
 
 
 def test_resume_with_a_different_space_file_is_refused(tiny_space, fashion_dir, tmp_path,
@@ -85,14 +86,14 @@ def test_duplicates_are_not_trained_again(tiny_space, fashion_dir, tmp_path, mon
                      + "  stage1:\n    attention: {none: {}, se: {reduction: 4}}\n")
     assert main(["--space", str(space), "--quiet", "--sampler", "random"]) == 0
     study = optuna.load_study(study_name="dup", storage=f"sqlite:///{tmp_path / 'runs/dup/study.db'}")
-    originals = [t for t in study.trials if "duplicate_of" not in t.user_attrs]
-    dups = [t for t in study.trials if "duplicate_of" in t.user_attrs]
+    originals = [t for t in study.trials if TrialRecord.of(t).duplicate_of is None]
+    dups = [t for t in study.trials if TrialRecord.of(t).duplicate_of is not None]
     # n_trials=6 distinct cannot be reached: the run stops once the sampler only repeats
     assert len(originals) == 2 and len(dups) >= 25
     assert "looks exhausted" in (tmp_path / "runs/dup/run.log").read_text()
     for t in dups:
-        src = study.trials[t.user_attrs["duplicate_of"]]
-        assert t.values == src.values and "train_seconds" in t.user_attrs
+        src = study.trials[TrialRecord.of(t).duplicate_of]
+        assert t.values == src.values and TrialRecord.of(t).train_seconds is not None
 
 
 def test_constraint_violators_are_recorded_and_not_trained(tiny_space, fashion_dir, tmp_path,
@@ -103,8 +104,8 @@ def test_constraint_violators_are_recorded_and_not_trained(tiny_space, fashion_d
     study = optuna.load_study(study_name="cons", storage=f"sqlite:///{tmp_path / 'runs/cons/study.db'}")
     for t in study.trials:
         assert t.state == optuna.trial.TrialState.PRUNED
-        assert t.user_attrs["infeasible"] is True and "params" in t.user_attrs
-        assert "train_seconds" not in t.user_attrs
+        assert TrialRecord.of(t).infeasible is True and TrialRecord.of(t).params is not None
+        assert TrialRecord.of(t).train_seconds is None
     assert "No complete trial yet" in (tmp_path / "runs/cons/dashboard.html").read_text()
     assert not (tmp_path / "runs/cons/best.yaml").exists()
 
@@ -116,36 +117,41 @@ def test_constraint_violators_are_recorded_and_not_trained(tiny_space, fashion_d
     ("name: x\nstages: {all: {attention: {se: {reduction: [0]}}}}\n",
      "stages.all.attention.se.reduction[0]: got 0; allowed: an integer in [1, 256]"),
 ])
-def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, text: str | None, expect: str) -> None:
+def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, text: str | None, expect: str, capsys,
+                                             monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # in-process: the same main() that `python -m search.run` calls
     if text is None:
         arg = "missing.yaml"
     else:
         (tmp_path / "bad.yaml").write_text(text)
         arg = str(tmp_path / "bad.yaml")
-    proc = run_cli(["--space", arg], cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert expect in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert main(["--space", arg]) == 2
+    err = capsys.readouterr().err
+    assert expect in err and err.startswith("error: ")
+    assert "Traceback" not in err
 
 
-def test_missing_dataset_is_one_message_and_exit_2(tiny_space, tmp_path: Path) -> None:
+def test_missing_dataset_is_one_message_and_exit_2(tiny_space, tmp_path: Path, capsys, monkeypatch) -> None:
+    import runners.data
+
     space = tiny_space("nodata")
     space.write_text(space.read_text().replace("download: false", "download: false, root: /nonexistent"))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATTNAS_DATA": str(tmp_path / "none")}
-    code = ("import runners.data as d, pathlib, sys; d.DEBIAN_DIR = pathlib.Path('/nonexistent-debian');"
-            "from search.run import main; sys.exit(main(['--space', sys.argv[1]]))")
-    proc = subprocess.run([sys.executable, "-c", code, str(space)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2
-    assert "Fashion-MNIST (train split) was not found" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ATTNAS_DATA", str(tmp_path / "none"))
+    monkeypatch.setattr(runners.data, "DEBIAN_DIR", Path("/nonexistent-debian"))
+    runners.data._CACHE.clear()
+    assert main(["--space", str(space)]) == 2
+    err = capsys.readouterr().err
+    assert "Fashion-MNIST (train split) was not found" in err
+    assert "Traceback" not in err
 
 
-def test_dry_run_prints_size_and_a_sample(tiny_space, tmp_path: Path) -> None:
-    proc = run_cli(["--space", str(tiny_space("dry")), "--dry-run"], cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "125 distinct architectures" in proc.stdout
-    assert "one sampled architecture:" in proc.stdout
+def test_dry_run_prints_size_and_a_sample(tiny_space, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--space", str(tiny_space("dry")), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "125 distinct architectures" in out
+    assert "one sampled architecture:" in out
     assert not (tmp_path / "runs").exists()
 
 
@@ -180,8 +186,8 @@ def test_latency_ratio_objective(tiny_space, fashion_dir, tmp_path, monkeypatch)
     assert main(["--space", str(space), "--quiet"]) == 0
     study = optuna.load_study(study_name="ratio", storage=f"sqlite:///{tmp_path / 'runs/ratio/study.db'}")
     for t in study.trials:
-        assert t.values[1] == t.user_attrs["latency_ratio"] > 0
-        assert t.user_attrs["latency"]["baseline_median_ms"] > 0
+        assert t.values[1] == TrialRecord.of(t).latency_ratio > 0
+        assert TrialRecord.of(t).latency["baseline_median_ms"] > 0
 
 
 def test_onnxruntime_latency_backend(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
@@ -194,9 +200,9 @@ def test_onnxruntime_latency_backend(tiny_space, fashion_dir, tmp_path, monkeypa
     assert main(["--space", str(space), "--quiet", "--no-baselines"]) == 0
     study = optuna.load_study(study_name="ort", storage=f"sqlite:///{tmp_path / 'runs/ort/study.db'}")
     for t in study.trials:
-        assert t.user_attrs["latency"]["device"] == "onnxruntime-cpu"
-        assert t.user_attrs["onnx_max_abs_diff"] < 1e-3
-        assert t.values[1] == t.user_attrs["latency_ms"] > 0
+        assert TrialRecord.of(t).latency["device"] == "onnxruntime-cpu"
+        assert TrialRecord.of(t).onnx_max_abs_diff < 1e-3
+        assert t.values[1] == TrialRecord.of(t).latency_ms > 0
 
 
 def test_zoo_backbone_and_conv_choices_end_to_end(fashion_dir, tmp_path, monkeypatch) -> None:
@@ -223,11 +229,11 @@ stages:
     study = optuna.load_study(study_name="zoo", storage=f"sqlite:///{out / 'study.db'}")
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done) == 4
-    assert all("|nonlocal(r=2)" in t.user_attrs["arch_short"] for t in done)
-    assert study.user_attrs["stage_names"] == [f"stage{i}" for i in range(1, 6)]
+    assert all("|nonlocal(r=2)" in TrialRecord.of(t).arch_short for t in done)
+    assert StudyRecord.of(study).stage_names == tuple(f"stage{i}" for i in range(1, 6))
     best = yaml.safe_load((out / "best.yaml").read_text())
     model = build_model(load_architecture(out / "best.yaml"))
-    assert sum(p.numel() for p in model.parameters()) == study.trials[best["source"]["trial"]].user_attrs["params"]
+    assert sum(p.numel() for p in model.parameters()) == TrialRecord.of(study.trials[best["source"]["trial"]]).params
     assert best["architecture"]["backbone"] == {"name": "mobilenet_v2", "width": 0.35, "stem": "small"}
 
     space.write_text(space.read_text().replace("name: zoo", "name: od")
@@ -237,5 +243,5 @@ stages:
                      )
     assert main(["--space", str(space), "--quiet"]) == 0
     study = optuna.load_study(study_name="od", storage=f"sqlite:///{tmp_path / 'runs/od/study.db'}")
-    refs = [t.user_attrs.get("reference") for t in study.trials]
+    refs = [TrialRecord.of(t).reference for t in study.trials]
     assert "odconv everywhere" in refs
