@@ -211,7 +211,7 @@ def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: boo
 
 def pick_claim(study: optuna.Study, pick: str, *, claims: StudyClaims | None = None) -> Claim:
     """``knee``, ``max-accuracy``, ``fastest``, ``latency<=MS`` or ``trial=N``, chosen on the
-    front the study presents (confirmed means where confirmation ran; ``reports.claims``).
+    front the study presents (confirmed means where confirmation ran).
 
     Raises:
         PickError: an unknown pick, or one that matches nothing.

@@ -18,7 +18,7 @@ def fashion_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ATTNAS_DATA", str(folder))
     from runners import data
 
-    data._CACHE.clear()
+    data.clear_cache()
     return folder
 
 

@@ -5,8 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from runners import data as data_mod
-from runners.data import DatasetNotFound, load_fashion_mnist, load_proxy_data, stratified_split
+from runners.data import DatasetNotFound, idx, load_fashion_mnist, load_proxy_data, stratified_split
 from tests.helpers import make_fashion_like
 
 
@@ -30,7 +29,7 @@ def test_lookup_order_prefers_space_root_over_env(tmp_path: Path, monkeypatch) -
 def test_missing_data_names_every_way_to_provide_it(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ATTNAS_DATA", str(tmp_path / "empty"))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(data_mod, "DEBIAN_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(idx, "DEBIAN_DIR", tmp_path / "no-debian")
     with pytest.raises(DatasetNotFound) as err:
         load_fashion_mnist(download=False)
     msg = str(err.value)

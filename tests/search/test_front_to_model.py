@@ -26,13 +26,13 @@ def study_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("front")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("ATTNAS_DATA", str(make_fashion_like(root / "fmnist")))
-        data._CACHE.clear()
+        data.clear_cache()
         mp.chdir(root)
         space = root / "front.yaml"
         space.write_text(TINY_SPACE.format(name="front", n_trials=4, extra=""))
         assert run_main(["--space", str(space), "--quiet"]) == 0
         yield root
-    data._CACHE.clear()
+    data.clear_cache()
 
 
 def _study(root: Path) -> optuna.Study:

@@ -133,13 +133,14 @@ def test_bad_input_is_one_message_and_exit_2(tmp_path: Path, text: str | None, e
 
 def test_missing_dataset_is_one_message_and_exit_2(tiny_space, tmp_path: Path, capsys, monkeypatch) -> None:
     import runners.data
+    import runners.data.idx
 
     space = tiny_space("nodata")
     space.write_text(space.read_text().replace("download: false", "download: false, root: /nonexistent"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ATTNAS_DATA", str(tmp_path / "none"))
-    monkeypatch.setattr(runners.data, "DEBIAN_DIR", Path("/nonexistent-debian"))
-    runners.data._CACHE.clear()
+    monkeypatch.setattr(runners.data.idx, "DEBIAN_DIR", Path("/nonexistent-debian"))
+    runners.data.clear_cache()
     assert main(["--space", str(space)]) == 2
     err = capsys.readouterr().err
     assert "Fashion-MNIST (train split) was not found" in err

@@ -1,0 +1,154 @@
+"""Splits resident on the training device: the proxy's seeded, stratified train/validation
+split carved from the training files, and the full train/test pair for full training.
+Cached per process (``clear_cache``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from runners.data.idx import load_fashion_mnist
+from runners.data.torchvision_sets import load_torchvision
+from spaces import dataset_info, held_out
+
+
+@dataclass(frozen=True)
+class ProxyData:
+    """A dataset split into train/validation, resident on one device.
+
+    Images are uint8 ``(N, C, H, W)``; ``mean``/``std`` are per-channel
+    statistics of the training split in [0, 1] units.
+    """
+
+    name: str
+    train_x: Tensor
+    train_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
+    num_classes: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    flip: bool
+    source: str
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.train_x.shape[1])
+
+    @property
+    def input_size(self) -> int:
+        return int(self.train_x.shape[-1])
+
+    def to(self, device: torch.device | str) -> ProxyData:
+        return ProxyData(self.name, self.train_x.to(device), self.train_y.to(device),
+                         self.val_x.to(device), self.val_y.to(device), self.num_classes,
+                         self.mean, self.std, self.flip, self.source)
+
+
+def load_split(name: str, *, root: str | None, split: str,
+               download: bool) -> tuple[Tensor, Tensor, str]:
+    """uint8 images (N, C, H, W), int64 labels and their source, for one split."""
+    dataset_info(name)
+    if name == "fashion-mnist":
+        return load_fashion_mnist(root=root, split=split, download=download)
+    return load_torchvision(name, root=root, split=split, download=download)
+
+
+def stratified_split(labels: Tensor, fraction: float, *, seed: int) -> tuple[Tensor, Tensor]:
+    """Indices ``(keep, held_out)`` with ``fraction`` of every class held out.
+
+    Seeded and independent of the global RNG.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    g = torch.Generator().manual_seed(seed)
+    keep, held = [], []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=g)]
+        n_held = held_out(len(idx), fraction)
+        held.append(idx[:n_held])
+        keep.append(idx[n_held:])
+    keep_t, held_t = torch.cat(keep), torch.cat(held)
+    return keep_t[torch.randperm(len(keep_t), generator=g)], held_t[torch.randperm(len(held_t), generator=g)]
+
+
+def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of uint8 images, in [0, 1] units."""
+    x = images.float().div_(255).transpose(0, 1).reshape(images.shape[1], -1)
+    return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
+
+
+def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, download: bool = True,
+                   device: torch.device | str = "cpu") -> ProxyData:
+    """All training images, and the **test** split as the held-out split.
+
+    For full training of an exported architecture only: this is the one place
+    the test set is read. Normalisation comes from the training split.
+
+    Raises:
+        ValueError: unknown dataset name.
+        DatasetNotFound: see ``load_fashion_mnist``.
+    """
+    info = dataset_info(name)
+    train_x, train_y, source = load_split(name, root=root, split="train", download=download)
+    test_x, test_y, _ = load_split(name, root=root, split="test", download=download)
+    mean, std = channel_stats(train_x)
+    return ProxyData(name=f"{name} (held out: test)", train_x=train_x.contiguous(),
+                     train_y=train_y, val_x=test_x.contiguous(), val_y=test_y,
+                     num_classes=info.classes, mean=mean, std=std, flip=info.flip,
+                     source=source).to(device)
+
+
+_CACHE: dict[tuple, ProxyData] = {}
+
+
+def clear_cache() -> None:
+    """Forget the loaded splits (e.g. after the files or ``$ATTNAS_DATA`` changed)."""
+    _CACHE.clear()
+
+
+
+def load_proxy_data(
+    *,
+    name: str = "fashion-mnist",
+    root: str | None = None,
+    train_subset: int | None = None,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    download: bool = True,
+    device: torch.device | str = "cpu",
+) -> ProxyData:
+    """The proxy dataset: a seeded stratified train subset and validation split.
+
+    ``train_subset`` examples (stratified) are drawn from the training files,
+    then ``val_fraction`` of them (stratified) becomes the validation split.
+    Cached per process.
+
+    Raises:
+        ValueError: unknown dataset name or impossible sizes.
+        DatasetNotFound: see ``load_fashion_mnist``.
+    """
+    key = (name, root, train_subset, val_fraction, seed, download, str(device))
+    if key in _CACHE:
+        return _CACHE[key]
+    info = dataset_info(name)
+    images, labels, source = load_split(name, root=root, split="train", download=download)
+    if train_subset is not None:
+        if not 10 <= train_subset <= len(labels):
+            raise ValueError(f"train_subset must be in [10, {len(labels)}], got {train_subset}")
+        if train_subset < len(labels):
+            _, sub = stratified_split(labels, train_subset / len(labels), seed=seed)
+            images, labels = images[sub], labels[sub]
+    train_idx, val_idx = stratified_split(labels, val_fraction, seed=seed + 1)
+    train_x, train_y = images[train_idx].contiguous(), labels[train_idx].contiguous()
+    mean, std = channel_stats(train_x)
+    data = ProxyData(
+        name=name, train_x=train_x, train_y=train_y,
+        val_x=images[val_idx].contiguous(), val_y=labels[val_idx].contiguous(),
+        num_classes=info.classes, mean=mean, std=std, flip=info.flip, source=source,
+    ).to(device)
+    _CACHE[key] = data
+    return data
