@@ -6,18 +6,11 @@ caller builds from ``models`` (``search.catalog.model_catalog``).
 
 from __future__ import annotations
 
+from spaces._checks import fits_positions
 from spaces._datasets import DATASETS, DatasetInfo, dataset_info, held_out
+from spaces._errors import did_you_mean
 from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
-from spaces._load import (
-    BackboneFacts,
-    Catalog,
-    ModuleChoices,
-    SearchSpace,
-    StageFacts,
-    StageSpace,
-    fits_positions,
-    load_space,
-)
+from spaces._load import load_space
 from spaces._schema import (
     BLOCKS,
     METRICS,
@@ -31,11 +24,12 @@ from spaces._schema import (
     SpaceConfig,
     parse_duration,
 )
+from spaces._types import BackboneFacts, Catalog, ModuleChoices, SearchSpace, StageFacts, StageSpace
 
 __all__ = [
     "BLOCKS", "DATASETS", "FORMAT_VERSION", "METRICS", "POSITIONS", "SAMPLERS", "SEED_MAX",
     "SPACES_DIR", "BackboneFacts", "Blocks", "BudgetConfig", "Catalog", "DatasetConfig",
     "DatasetInfo", "ModuleChoices", "Position", "SearchSpace", "SpaceConfig", "SpaceError",
-    "StageFacts", "StageSpace", "dataset_info", "fits_positions", "held_out", "load_space", "parse_duration",
-    "read_yaml", "resolve_space_path",
+    "StageFacts", "StageSpace", "dataset_info", "did_you_mean", "fits_positions", "held_out",
+    "load_space", "parse_duration", "read_yaml", "resolve_space_path",
 ]

@@ -1,0 +1,157 @@
+"""Checks against the model registry (``Catalog``): module and hyper-parameter names and values,
+placements and positions per stage, metrics; each problem is one line."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from spaces._errors import did_you_mean
+from spaces._schema import METRICS, SpaceConfig, StageConfig
+from spaces._types import BackboneFacts, Catalog, HParamLike, ModuleChoices, StageFacts, StageSpace
+
+
+def _module_choices(where: str, name: str, given: Mapping[str, Any] | None,
+                    registry: Mapping[str, Mapping[str, HParamLike]], kind: str,
+                    problems: list[str]) -> ModuleChoices | None:
+    if name not in registry:
+        hint = did_you_mean(name, list(registry))
+        problems.append(f"{where}.{name}: unknown {kind}{hint}; "
+                        f"allowed: {', '.join(registry)}")
+        return None
+    known = registry[name]
+    given = given or {}
+    if not isinstance(given, Mapping):
+        problems.append(f"{where}.{name}: expected a mapping of hyper-parameter choices; got {given!r}")
+        return None
+    out = []
+    for key in given:
+        if key not in known:
+            hint = did_you_mean(str(key), list(known))
+            problems.append(f"{where}.{name}.{key}: unknown hyper-parameter{hint}; "
+                            f"allowed: {', '.join(known) or 'none (this module has none)'}")
+    for hname, hp in known.items():
+        raw = given.get(hname, hp.default)
+        values = list(raw) if isinstance(raw, list) else [raw]
+        if not values:
+            problems.append(f"{where}.{name}.{hname}: empty list; give at least one value")
+            continue
+        bad = [i for i, v in enumerate(values) if not hp.domain.check(v)]
+        for i in bad:
+            idx = f"[{i}]" if isinstance(raw, list) else ""
+            problems.append(f"{where}.{name}.{hname}{idx}: got {values[i]!r}; "
+                            f"allowed: {hp.domain.describe()}")
+        if not bad:  # a bad value may be a list or a mapping, which cannot be de-duplicated
+            out.append((hname, tuple(dict.fromkeys(values))))
+    return ModuleChoices(name, tuple(out))
+
+
+def fits_positions(resolution: int, limit: int | None) -> bool:
+    """Whether a module limited to ``limit`` positions (``H*W``; None: any) may go in a stage of
+    ``resolution`` x ``resolution``: the one rule, read by the space validator and ``build_model``."""
+    return limit is None or resolution ** 2 <= limit
+
+
+def _check_positions(where: str, stage: StageFacts, modules: list[ModuleChoices],
+                     facts: BackboneFacts, catalog: Catalog, problems: list[str]) -> None:
+    """Modules whose cost grows with positions squared only where the stage is small enough."""
+    positions = stage.resolution ** 2
+    for m in modules:
+        limit = catalog.max_positions.get(m.name)
+        if fits_positions(stage.resolution, limit):
+            continue
+        fits = [s.name for s in facts.stages if fits_positions(s.resolution, limit)]
+        problems.append(
+            f"{where}.{m.name}: not allowed in {stage.name} ({stage.resolution}x{stage.resolution}"
+            f" = {positions} positions); {m.name} is limited to H*W <= {limit}, which "
+            f"{'holds in: ' + ', '.join(fits) if fits else 'no stage of this backbone meets'}"
+            f"{'; list it under those stages instead' if fits else ''}")
+
+
+def resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> tuple[StageSpace, ...]:
+    try:
+        facts = catalog.backbone(cfg.backbone.name, cfg.backbone.settings(), cfg.dataset.name)
+    except ValueError as e:
+        problems.append(f"backbone: {e}")
+        try:  # wrong settings: the stages are still checked, against the default settings
+            facts = catalog.backbone(cfg.backbone.name, {}, cfg.dataset.name)
+        except ValueError:  # an unknown backbone: module names can still be checked
+            for key, stage in cfg.stages.items():
+                for m, h in (stage.attention or {}).items():
+                    _module_choices(f"stages.{key}.attention", m, h, catalog.attention, "attention",
+                                    problems)
+                for c, h in (stage.conv or {}).items():
+                    _module_choices(f"stages.{key}.conv", c, h, catalog.convs, "conv", problems)
+            return ()
+    names = [s.name for s in facts.stages]
+    for key in cfg.stages:
+        if key != "all" and key not in names:
+            hint = did_you_mean(key, names + ["all"])
+            problems.append(f"stages.{key}: unknown stage{hint}; backbone "
+                            f"{cfg.backbone.name!r} has: all, {', '.join(names)}")
+    base = cfg.stages.get("all", StageConfig())
+    resolved = []
+    for stage in facts.stages:
+        name = stage.name
+        own = cfg.stages.get(name, StageConfig())
+        attention = own.attention if own.attention is not None else base.attention
+        where = f"stages.{name if own.attention is not None else 'all'}.attention"
+        if not attention:
+            problems.append(f"stages.{name}: no attention choices; give them under "
+                            f"stages.all.attention or stages.{name}.attention")
+            continue
+        modules = [m for m in (_module_choices(where, m, h, catalog.attention, "attention", problems)
+                               for m, h in attention.items()) if m is not None]
+        _check_positions(where, stage, modules, facts, catalog, problems)
+        positions = own.position or base.position or [facts.positions[0]]
+        pwhere = f"stages.{name if own.position else 'all'}.position"
+        for p in positions:
+            if p not in facts.positions:
+                problems.append(f"{pwhere}: {p!r} is not a position of backbone "
+                                f"{cfg.backbone.name!r}; allowed: {', '.join(facts.positions)}")
+        conv = own.conv if own.conv is not None else base.conv
+        cwhere = f"stages.{name if own.conv is not None else 'all'}.conv"
+        convs = [ModuleChoices("standard", ())]
+        if conv is not None:
+            if not conv:
+                problems.append(f"{cwhere}: no convolution choices; give at least one of "
+                                f"{', '.join(catalog.convs)} or leave conv out")
+            convs = [c for c in (_module_choices(cwhere, c, h, catalog.convs, "conv", problems)
+                                 for c, h in conv.items()) if c is not None]
+            if not facts.convs and any(c.name != "standard" for c in convs):
+                problems.append(f"{cwhere}: backbone {cfg.backbone.name!r} has no convolution "
+                                f"choice (its 3x3 convolutions are depthwise); allowed: standard")
+        resolved.append(StageSpace(
+            name=name,
+            modules=tuple(modules),
+            positions=tuple(positions),
+            blocks=tuple(own.blocks or base.blocks or ["all"]),
+            convs=tuple(convs),
+        ))
+    return tuple(resolved)
+
+
+def check_metrics(cfg: SpaceConfig, problems: list[str]) -> None:
+    allowed = ", ".join(METRICS)
+    for i, m in enumerate(cfg.objectives):
+        if m not in METRICS:
+            problems.append(f"objectives[{i}]: unknown metric {m!r}; allowed: {allowed}")
+    if not 1 <= len(cfg.objectives) <= 3 or len(set(cfg.objectives)) != len(cfg.objectives):
+        problems.append(f"objectives: give one to three distinct metrics; got {cfg.objectives}")
+    used = set(cfg.objectives) | set(cfg.constraints)
+    if "peak_memory" in used and cfg.latency.device != "cuda":
+        problems.append("peak_memory: measured on CUDA only; set latency.device: cuda or drop it "
+                        f"from objectives/constraints; got latency.device: {cfg.latency.device}")
+    if cfg.latency.backend == "onnxruntime" and cfg.latency.device != "cpu":
+        problems.append("latency.backend: onnxruntime is timed on the CPU; set latency.device: cpu; "
+                        f"got {cfg.latency.device}")
+    if cfg.confirm is not False and cfg.confirm.seeds < cfg.search.seeds:
+        problems.append(f"confirm.seeds: the seeds of a confirmed architecture in all, the search's "
+                        f"included, so at least search.seeds ({cfg.search.seeds}); got "
+                        f"{cfg.confirm.seeds} (or set confirm: false)")
+    for m, bound in cfg.constraints.items():
+        if m not in METRICS or m == "accuracy":
+            problems.append(f"constraints.{m}: unknown cost metric; allowed: "
+                            f"{', '.join(k for k in METRICS if k != 'accuracy')}")
+        elif bound.max is None and bound.min is None:
+            problems.append(f"constraints.{m}: give max and/or min")
