@@ -40,7 +40,7 @@ from reports.figure_data import (
     total_compute_seconds,
 )
 from spaces import DATASETS, FORMAT_VERSION, DatasetConfig
-from studies import StudyRecord, records
+from studies import StudyClaims, StudyRecord, records
 from studies.cli import run_on_study, study_parser
 
 _STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
@@ -284,9 +284,9 @@ def _div(fig: go.Figure, div_id: str, first: bool) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=first, div_id=div_id)
 
 
-def render_dashboard(study: optuna.Study) -> str:
+def render_dashboard(study: optuna.Study, *, claims: StudyClaims | None = None) -> str:
     """The dashboard as one HTML document with plotly.js embedded."""
-    fdata = front_data(study)
+    fdata = front_data(study, claims=claims)
     parts = [_header(study, fdata)]
     if not any(p.kind != "infeasible" for p in fdata.points):
         parts.append("<p class='empty'><b>No complete trial yet:</b> the figures appear once a "
@@ -327,9 +327,9 @@ def render_dashboard(study: optuna.Study) -> str:
             f"</style></head><body>{''.join(parts)}</body></html>")
 
 
-def write_dashboard(study: optuna.Study, path: Path) -> Path:
+def write_dashboard(study: optuna.Study, path: Path, *, claims: StudyClaims | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_dashboard(study), encoding="utf-8")
+    path.write_text(render_dashboard(study, claims=claims), encoding="utf-8")
     return path
 
 

@@ -100,7 +100,7 @@ def _types(t: TrialRecord) -> str:
     return "+".join(used) or "none"
 
 
-def front_data(study: optuna.Study) -> FrontData:
+def front_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> FrontData:
     """Accuracy and costs of every measured trial, and the Pareto front."""
     trials = records(study)
     counts = {"complete": 0, "infeasible": 0, "duplicate": 0, "fail": 0, "running": 0}
@@ -111,7 +111,7 @@ def front_data(study: optuna.Study) -> FrontData:
             counts["infeasible"] += 1
         elif t.state.name.lower() in counts:
             counts[t.state.name.lower()] += 1
-    claims = study_claims(study)
+    claims = claims or study_claims(study)
     by_number = {c.number: c for c in claims.claims}
     best = {c.number for c in claims.front}
     points = []

@@ -79,11 +79,11 @@ def _cell(value: object) -> object:
     return "" if value is None or value is False else value
 
 
-def write_trials_csv(study: optuna.Study, path: Path) -> Path:
+def write_trials_csv(study: optuna.Study, path: Path, *, claims: StudyClaims | None = None) -> Path:
     """Every trial, one row: number, state, the attributes above, the per-seed accuracies
     (search and confirmation), the mean over them with its interval, the paired
     difference to the reference with its interval and the verdict, timing."""
-    claims = {c.number: c for c in study_claims(study).claims}
+    by_number = {c.number: c for c in (claims or study_claims(study)).claims}
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["number", "state", *_CSV_ATTRS, "seed_accuracies", "seeds", "mean_accuracy",
@@ -91,7 +91,7 @@ def write_trials_csv(study: optuna.Study, path: Path) -> Path:
                     "datetime_start", "duration_s"])
         for t in study.get_trials(deepcopy=False):
             r = TrialRecord.of(t)
-            c = claims.get(t.number)
+            c = by_number.get(t.number)
             stats = ["", "", "", "", "", "", "", "", ""]
             if c is not None:
                 iv, div = c.interval or ("", ""), c.diff_interval or ("", "")

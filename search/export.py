@@ -82,13 +82,14 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
     }
 
 
-def export_best(study: optuna.Study, out: Path, *, pick: str = "knee") -> TrialRecord:
+def export_best(study: optuna.Study, out: Path, *, pick: str = "knee",
+                claims: StudyClaims | None = None) -> TrialRecord:
     """Write the architecture chosen by ``pick`` to ``out``; return its trial.
 
     Raises:
         PickError: the pick matches nothing (the message gives the front's range).
     """
-    claims = study_claims(study)
+    claims = claims or study_claims(study)
     claim = pick_claim(study, pick, claims=claims)
     trial = next(TrialRecord.of(t) for t in study.get_trials(deepcopy=False) if t.number == claim.number)
     out.parent.mkdir(parents=True, exist_ok=True)

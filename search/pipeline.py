@@ -34,7 +34,6 @@ from studies import (
     StorageUnavailable,
     TrialRecord,
     default_storage,
-    latency_scale_ms,
     study_claims,
     write_study,
 )
@@ -96,19 +95,19 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -
 
 
 def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
-    scale = latency_scale_ms(study)
-    if scale is not None:
-        write_study(study, latency_scale_ms=scale)
-    write_trials_csv(study, out / "trials.csv")
-    write_dashboard(study, out / "dashboard.html")
+    claims = study_claims(study)  # once: every output presents the same claims
+    if claims.latency_scale_ms is not None:
+        write_study(study, latency_scale_ms=claims.latency_scale_ms)
+    write_trials_csv(study, out / "trials.csv", claims=claims)
+    write_dashboard(study, out / "dashboard.html", claims=claims)
     written = ["trials.csv", "dashboard.html"]
     try:
-        knee_trial: TrialRecord | None = export_best(study, out / "best.yaml", pick="knee")
+        knee_trial: TrialRecord | None = export_best(study, out / "best.yaml", pick="knee", claims=claims)
         written.append("best.yaml")
     except PickError as e:
         knee_trial = None
         log(f"best.yaml not written: {e}")
-    print(front_table(study_claims(study), knee_number=knee_trial.number if knee_trial else None))
+    print(front_table(claims, knee_number=knee_trial.number if knee_trial else None))
     log(f"wrote {', '.join(str(out / w) for w in written)}")
 
 

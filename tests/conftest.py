@@ -28,9 +28,13 @@ def fashion_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def tiny_space(tmp_path: Path):
     """Factory: write a tiny space file and return its path."""
 
-    def make(name: str = "t", n_trials: int = 4, extra: str = "") -> Path:
+    def make(name: str = "t", n_trials: int = 4, extra: str = "", confirm: bool | str = False) -> Path:
+        """``confirm``: True trains the front and the reference with 3 seeds after the search (a
+        real space's default), a string is the space's ``confirm`` block; off by default, so a
+        test pays only for the trials it is about."""
+        block = confirm if isinstance(confirm, str) else "{seeds: 3}" if confirm else "false"
         path = tmp_path / f"{name}.yaml"
-        path.write_text(TINY_SPACE.format(name=name, n_trials=n_trials, extra=extra))
+        path.write_text(TINY_SPACE.format(name=name, n_trials=n_trials, extra=extra, confirm=block))
         return path
 
     return make

@@ -19,6 +19,7 @@ budget: {{epochs: 1, batch_size: 50, lr: 0.05}}
 objectives: [accuracy, latency_ms]
 latency: {{device: cpu, batch_size: 1, threads: 1, repeats: 5}}
 search: {{sampler: tpe, n_trials: {n_trials}, seed: 0}}
+confirm: {confirm}
 {extra}stages:
   all:
     attention:

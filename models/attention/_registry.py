@@ -2,7 +2,7 @@
 hyper-parameters, their allowed values, paper defaults and where a module may go.
 
 The space validator, the sampler, the README's module table and the tests all
-read it (see ``models._spec`` for the checks every registry shares).
+read it (see ``models.registry`` for the checks every registry shares).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from torch import nn
 
-from models._spec import ModuleSpec, Registry
 from models.hparams import HParam
+from models.registry import ModuleSpec, Registry
 
 
 @dataclass(frozen=True)

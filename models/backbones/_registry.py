@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from models._spec import Registry
 from models.hparams import HParam, canonical_values
+from models.registry import Registry
 
 
 @dataclass(frozen=True)

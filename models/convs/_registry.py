@@ -16,8 +16,8 @@ from typing import Any
 
 from torch import nn
 
-from models._spec import ModuleSpec, Registry
 from models.hparams import HParam
+from models.registry import ModuleSpec, Registry
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ def _driver(profile: Path):
 def test_dashboard_renders_every_figure_without_console_errors(tiny_space, fashion_dir, tmp_path,
                                                                monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    space = tiny_space("browser", n_trials=12, extra="constraints: {params: {max: 19950}}\n")
+    # confirmed: the error bars and the reference's band are drawn too
+    space = tiny_space("browser", n_trials=12, extra="constraints: {params: {max: 19950}}\n", confirm=True)
     assert main(["--space", str(space), "--quiet"]) == 0
     study = optuna.load_study(study_name="browser",
                               storage=f"sqlite:///{tmp_path / 'runs/browser/study.db'}")

@@ -29,7 +29,7 @@ def study_dir(tmp_path_factory) -> Path:
         data.clear_cache()
         mp.chdir(root)
         space = root / "front.yaml"
-        space.write_text(TINY_SPACE.format(name="front", n_trials=4, extra=""))
+        space.write_text(TINY_SPACE.format(name="front", n_trials=4, extra="", confirm="{seeds: 3}"))
         assert run_main(["--space", str(space), "--quiet"]) == 0
         yield root
     data.clear_cache()

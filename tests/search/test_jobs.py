@@ -14,7 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 from search.study import finished_count
-from studies import TrialRecord
+from studies import TrialRecord, study_claims
 from studies.storage import make_storage
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,40 +31,21 @@ def _run(args: list[str], cwd: Path, data: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_two_workers_share_one_study_exactly(tiny_space, fashion_dir, tmp_path) -> None:
-    space = tiny_space("jobs", n_trials=8)
+def test_two_workers_share_one_study_and_recover_a_killed_one(tiny_space, fashion_dir, tmp_path) -> None:
+    """--jobs 2: the study holds exactly n_trials distinct architectures; a worker killed in a
+    trial fails it and the trial is re-queued once; the front is confirmed after the workers;
+    the other commands find the study (a journal file) by its name alone."""
+    space = tiny_space("jobs", n_trials=8, confirm="{seeds: 2, max_architectures: 1}")
+    space.write_text(space.read_text().replace("epochs: 1", "epochs: 3"))  # trials of a few seconds
     proc = _run(["--space", str(space), "--jobs", "2", "--quiet"], tmp_path, fashion_dir)
-    _, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, err
-    study = _load(tmp_path, "jobs")
-    assert finished_count(study) == 8
-    distinct = [t for t in study.trials if t.state == TrialState.COMPLETE
-                and TrialRecord.of(t).duplicate_of is None and not TrialRecord.of(t).surplus]
-    keys = [TrialRecord.of(t).arch_key for t in distinct]
-    assert len(keys) == len(set(keys)) == 8  # no architecture evaluated twice
-    assert len({TrialRecord.of(t).worker for t in study.trials}) == 2  # both workers did some
-    assert (tmp_path / "runs/jobs/dashboard.html").exists()
-    # the other commands find a --jobs study (journal file) by its name alone
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for cmd in (["search.export", "--study", "jobs", "--out", "b.yaml"],
-                ["reports.dashboard", "--study", "jobs", "--out", "d.html"]):
-        done = subprocess.run([sys.executable, "-m", *cmd], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-
-
-def test_killed_worker_trial_is_failed_and_requeued(tiny_space, fashion_dir, tmp_path) -> None:
-    space = tiny_space("kill", n_trials=6)
-    space.write_text(space.read_text().replace("epochs: 1", "epochs: 6"))  # trials of a few seconds
-    proc = _run(["--space", str(space), "--jobs", "2", "--quiet"], tmp_path, fashion_dir)
-    journal = tmp_path / "runs/kill/study.journal"
+    journal = tmp_path / "runs/jobs/study.journal"
     victim = None
     deadline = time.time() + 120
     while victim is None and time.time() < deadline:
-        time.sleep(0.5)
+        time.sleep(0.3)
         if not journal.exists():
             continue
-        running = [t for t in _load(tmp_path, "kill").get_trials(states=(TrialState.RUNNING,))
+        running = [t for t in _load(tmp_path, "jobs").get_trials(states=(TrialState.RUNNING,))
                    if TrialRecord.of(t).worker is not None and TrialRecord.of(t).arch_key is not None]
         if running:
             victim = running[0]
@@ -72,13 +53,28 @@ def test_killed_worker_trial_is_failed_and_requeued(tiny_space, fashion_dir, tmp
     os.kill(TrialRecord.of(victim).worker, signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    study = _load(tmp_path, "kill")
+    study = _load(tmp_path, "jobs")
     dead = study.trials[victim.number]
     assert dead.state == TrialState.FAIL and "died" in TrialRecord.of(dead).fail_reason
     retries = [t for t in study.trials if TrialRecord.of(t).retry_of == victim.number]
     assert len(retries) == 1 and retries[0].params == dead.params
     assert retries[0].state == TrialState.COMPLETE
-    assert finished_count(study) == 6
+    assert finished_count(study) == 8
+    distinct = [t for t in study.trials if t.state == TrialState.COMPLETE
+                and TrialRecord.of(t).duplicate_of is None and not TrialRecord.of(t).surplus]
+    keys = [TrialRecord.of(t).arch_key for t in distinct]
+    assert len(keys) == len(set(keys)) == 8  # no architecture evaluated twice
+    assert len({TrialRecord.of(t).worker for t in study.trials} - {None}) == 2  # both workers ran trials
+    # after the workers, the knee and the reference are confirmed to 2 seeds in the study
+    claims = study_claims(study)
+    assert claims.confirmed and claims.reference is not None and claims.reference.seeds == 2
+    assert (tmp_path / "runs/jobs/dashboard.html").exists()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for cmd in (["search.export", "--study", "jobs", "--out", "b.yaml"],
+                ["reports.dashboard", "--study", "jobs", "--out", "d.html"]):
+        done = subprocess.run([sys.executable, "-m", *cmd], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")

@@ -218,6 +218,7 @@ dataset: {name: fashion-mnist, train_subset: 400, val_fraction: 0.25, download: 
 budget: {epochs: 1, batch_size: 50, lr: 0.05}
 latency: {device: cpu, batch_size: 1, threads: 1, repeats: 5}
 search: {sampler: tpe, n_trials: 4, seed: 0}
+confirm: false
 stages:
   all:
     attention: {none: {}, cbam: {}, simam: {}, triplet: {kernel_size: 3}}

@@ -83,7 +83,7 @@ def test_grid_evaluates_every_architecture_once(tiny_space, fashion_dir, tmp_pat
 
 def test_ctrl_c_keeps_finished_trials_and_exits_130(tiny_space, fashion_dir, tmp_path) -> None:
     path = tiny_space("intr", n_trials=200)
-    path.write_text(path.read_text().replace("epochs: 1", "epochs: 4"))
+    path.write_text(path.read_text().replace("epochs: 1", "epochs: 2"))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "search.run", "--space", str(path), "--quiet"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -1,3 +1,5 @@
+"""The Pareto front, the knee and the --pick rules (studies.pareto, studies.claims)."""
+
 from __future__ import annotations
 
 import optuna
