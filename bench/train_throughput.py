@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device(args.device)
-    data = load_proxy_data(train_subset=8000, val_fraction=0.25, seed=0, device=device)
+    data = load_proxy_data(name="fashion-mnist", train_subset=8000, val_fraction=0.25, seed=0, device=device)
     mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
     std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
     x_float = ((data.train_x.float() / 255 - mean) / std).cpu()

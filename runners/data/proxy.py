@@ -113,15 +113,18 @@ def clear_cache() -> None:
 
 def load_proxy_data(
     *,
-    name: str = "fashion-mnist",
+    name: str,
+    train_subset: int | None,
+    val_fraction: float,
     root: str | None = None,
-    train_subset: int | None = None,
-    val_fraction: float = 0.1,
     seed: int = 0,
     download: bool = True,
     device: torch.device | str = "cpu",
 ) -> ProxyData:
     """The proxy dataset: a seeded stratified train subset and validation split.
+
+    ``name``, ``train_subset`` and ``val_fraction`` have no defaults here: they are the space
+    file's ``dataset`` block (``spaces.DatasetConfig``), whose defaults are the only ones.
 
     ``train_subset`` examples (stratified) are drawn from the training files,
     then ``val_fraction`` of them (stratified) becomes the validation split.

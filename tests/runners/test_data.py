@@ -48,7 +48,7 @@ def test_stratified_split_is_seeded_and_keeps_class_balance() -> None:
 
 
 def test_proxy_data_carves_validation_from_training_files(fashion_dir: Path) -> None:
-    d = load_proxy_data(train_subset=400, val_fraction=0.25, seed=0, download=False)
+    d = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
     assert len(d.train_x) == 300 and len(d.val_x) == 100
     assert d.num_classes == 10 and d.in_channels == 1 and d.input_size == 28
     assert 0.0 < d.mean[0] < 1.0 and d.std[0] > 0

@@ -9,7 +9,7 @@ from tests.helpers import small_model
 
 
 def test_training_is_reproducible_and_learns(fashion_dir) -> None:
-    data = load_proxy_data(train_subset=600, val_fraction=0.25, seed=0, download=False)
+    data = load_proxy_data(name="fashion-mnist", train_subset=600, val_fraction=0.25, seed=0, download=False)
     budget = TrainBudget(epochs=3, batch_size=50, lr=0.05)
     a = train_proxy(small_model(), data, budget=budget, seed=0)
     b = train_proxy(small_model(), data, budget=budget, seed=0)
@@ -19,7 +19,7 @@ def test_training_is_reproducible_and_learns(fashion_dir) -> None:
 
 
 def test_nan_loss_is_a_named_failure(fashion_dir) -> None:
-    data = load_proxy_data(train_subset=200, val_fraction=0.25, seed=0, download=False)
+    data = load_proxy_data(name="fashion-mnist", train_subset=200, val_fraction=0.25, seed=0, download=False)
     model = small_model("none")
     with torch.no_grad():
         model.fc.weight.fill_(float("nan"))
@@ -39,7 +39,7 @@ def test_random_crop_moves_content_within_padding() -> None:
 
 @pytest.mark.slow
 def test_compiled_training_matches_the_contract(fashion_dir) -> None:
-    data = load_proxy_data(train_subset=200, val_fraction=0.25, seed=0, download=False)
+    data = load_proxy_data(name="fashion-mnist", train_subset=200, val_fraction=0.25, seed=0, download=False)
     eager = train_proxy(small_model(), data, budget=TrainBudget(epochs=1, batch_size=50), seed=0)
     r = train_proxy(small_model(), data, budget=TrainBudget(epochs=1, batch_size=50, compile=True), seed=0)
     # the same training (compiled kernels differ in the last bits, so the accuracy may by an image)
