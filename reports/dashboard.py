@@ -24,6 +24,7 @@ import plotly
 import plotly.graph_objects as go
 import yaml
 from plotly.subplots import make_subplots
+from pydantic import ValidationError
 
 from reports._fidelity import fidelity_data, fidelity_figure
 from reports.figure_data import (
@@ -229,7 +230,10 @@ def _describe_data(dataset: dict, counts: tuple[int, int] | None) -> str:
     info = DATASETS.get(dataset.get("name", ""))
     name = info.title if info is not None else str(dataset.get("name", "?"))
     if counts is None and info is not None:  # a study stopped before it recorded its data sizes
-        counts = DatasetConfig.model_validate(dataset).split_sizes()
+        try:
+            counts = DatasetConfig.model_validate(dataset).split_sizes()
+        except ValidationError:  # written by another version of the schema: sizes unknown
+            counts = None
     if counts is None:
         return name
     return f"{name}, {counts[0]:,} train / {counts[1]:,} validation images"

@@ -29,7 +29,7 @@ from search.budget import TimeBudget
 from search.catalog import model_catalog
 from search.confirm import search_stop_reason
 from search.objective import Objective, run_trials
-from search.study import finished_count, make_sampler
+from search.study import fail_trial, finished_count, make_sampler
 from spaces import load_space
 from studies import TrialRecord, make_storage, trial_attrs
 
@@ -79,9 +79,7 @@ def _recover(study: optuna.Study, pid: int, exitcode: int, log: RunLog) -> None:
         r = TrialRecord.of(t)
         if r.worker != pid:
             continue
-        for k, v in trial_attrs(fail_reason=f"worker {pid} died (exit code {exitcode})").items():
-            study._storage.set_trial_user_attr(t._trial_id, k, v)
-        study.tell(t.number, state=TrialState.FAIL)
+        fail_trial(study, t, f"worker {pid} died (exit code {exitcode})")
         if r.retry_of is None and t.params:
             study.enqueue_trial(t.params, user_attrs=trial_attrs(
                 retry_of=t.number, **({"reference": r.reference} if r.reference is not None else {})))

@@ -23,9 +23,9 @@ from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
 from runners.trainer import TrainingDiverged, train_proxy
 from search.sampling import suggest_architecture
-from search.study import claims_a_slot, fail_stale_trials
+from search.study import claims_a_slot, fail_stale_trials, fail_trial
 from spaces import SearchSpace
-from studies import TrialRecord, records, trial_attrs, write_trial
+from studies import TrialRecord, records, write_trial
 
 
 def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> dict[str, float]:
@@ -252,8 +252,6 @@ def _fail_interrupted(study: optuna.Study, before: set[int], *, shared: bool) ->
         if t.number in before or not (worker == pid or (worker is None and not shared)):
             continue
         try:
-            for k, v in trial_attrs(fail_reason="interrupted (Ctrl-C)").items():
-                study._storage.set_trial_user_attr(t._trial_id, k, v)
-            study.tell(t.number, state=TrialState.FAIL)
+            fail_trial(study, t, "interrupted (Ctrl-C)")
         except (ValueError, RuntimeError):  # finished meanwhile (e.g. failed as stale elsewhere)
             continue

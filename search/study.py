@@ -8,7 +8,7 @@ import warnings
 
 import optuna
 from optuna.exceptions import ExperimentalWarning
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from search.sampling import enumerate_params, reference_trials
 from spaces import SAMPLERS, SearchSpace, SpaceError
@@ -125,6 +125,18 @@ def fail_stale_trials(study: optuna.Study) -> None:
     with warnings.catch_warnings():  # "experimental" in Optuna 5
         warnings.simplefilter("ignore", ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)  # checks the storage's heartbeat itself
+
+
+def fail_trial(study: optuna.Study, t: FrozenTrial, reason: str) -> None:
+    """Mark running trial ``t``, abandoned by its process, as FAIL with ``reason`` (the reason
+    first: a finished trial's attributes cannot change).
+
+    Raises:
+        optuna.exceptions.UpdateFinishedTrialError: it finished meanwhile.
+    """
+    for k, v in trial_attrs(fail_reason=reason).items():
+        study._storage.set_trial_user_attr(t._trial_id, k, v)
+    study.tell(t.number, state=TrialState.FAIL)
 
 
 def claims_a_slot(study: optuna.Study, number: int, n_trials: int) -> bool:

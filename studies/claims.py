@@ -105,7 +105,11 @@ class StudyClaims(NamedTuple):
 
 def latency_scale_ms(study: optuna.Study) -> float | None:
     """The plain backbone's median latency in ms over every trial that timed it; None if none did."""
-    base = [r.latency["baseline_median_ms"] for r in records(study)
+    return _latency_scale(records(study))
+
+
+def _latency_scale(recs: Sequence[TrialRecord]) -> float | None:
+    base = [r.latency["baseline_median_ms"] for r in recs
             if not r.is_duplicate and (r.latency or {}).get("baseline_median_ms") is not None]
     return statistics.median(base) if base else None
 
@@ -153,13 +157,14 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     seed = int(info.space.get("search", {}).get("seed", 0))
     objectives = info.objectives
     directions = study_directions(study)
-    trials = [r for r in records(study) if r.is_original and not r.is_infeasible]
+    recs = records(study)
+    trials = [r for r in recs if r.is_original and not r.is_infeasible]
     extra = confirmations(study)
     accs = {t.number: {**t.seed_accuracies(seed), **extra.get(t.arch_key, {})}  # type: ignore[arg-type]
             for t in trials}
     ref_trial = next((t for t in trials if t.is_reference), None)
     ref_accs = accs[ref_trial.number] if ref_trial is not None else None
-    scale = latency_scale_ms(study)
+    scale = _latency_scale(recs)
     claims = [_claim(t, accs[t.number], ref_accs, objectives=objectives, level=level, scale=scale)
               for t in trials]
     reference = next((c for c in claims if c.verdict == "reference"), None)

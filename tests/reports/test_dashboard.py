@@ -126,3 +126,13 @@ def test_stage_latencies_use_the_study_scale_not_raw_ms() -> None:
     # both trials recorded latency_ms = 2.0 x ratio with a 2.0 ms baseline: the stage figure shows
     # ratio x the study's scale, the same number as the front figure and the CLI
     assert sorted(data.latency[("stage1", "se")]) == pytest.approx([2.0, 2.2])  # raw: 3.0, 3.3 (drifted)
+
+
+def test_header_describes_the_data_of_a_study_from_another_schema_version() -> None:
+    from reports.dashboard import _describe_data
+
+    # the run records its split sizes; without them the sizes come from the space's dataset block
+    assert _describe_data({"name": "fashion-mnist", "train_subset": 12000, "val_fraction": 0.5},
+                          None) == "Fashion-MNIST, 6,000 train / 6,000 validation images"
+    # a block this version's schema refuses (a key it no longer has): the name, no guessed sizes
+    assert _describe_data({"name": "cifar10", "subset_size": 500}, None) == "CIFAR-10"
