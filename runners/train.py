@@ -1,7 +1,7 @@
 """Full training of an exported architecture, and the first use of the test set.
 
     python -m runners.train --arch best.yaml [--epochs 30] [--dataset fashion-mnist]
-                            [--out DIR] [--device cpu|cuda] [--seed 0]
+                            [--out DIR] [--device auto|cpu|cuda] [--seed 0]
 
 Trains on the whole training set with the standard schedule (SGD + Nesterov,
 warm-up + cosine, label smoothing, crop + flip), prints one line per epoch, reports
@@ -23,6 +23,7 @@ import yaml
 
 from models import build_model, load_architecture
 from runners.data import DatasetNotFound, load_full_data
+from runners.device import DEVICES, DeviceUnavailable, resolve_device
 from runners.trainer import TrainBudget, TrainingDiverged, evaluate, train_proxy
 
 
@@ -100,14 +101,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=float, default=30)
     p.add_argument("--dataset", default="fashion-mnist")
     p.add_argument("--out", default=None, help="default: <arch file stem>-trained/ beside it")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--device", choices=DEVICES, default="auto",
+                   help="auto: CUDA when torch sees a GPU, else the CPU")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    try:
+        device, why = resolve_device(args.device)
+    except DeviceUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"training on {why}")
     arch_path = Path(args.arch)
     out = Path(args.out) if args.out else arch_path.with_name(f"{arch_path.stem}-trained")
     try:
         report = train_full(arch_path, epochs=args.epochs, out=out, dataset=args.dataset,
-                            device=args.device, seed=args.seed)
+                            device=str(device), seed=args.seed)
     except (ValueError, FileNotFoundError, DatasetNotFound) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

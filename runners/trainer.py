@@ -2,9 +2,12 @@
 
 SGD with Nesterov momentum, a warm-up + cosine learning-rate schedule, label
 smoothing, and weight decay only on conv/linear weights (not BatchNorm or
-biases). On CUDA: bf16 autocast and channels_last. Shuffling and augmentation
-draw from a private generator seeded per call, so the same model, data and
-seed give the same accuracy to the last digit on CPU.
+biases). On CUDA: bf16 autocast and channels_last, and the training step
+(forward, backward, optimiser) captured once in a CUDA graph and replayed
+(``CapturedStep``): small CNNs on a large GPU are bound by kernel launches, and a
+replay launches the whole step at once. Shuffling and augmentation draw from a
+private generator seeded per call, so the same model, data and seed give the
+same accuracy to the last digit on CPU.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ class TrainResult:
     train_seconds: float
     images_per_second: float
     steps: int
+    # how the training step ran: "eager", "cuda_graph" (captured and replayed) or "compiled"
+    step_path: str = "eager"
+    # why a CUDA graph was asked for and not used (None when it was used or not asked for)
+    graph_fallback: str | None = None
 
 
 def warmup_cosine(total_steps: int, warmup_fraction: float = 0.25) -> Callable[[int], float]:
@@ -87,10 +94,115 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+def _autocast(device: torch.device, *, cache: bool = True) -> contextlib.AbstractContextManager:
+    # a step captured in a CUDA graph must not use autocast's weight-cast cache
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
     return contextlib.nullcontext()
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    """Set every group's learning rate; a tensor rate (a captured step reads it) is filled in place."""
+    for group in opt.param_groups:
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+class _Step:
+    """One optimisation step on a batch: forward, loss, backward, optimiser step.
+
+    Returns the detached loss. Gradients are set to None first, so a CUDA graph
+    capture allocates them from its own pool (PyTorch's whole-network capture recipe).
+    """
+
+    def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, *, label_smoothing: float,
+                 device: torch.device) -> None:
+        self.model, self.opt, self.label_smoothing, self.device = model, opt, label_smoothing, device
+
+    def __call__(self, xb: Tensor, yb: Tensor) -> Tensor:
+        self.opt.zero_grad(set_to_none=True)
+        with _autocast(self.device, cache=False):
+            loss = F.cross_entropy(self.model(xb).float(), yb, label_smoothing=self.label_smoothing)
+        loss.backward()
+        self.opt.step()
+        return loss.detach()
+
+
+def _capture_cuda_graph(step: _Step, x: Tensor, y: Tensor) -> tuple[Callable[[], None], Tensor]:
+    """Capture one call of ``step`` on the static batch ``(x, y)``; return (replay, loss)."""
+    graph = torch.cuda.CUDAGraph()
+    step.opt.zero_grad(set_to_none=True)
+    with torch.cuda.graph(graph):
+        loss = step(x, y)
+    return graph.replay, loss
+
+
+@contextlib.contextmanager
+def _side_stream(device: torch.device):
+    """Run eager warm-up steps on a side stream, as CUDA graph capture requires; no-op off CUDA."""
+    if device.type != "cuda":
+        yield
+        return
+    main = torch.cuda.current_stream(device)
+    side = torch.cuda.Stream(device)
+    side.wait_stream(main)
+    with torch.cuda.stream(side):
+        yield
+    main.wait_stream(side)
+
+
+class CapturedStep:
+    """A training step that runs eagerly ``warmup`` times, then is captured once and replayed.
+
+    The warm-up steps are real steps of the training, so the trajectory is the
+    eager one (up to the float order of the fused optimiser). Each later call
+    copies its batch into the captured input tensors and replays the graph: one
+    launch instead of hundreds. If capture fails (an operation that syncs with
+    the host or changes shape), ``fallback`` keeps the reason and this and every
+    later step run eagerly, from where the training was: nothing is lost.
+
+    ``capture`` is the capturing function (injectable, so the fallback can be
+    tested where there is no GPU).
+    """
+
+    def __init__(self, step: _Step, *, warmup: int = 3,
+                 capture: Callable[[_Step, Tensor, Tensor], tuple[Callable[[], None], Tensor]]
+                 | None = None) -> None:
+        self.step, self.warmup = step, warmup
+        self.capture = capture or _capture_cuda_graph
+        self.calls = 0
+        self.fallback: str | None = None
+        self._replay: Callable[[], None] | None = None
+
+    @property
+    def path(self) -> str:
+        return "cuda_graph" if self._replay is not None else "eager"
+
+    def __call__(self, xb: Tensor, yb: Tensor) -> Tensor:
+        self.calls += 1
+        if self._replay is not None:
+            self._x.copy_(xb)
+            self._y.copy_(yb)
+            self._replay()
+            return self._loss
+        if self.fallback is not None:
+            return self.step(xb, yb)
+        if self.calls <= self.warmup:
+            with _side_stream(xb.device):
+                return self.step(xb, yb)
+        self._x, self._y = xb.clone(), yb.clone()
+        try:
+            self._replay, self._loss = self.capture(self.step, self._x, self._y)
+        except Exception as e:  # noqa: BLE001 -- any capture failure falls back, with its reason kept
+            self._replay = None
+            first = (str(e).strip().splitlines() or [""])[0]
+            self.fallback = f"{type(e).__name__}: {first}"[:300]
+            self.step.opt.zero_grad(set_to_none=True)
+            return self.step(xb, yb)
+        self._replay()  # capture records the step without running it
+        return self._loss
 
 
 @torch.inference_mode()
@@ -118,6 +230,11 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, data: ProxyData,
     return correct.item() / len(x), loss_sum.item() / len(x)
 
 
+def _graph_wanted(device: torch.device, budget: TrainBudget) -> bool:
+    """Capture the step in a CUDA graph: on CUDA, when the budget asks, and not with compile."""
+    return device.type == "cuda" and budget.cuda_graph and not budget.compile
+
+
 def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed: int,
                 on_epoch: Callable[[int, int, float], None] | None = None) -> TrainResult:
     """Train ``model`` on ``data``'s training split; score it on its held-out split.
@@ -131,13 +248,19 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     device = data.train_x.device
     fmt = torch.channels_last if budget.channels_last else torch.contiguous_format
     model = model.to(memory_format=fmt)
+    graphed = _graph_wanted(device, budget)
     step_model = torch.compile(model) if budget.compile else model
     g = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
     n = len(data.train_x)
     steps_per_epoch, total_steps = budget.steps_per_epoch(n), budget.steps(n)
-    opt = torch.optim.SGD(_param_groups(model, budget.weight_decay), lr=budget.lr,
-                          momentum=budget.momentum, nesterov=True)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total_steps))
+    # a captured step reads the learning rate from a tensor, and the fused SGD kernel takes it
+    # without a host sync (the foreach one would turn it into a Python number)
+    lr = torch.tensor(budget.lr, device=device) if graphed else budget.lr
+    opt = torch.optim.SGD(_param_groups(model, budget.weight_decay), lr=lr,
+                          momentum=budget.momentum, nesterov=True, **({"fused": True} if graphed else {}))
+    schedule = warmup_cosine(total_steps)
+    one_step = _Step(step_model, opt, label_smoothing=budget.label_smoothing, device=device)
+    train_step = CapturedStep(one_step) if graphed else one_step
     scale, shift = _normaliser(data, device)
     model.train()
     start = time.perf_counter()
@@ -153,14 +276,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
                 xb = _random_crop(xb, budget.crop_padding, g) if budget.crop_padding else xb
                 xb = _random_flip(xb, g) if data.flip else xb
             xb = xb.float().mul_(scale).add_(shift).contiguous(memory_format=fmt)
-            with _autocast(device):
-                loss = F.cross_entropy(step_model(xb).float(), data.train_y[idx],
-                                       label_smoothing=budget.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach()
+            _set_lr(opt, budget.lr * schedule(step))
+            loss_sum += train_step(xb, data.train_y[idx])
             step += 1
         # one host sync per epoch: a NaN anywhere in the epoch propagates into the sum
         epoch_loss = loss_sum.item()
@@ -173,7 +290,9 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     acc, val_loss = evaluate(model, data.val_x, data.val_y, data)
-    return TrainResult(acc, val_loss, seconds, step * budget.batch_size / seconds, step)
+    path = "compiled" if budget.compile else getattr(train_step, "path", "eager")
+    return TrainResult(acc, val_loss, seconds, step * budget.batch_size / seconds, step,
+                       step_path=path, graph_fallback=getattr(train_step, "fallback", None))
 
 
 def seconds_per_step(model: nn.Module, *, batch_size: int, in_channels: int, input_size: int,

@@ -7,10 +7,18 @@ Each worker loads the space and the data itself, seeds its sampler with
 The parent shows one progress bar and watches the workers: one that dies
 (killed, out of memory) has its running trial marked failed and re-queued once,
 so nothing finished is lost and the architecture is still evaluated.
+
+``--jobs auto`` (``choose_jobs``) measures how many: on CUDA it evaluates the
+plain backbone twice as a trial would (latency, FLOPs, training) and times the
+second; a process keeps the GPU busy only for the part of a trial that runs on
+it, so ``ceil(trial seconds / GPU seconds)`` processes keep it busy, capped by
+the CPU cores the latency timing needs and by GPU memory. Each worker relies on
+PyTorch's caching allocator (no memory fraction is set).
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -23,14 +31,16 @@ import torch
 from optuna.trial import TrialState
 from tqdm import tqdm
 
-from runners.data import load_proxy_data
+from models import build_model
+from runners.data import ProxyData, load_proxy_data
 from search._progress import RunLog, StopRule, quiet_interrupts
 from search.budget import TimeBudget
 from search.catalog import model_catalog
 from search.confirm import search_stop_reason
-from search.objective import Objective, run_trials
+from search.objective import Objective, evaluate_architecture, needs_baseline, run_trials
+from search.sampling import params_to_architecture, reference_trials
 from search.study import fail_trial, finished_count, make_sampler
-from spaces import load_space
+from spaces import SearchSpace, load_space
 from studies import TrialRecord, make_storage, trial_attrs
 
 
@@ -48,6 +58,45 @@ class WorkerArgs:
     timeout: float | None
     threads: int
     budget_s: float | None = None  # the run's time budget left when the workers start
+
+
+def choose_jobs(space: SearchSpace, data: ProxyData, device: torch.device) -> tuple[int, str]:
+    """``--jobs auto``: worker processes for this space on ``device``, and why, in words.
+
+    On the CPU one process (its intra-op threads already use every core). On
+    CUDA, from a probe: the plain backbone evaluated twice as a trial would be,
+    the second timed; the part of a trial that occupies the GPU (training and
+    validation, and latency when it is timed on CUDA) against the whole trial.
+    """
+    if device.type != "cuda":
+        return 1, "auto on the CPU: 1 process, whose threads use every core"
+    cfg = space.config
+    params = reference_trials(space)[0][0][1]
+    arch = params_to_architecture(space, params, in_channels=data.in_channels,
+                                  input_size=data.input_size, num_classes=data.num_classes)
+    seed = cfg.search.seed
+    model = build_model(arch, seed=seed)
+    baseline = build_model(arch.without_attention(), seed=seed) if needs_baseline(space) else None
+    torch.cuda.reset_peak_memory_stats(device)
+    marks: dict[str, float] = {}
+    for _ in range(2):  # the first pays CUDA's and cuDNN's start-up
+        marks["start"] = time.perf_counter()
+        evaluate_architecture(arch, space, data, device=device, baseline=baseline, model=model,
+                              on_measured=lambda _: marks.__setitem__("measured", time.perf_counter()))
+        marks["end"] = time.perf_counter()
+    total = marks["end"] - marks["start"]
+    measure = marks["measured"] - marks["start"]
+    gpu = total - measure + (measure if cfg.latency.device == "cuda" else 0.0)
+    by_time = max(1, math.ceil(total / max(gpu, 1e-9)))
+    by_cores = max(1, (os.cpu_count() or 1) // cfg.latency.threads)
+    free, _ = torch.cuda.mem_get_info(device)
+    per_job = max(1, torch.cuda.max_memory_reserved(device))
+    by_memory = max(1, int(0.8 * free / per_job))
+    n = min(by_time, by_cores, by_memory, cfg.search.n_trials)
+    return n, (f"auto on CUDA: {n} process(es); a trial of the plain backbone took {total:.2f} s, "
+               f"{gpu:.2f} s of it on the GPU (ceil = {by_time}); caps: {by_cores} by CPU cores for "
+               f"{cfg.latency.threads}-thread latency timing, {by_memory} by GPU memory "
+               f"({per_job / 2**20:.0f} MiB per process)")
 
 
 def worker_main(a: WorkerArgs) -> None:

@@ -24,7 +24,7 @@ import time
 import optuna
 from scipy.stats import kendalltau, spearmanr
 
-from spaces import SpaceConfig
+from spaces import TRAIN_DEVICES, SpaceConfig
 from studies import (
     PickError,
     StudyRecord,
@@ -114,12 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--top", type=int, default=8, help="Pareto architectures to retrain")
     p.add_argument("--epochs", type=float, default=10, help="epochs of the long training")
     p.add_argument("--seeds", type=int, default=3, help="seeds for the proxy's spread")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--device", choices=TRAIN_DEVICES, default="auto",
+                   help="auto: CUDA when torch sees a GPU, else the CPU")
     args = p.parse_args(argv)
+    from runners.device import DeviceUnavailable, resolve_device  # torch loads once the flags parse
+
+    try:
+        device = str(resolve_device(args.device)[0])
+    except DeviceUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
     def fidelity(study: optuna.Study) -> int:
         result = run_fidelity(study, top=args.top, epochs=args.epochs, seeds=args.seeds,
-                              device=args.device)
+                              device=device)
         s = result["seed_spread"]
         print(f"Kendall tau {result['kendall_tau']:.3f}, Spearman rho {result['spearman_rho']:.3f} "
               f"over {len(result['rows'])} architectures ({args.epochs:g} epochs on "

@@ -70,12 +70,14 @@ def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed:
     """One proxy training of ``arch`` with ``seed``: shared initialisation, data order and
     augmentation all from ``seed`` (common random numbers across architectures).
 
-    Returns ``accuracy``, ``val_loss``, ``train_seconds`` and ``images_per_second``.
+    Returns ``accuracy``, ``val_loss``, ``train_seconds``, ``images_per_second``,
+    ``step_path`` and ``graph_fallback`` (``runners.trainer.TrainResult``).
     """
     model = build_model(arch, seed=seed).to(device)
     r = train_proxy(model, data, budget=space.config.budget, seed=seed)
     return {"accuracy": r.val_accuracy, "val_loss": r.val_loss, "train_seconds": r.train_seconds,
-            "images_per_second": r.images_per_second}
+            "images_per_second": r.images_per_second, "step_path": r.step_path,
+            "graph_fallback": r.graph_fallback}
 
 
 def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyData, *,
@@ -92,7 +94,8 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
     Returns:
         The measurements plus ``accuracy`` (the mean over seeds),
         ``accuracy_seeds`` (seed -> accuracy, keys as strings), ``val_loss``,
-        ``train_seconds`` and ``images_per_second`` (summed / averaged over seeds).
+        ``train_seconds`` and ``images_per_second`` (summed / averaged over seeds),
+        ``step_path`` and ``graph_fallback`` (the first seed's: one architecture, one path).
     """
     # ``model``: ``arch`` already built with the search seed (the caller's, for its signature)
     model = model if model is not None else build_model(arch, seed=space.config.search.seed)
@@ -133,7 +136,8 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
             "accuracy_seeds": {s: r["accuracy"] for s, r in runs.items()},
             "val_loss": sum(r["val_loss"] for r in runs.values()) / n,
             "train_seconds": sum(r["train_seconds"] for r in runs.values()),
-            "images_per_second": sum(r["images_per_second"] for r in runs.values()) / n}
+            "images_per_second": sum(r["images_per_second"] for r in runs.values()) / n,
+            **{k: next(iter(runs.values()))[k] for k in ("step_path", "graph_fallback")}}
 
 
 def find_duplicate(study: optuna.Study, number: int, key: str, signature: str) -> TrialRecord | None:
@@ -221,7 +225,8 @@ class Objective:
             write_trial(trial, fail_reason=f"out of memory: {str(e).splitlines()[0]}")
             raise
         write_trial(trial, **{k: attrs[k] for k in ("accuracy", "accuracy_seeds", "val_loss",
-                                                     "train_seconds", "images_per_second")})
+                                                     "train_seconds", "images_per_second",
+                                                     "step_path", "graph_fallback")})
         return self._objective_values(attrs)
 
 

@@ -16,11 +16,12 @@ from tqdm import tqdm
 from models import build_model
 from reports.dashboard import write_dashboard
 from runners.data import DatasetNotFound, load_proxy_data
+from runners.device import DeviceUnavailable, resolve_device
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from runners.trainer import seconds_per_step
 from search._outputs import front_table, write_trials_csv
 from search._progress import RunLog, StopRule, quiet_interrupts
-from search._workers import WorkerArgs, run_parallel
+from search._workers import WorkerArgs, choose_jobs, run_parallel
 from search.budget import TimeBudget
 from search.catalog import model_catalog
 from search.confirm import run_confirmation, search_stop_reason
@@ -121,10 +122,10 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         return 2
     budget = TimeBudget(budget_s, start=start)
     cfg = space.config
-    device = torch.device(args.device or cfg.budget.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda was asked for, but torch sees no CUDA device; "
-              "use --device cpu", file=sys.stderr)
+    try:
+        device, device_why = resolve_device(args.device or cfg.budget.device)
+    except DeviceUnavailable as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     if cfg.latency.backend == "onnxruntime":
         try:
@@ -145,7 +146,11 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     except (DatasetNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    storage = args.storage or default_storage(out, jobs=args.jobs)
+    jobs = args.jobs
+    if jobs == "auto":
+        jobs, why = choose_jobs(space, data, device)
+        log(f"--jobs {why}")
+    storage = args.storage or default_storage(out, jobs=jobs)
     try:
         seed = cfg.search.seed if args.seed is None else args.seed
         study = open_study(space, storage=storage, study_name=study_name,
@@ -168,11 +173,11 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
             f"({budget.remaining():.0f} s left); n_trials {n_trials} is a cap")
     log(f"study {study_name!r} ({storage}): {done} finished, {remaining} to run; "
         f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
-        f"training on {device}, latency on {cfg.latency.device} with {cfg.latency.threads} thread(s)")
+        f"training on {device_why}, latency on {cfg.latency.device} with {cfg.latency.threads} thread(s)")
 
     interrupted = False
-    if remaining and args.jobs > 1:
-        interrupted = run_parallel(study, jobs=args.jobs, log=log, quiet=args.quiet, args=WorkerArgs(
+    if remaining and jobs > 1:
+        interrupted = run_parallel(study, jobs=jobs, log=log, quiet=args.quiet, args=WorkerArgs(
             index=0, space=str(space.path), storage=storage, study_name=study_name,
             sampler=args.sampler, seed=seed,
             device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1,

@@ -26,7 +26,16 @@ if __name__ == "__main__":
     # Ctrl-C during the first imports: exit 130 quietly; main() restores KeyboardInterrupt
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 
-from spaces import SAMPLERS, SEED_MAX  # noqa: E402  (torch-free, like everything main() needs before run_search)
+from spaces import SAMPLERS, SEED_MAX, TRAIN_DEVICES  # noqa: E402  (torch-free, like everything main() needs before run_search)
+
+
+def _jobs(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or auto, got {value!r}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,11 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", choices=SAMPLERS, default=None,
                    help="default: the space's search.sampler")
     p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the space's search.seed)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default=None,
-                   help="training device (default: the space's budget.device)")
-    p.add_argument("--jobs", type=int, default=1,
+    p.add_argument("--device", choices=TRAIN_DEVICES, default=None,
+                   help="training device; auto: CUDA when torch sees a GPU (default: the space's "
+                        "budget.device). Latency is timed where the space's latency.device says")
+    p.add_argument("--jobs", type=_jobs, default=1,
                    help="worker processes sharing the study on this machine (N > 1 stores the "
-                        "study in <out>/study.journal: SQLite is unsafe for parallel writers)")
+                        "study in <out>/study.journal: SQLite is unsafe for parallel writers); "
+                        "auto: 1 on the CPU, on CUDA as many as keep the GPU busy (measured "
+                        "by a probe trial)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<study-name>)")
     p.add_argument("--no-baselines", action="store_true", help="do not enqueue the reference trials")
     p.add_argument("--quiet", action="store_true", help="no progress bar or per-trial lines")
@@ -64,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _flag_problem(args: argparse.Namespace) -> str | None:
     """What is wrong with the numeric flags, in one line; None when nothing is."""
-    if args.jobs < 1:
+    if args.jobs != "auto" and args.jobs < 1:
         return f"--jobs must be >= 1, got {args.jobs}"
     if args.seed is not None and not 0 <= args.seed <= SEED_MAX:
         return f"--seed must be in [0, {SEED_MAX}], got {args.seed}"

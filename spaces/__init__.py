@@ -17,6 +17,7 @@ from spaces._schema import (
     POSITIONS,
     SAMPLERS,
     SEED_MAX,
+    TRAIN_DEVICES,
     Blocks,
     BudgetConfig,
     DatasetConfig,
@@ -28,7 +29,7 @@ from spaces._types import BackboneFacts, Catalog, ModuleChoices, SearchSpace, St
 
 __all__ = [
     "BLOCKS", "DATASETS", "FORMAT_VERSION", "METRICS", "POSITIONS", "SAMPLERS", "SEED_MAX",
-    "SPACES_DIR", "BackboneFacts", "Blocks", "BudgetConfig", "Catalog", "DatasetConfig",
+    "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks", "BudgetConfig", "Catalog", "DatasetConfig",
     "DatasetInfo", "ModuleChoices", "Position", "SearchSpace", "SpaceConfig", "SpaceError",
     "StageFacts", "StageSpace", "dataset_info", "did_you_mean", "fits_positions", "held_out",
     "load_space", "parse_duration", "read_yaml", "resolve_space_path",

@@ -28,6 +28,8 @@ Sampler = Literal["tpe", "nsga2", "random", "grid", "gp"]
 SAMPLERS: tuple[str, ...] = get_args(Sampler)
 # where an attention module goes in a block, and in which blocks of a stage; which positions a
 # backbone offers is its ``BackboneSpec.positions``
+TrainDevice = Literal["auto", "cpu", "cuda"]
+TRAIN_DEVICES: tuple[str, ...] = get_args(TrainDevice)
 Position = Literal["pre_add", "post_add", "after_dw"]
 POSITIONS: tuple[str, ...] = get_args(Position)
 Blocks = Literal["all", "first", "last"]
@@ -70,7 +72,8 @@ class DatasetConfig(_Strict):
 class BudgetConfig(_Strict):
     """How long and how hard the proxy trains: the trainer's budget (``runners.trainer``)."""
 
-    device: Literal["cpu", "cuda"] = "cpu"
+    # auto: CUDA when torch sees a GPU, else the CPU (runners.device.resolve_device)
+    device: TrainDevice = "auto"
     epochs: float = Field(2.0, gt=0.0, le=10_000)
     batch_size: int = Field(128, ge=1, le=65_536)
     lr: float = Field(0.1, gt=0.0, le=100.0)
@@ -84,6 +87,9 @@ class BudgetConfig(_Strict):
     # torch.compile the model before training: off by default; compile time (tens of seconds
     # per architecture) is paid by every trial, so it can only pay for long trials on a GPU
     compile: bool = False
+    # on CUDA, capture the training step in a CUDA graph and replay it (falls back to eager,
+    # with the reason recorded, where capture fails); ignored on CPU and with compile
+    cuda_graph: bool = True
 
     def steps_per_epoch(self, train_images: int) -> int:
         """Batches per epoch (the ragged last batch is dropped)."""

@@ -62,6 +62,10 @@ class TrialRecord:
     val_loss: float | None = field(default=None, metadata=_COPIED)
     train_seconds: float | None = field(default=None, metadata=_COPIED)
     images_per_second: float | None = field(default=None, metadata=_COPIED)
+    # how the training step ran (runners.trainer): "eager", "cuda_graph" or "compiled", and
+    # why a CUDA graph was asked for but not used
+    step_path: str | None = field(default=None, metadata=_COPIED)
+    graph_fallback: str | None = field(default=None, metadata=_COPIED)
     # bookkeeping
     duplicate_of: int | None = None  # reused that trial's result instead of training
     surplus: bool = False  # started after other workers took the last of n_trials

@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from runners import trainer
 from runners.data import load_proxy_data
-from runners.trainer import TrainBudget, TrainingDiverged, _random_crop, train_proxy
+from runners.trainer import CapturedStep, TrainBudget, TrainingDiverged, _random_crop, train_proxy
 from tests.helpers import small_model
 
 
@@ -44,3 +45,70 @@ def test_compiled_training_matches_the_contract(fashion_dir) -> None:
     r = train_proxy(small_model(), data, budget=TrainBudget(epochs=1, batch_size=50, compile=True), seed=0)
     # the same training (compiled kernels differ in the last bits, so the accuracy may by an image)
     assert r.steps == eager.steps == 3 and abs(r.val_accuracy - eager.val_accuracy) <= 0.04
+
+
+def _fake_capture(step, x, y):
+    """What a CUDA graph does, on the CPU: the step on the static tensors, run at each replay
+    (and not at capture)."""
+    loss = torch.zeros(())
+
+    def replay() -> None:
+        loss.copy_(step(x, y))
+
+    return replay, loss
+
+
+def _failing_capture(step, x, y):
+    raise RuntimeError("operation not permitted when stream is capturing\nmore detail")
+
+
+def test_graph_path_replays_into_static_tensors_and_falls_back_on_failure(fashion_dir, monkeypatch) -> None:
+    """The captured-step code path, exercised on the CPU: with a capture that works, every step
+    after the warm-up goes through the static input tensors and gives the training the eager
+    steps give; with a capture that fails, training goes on eagerly from where it was, to the
+    same result, and says why."""
+    data = load_proxy_data(name="fashion-mnist", train_subset=600, val_fraction=0.25, seed=0, download=False)
+    budget = TrainBudget(epochs=3, batch_size=50, lr=0.05)
+    monkeypatch.setattr(trainer, "_graph_wanted", lambda device, b: b.cuda_graph)
+    monkeypatch.setattr(trainer, "_capture_cuda_graph", _fake_capture)
+    replayed = train_proxy(small_model(), data, budget=budget, seed=0)
+    monkeypatch.setattr(trainer, "_capture_cuda_graph", _failing_capture)
+    fallen = train_proxy(small_model(), data, budget=budget, seed=0)
+    eager = train_proxy(small_model(), data, budget=budget.model_copy(update={"cuda_graph": False}), seed=0)
+
+    assert replayed.step_path == "cuda_graph" and replayed.graph_fallback is None
+    assert fallen.step_path == "eager"
+    assert fallen.graph_fallback == "RuntimeError: operation not permitted when stream is capturing"
+    assert eager.step_path == "eager" and eager.graph_fallback is None
+    assert replayed.steps == fallen.steps == eager.steps == 27
+    # the same fused optimiser and tensor learning rate: the same training to the last digit
+    assert (replayed.val_accuracy, replayed.val_loss) == (fallen.val_accuracy, fallen.val_loss)
+    assert replayed.val_accuracy > 0.5
+    # against the eager optimiser only the float order differs
+    assert abs(replayed.val_loss - eager.val_loss) < 1e-3
+
+
+def test_captured_step_copies_each_batch_into_the_captured_tensors() -> None:
+    seen = []
+
+    class Step:
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+
+        def __call__(self, x, y):
+            seen.append(x)
+            return x.sum()
+
+    calls = []
+
+    def capture(step, x, y):
+        calls.append((x, y))
+        out = torch.zeros(())
+        return (lambda: out.copy_(step(x, y))), out
+
+    captured = CapturedStep(Step(), warmup=2, capture=capture)
+    batches = [torch.full((2, 3), float(i)) for i in range(5)]
+    losses = [captured(b, torch.zeros(2)).item() for b in batches]
+    assert losses == [6.0 * i for i in range(5)] and captured.path == "cuda_graph"
+    assert len(calls) == 1  # captured once, on the third call
+    static = calls[0][0]
+    assert all(x is static for x in seen[2:]) and seen[0] is batches[0]

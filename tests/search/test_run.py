@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 import yaml
 
 from models import build_model, load_architecture
@@ -43,6 +44,7 @@ def test_four_trial_study_end_to_end(tiny_space, fashion_dir, tmp_path, monkeypa
         assert t.state == optuna.trial.TrialState.COMPLETE
         r = TrialRecord.of(t)
         assert None not in (r.arch, r.flops, r.params, r.latency, r.train_seconds)
+        assert (r.step_path, r.graph_fallback) == ("eager", None)  # a CUDA graph is for CUDA only
     html = (out / "dashboard.html").read_text()
     assert 'id="pareto-front"' in html and "Pareto front" in html
     assert '<script src="http' not in html and len(html) > 1_000_000  # plotly.js embedded
@@ -156,6 +158,16 @@ def test_dry_run_prints_size_and_a_sample(tiny_space, tmp_path: Path, capsys, mo
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the machine without a GPU")
+def test_cuda_asked_for_without_a_gpu_is_exit_2(tiny_space, fashion_dir, tmp_path, monkeypatch,
+                                                capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--space", str(tiny_space("nocuda")), "--device", "cuda"]) == 2
+    assert ("error: device cuda was asked for, but torch sees no CUDA device"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "runs").exists()
+
+
 def test_help_lists_every_flag(tmp_path: Path) -> None:
     proc = run_cli(["--help"], cwd=tmp_path)
     for flag in ("--n-trials", "--timeout", "--study-name", "--storage", "--sampler", "--seed",
@@ -165,6 +177,7 @@ def test_help_lists_every_flag(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("argv", [
     ["search.run", "--help"], ["search.run", "--space", "x.yaml", "--jobs", "0"],
+    ["search.run", "--space", "x.yaml", "--jobs", "many"],
     ["search.export", "--help"], ["search.fidelity", "--help"], ["reports.dashboard", "--help"],
     ["search.export"],  # --study missing: argparse's usage error
 ])
@@ -184,7 +197,8 @@ def test_latency_ratio_objective(tiny_space, fashion_dir, tmp_path, monkeypatch)
     space = tiny_space("ratio", n_trials=2)
     space.write_text(space.read_text().replace("objectives: [accuracy, latency_ms]",
                                                "objectives: [accuracy, latency_ratio]"))
-    assert main(["--space", str(space), "--quiet"]) == 0
+    assert main(["--space", str(space), "--quiet", "--jobs", "auto"]) == 0
+    assert "--jobs auto on the CPU: 1 process" in (tmp_path / "runs/ratio/run.log").read_text()
     study = optuna.load_study(study_name="ratio", storage=f"sqlite:///{tmp_path / 'runs/ratio/study.db'}")
     for t in study.trials:
         assert t.values[1] == TrialRecord.of(t).latency_ratio > 0
