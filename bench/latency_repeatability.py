@@ -1,6 +1,6 @@
 """Is latency repeatable enough to rank architectures? Two passes, interleaved.
 
-    python bench/latency_repeatability.py [--space attention.yaml] [--device cpu]
+    python bench/latency_repeatability.py [--space attention.yaml] [--device cpu|cuda] [--json PATH]
 
 Twelve architectures of the space -- the reference baselines (no attention,
 each module everywhere at paper defaults) and varied ones sampled with a fixed
@@ -19,6 +19,7 @@ two passes' rankings:
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -45,6 +46,8 @@ def naive_ms(model: torch.nn.Module, x: torch.Tensor, threads: int) -> float:
         t0 = time.perf_counter()
         for _ in range(20):
             model(x)
+        if x.is_cuda:  # what a careful hand-rolled loop does on CUDA: wait for the last call
+            torch.cuda.synchronize(x.device)
         return (time.perf_counter() - t0) * 1e3 / 20
 
 
@@ -68,6 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--space", default="attention.yaml")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", default=None, help="also write the passes here")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     space = load_space(args.space, catalog=model_catalog())
@@ -93,19 +97,29 @@ def main() -> None:
         passes["latency_ms"].append(ms)
         passes["latency_ratio"].append(ratio)
     secs = time.perf_counter() - t0
-    print(f"{len(archs)} architectures x 2 passes on {device} "
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    print(f"{len(archs)} architectures x 2 passes on {device}{gpu}, torch {torch.__version__} "
           f"({lat_cfg.threads} thread(s), batch {lat_cfg.batch_size}) in {secs:.0f} s")
     print("| method | median CV between passes | max CV | Kendall tau (pass 1 vs 2) |")
     print("|---|---|---|---|")
+    summary = {}
     for name, (p1, p2) in passes.items():
         cvs = [cv(a, b) for a, b in zip(p1, p2, strict=True)]
         tau = kendalltau(p1, p2).statistic
+        summary[name] = {"median_cv": statistics.median(cvs), "max_cv": max(cvs), "kendall_tau": tau}
         print(f"| {name} | {100 * statistics.median(cvs):.2f}% | {100 * max(cvs):.2f}% | {tau:.3f} |")
     print("\n| architecture | latency_ms pass 1 / 2 | latency_ratio pass 1 / 2 |")
     print("|---|---|---|")
     for i, a in enumerate(archs):
         print(f"| `{a.short()}` | {passes['latency_ms'][0][i]:.3f} / {passes['latency_ms'][1][i]:.3f} "
               f"| {passes['latency_ratio'][0][i]:.3f} / {passes['latency_ratio'][1][i]:.3f} |")
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "device": str(device), "gpu": gpu.strip(" ()") or None, "torch": torch.__version__,
+            "cuda": torch.version.cuda, "threads": lat_cfg.threads, "batch_size": lat_cfg.batch_size,
+            "summary": summary, "architectures": [a.short() for a in archs], "passes": passes},
+            indent=1))
 
 
 if __name__ == "__main__":

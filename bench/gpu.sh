@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Every CUDA number of the project, in one run on one GPU (about 6 minutes on one H100).
+#
+#   bash bench/gpu.sh [RESULTS_DIR]          # default bench/results/gpu
+#   DEVICE=cpu QUICK=1 bash bench/gpu.sh /tmp/gpu-dry   # the same steps, tiny, on the CPU
+#
+# Steps, each under its own time limit so that one that hangs cannot take the rest with it,
+# each writing <step>.txt (and .json where it has numbers) into RESULTS_DIR:
+#   environment  GPU model, driver, torch, CUDA, cuDNN, CPU cores
+#   tests        the CUDA tests (tests/runners/test_cuda.py)
+#   throughput   bench/train_throughput.py: plain loop vs eager vs CUDA-graph trainer,
+#                ResNet-20 with none/SE/ECA/GC/CA/CBAM at batch 128 and 512
+#   latency      bench/latency_repeatability.py: CUDA-event latency, two passes, batch 1
+#   jobs         bench/search_jobs.py: trials/hour of the default space for --jobs 1, 2, 4, 8
+#   search       the default search (attention.yaml) with --jobs auto: wall time, run.log
+# steps.txt lists each step's exit code and seconds.
+set -u
+cd "$(dirname "$0")/.."
+R=${1:-bench/results/gpu}
+DEVICE=${DEVICE:-cuda}
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1
+mkdir -p "$R"
+: > "$R/steps.txt"
+
+step() {  # step NAME LIMIT_S COMMAND...
+    local name=$1 limit=$2
+    shift 2
+    local t0=$SECONDS
+    echo "== $name (limit ${limit} s)"
+    timeout -k 10 "$limit" "$@" > "$R/$name.txt" 2>&1
+    local rc=$?
+    echo "$name rc=$rc $((SECONDS - t0)) s" | tee -a "$R/steps.txt"
+    tail -n 30 "$R/$name.txt"
+}
+
+if [ -n "${QUICK:-}" ]; then
+    MODULES=none,se BATCHES=64 REPEATS=1 JOBS=1,2 NTRIALS=3 SEARCH_TRIALS=(--n-trials 3 --time-budget 90)
+    SIZES=(--train-images 500 --epochs 1)
+else
+    MODULES=none,se,eca,gc,ca,cbam BATCHES=128,512 REPEATS=2 JOBS=1,2,4,8 NTRIALS=16 SEARCH_TRIALS=()
+    SIZES=()
+fi
+
+{
+    date -u
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+    $PY -c "import torch; print('torch', torch.__version__, '| CUDA', torch.version.cuda, '| cuDNN',
+torch.backends.cudnn.version(), '|', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no GPU')"
+    echo "CPU cores: $(nproc)"
+} > "$R/environment.txt" 2>&1
+cat "$R/environment.txt"
+
+step tests 90 $PY -m pytest -q -p no:cacheprovider tests/runners/test_cuda.py
+step throughput 150 $PY bench/train_throughput.py --device "$DEVICE" --batch-sizes $BATCHES \
+    --modules $MODULES --repeats $REPEATS "${SIZES[@]}" --json "$R/throughput.json"
+step latency 60 $PY bench/latency_repeatability.py --device "$DEVICE" --json "$R/latency.json"
+step jobs 160 $PY bench/search_jobs.py --device "$DEVICE" --jobs $JOBS --n-trials $NTRIALS \
+    --json "$R/jobs.json"
+rm -rf /tmp/attnas-gpu-search
+step search 170 $PY -m search.run --space attention.yaml --device "$DEVICE" --jobs auto --quiet \
+    --out /tmp/attnas-gpu-search "${SEARCH_TRIALS[@]}"
+cp /tmp/attnas-gpu-search/run.log "$R/search_run.log" 2>/dev/null
+echo "== done"; cat "$R/steps.txt"
