@@ -51,14 +51,14 @@ torch.backends.cudnn.version(), '|', torch.cuda.get_device_name(0) if torch.cuda
 } > "$R/environment.txt" 2>&1
 cat "$R/environment.txt"
 
-step tests 90 $PY -m pytest -q -p no:cacheprovider tests/runners/test_cuda.py
-step throughput 150 $PY bench/train_throughput.py --device "$DEVICE" --batch-sizes $BATCHES \
+step tests 75 $PY -m pytest -q -p no:cacheprovider tests/runners/test_cuda.py
+step throughput 100 $PY bench/train_throughput.py --device "$DEVICE" --batch-sizes $BATCHES \
     --modules $MODULES --repeats $REPEATS "${SIZES[@]}" --json "$R/throughput.json"
-step latency 60 $PY bench/latency_repeatability.py --device "$DEVICE" --json "$R/latency.json"
-step jobs 160 $PY bench/search_jobs.py --device "$DEVICE" --jobs $JOBS --n-trials $NTRIALS \
+step latency 45 $PY bench/latency_repeatability.py --device "$DEVICE" --json "$R/latency.json"
+step jobs 150 $PY bench/search_jobs.py --device "$DEVICE" --jobs $JOBS --n-trials $NTRIALS \
     --json "$R/jobs.json"
 rm -rf /tmp/attnas-gpu-search
-step search 170 $PY -m search.run --space attention.yaml --device "$DEVICE" --jobs auto --quiet \
+step search 130 $PY -m search.run --space attention.yaml --device "$DEVICE" --jobs auto --quiet \
     --out /tmp/attnas-gpu-search "${SEARCH_TRIALS[@]}"
 cp /tmp/attnas-gpu-search/run.log "$R/search_run.log" 2>/dev/null
 echo "== done"; cat "$R/steps.txt"
