@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every CUDA number of the project, in one run on one GPU (about 6 minutes on one H100).
+# Every CUDA number of the project, in one run on one GPU (about 7.5 minutes on one H100).
 #
 #   bash bench/gpu.sh [RESULTS_DIR]          # default bench/results/gpu
 #   DEVICE=cpu QUICK=1 bash bench/gpu.sh /tmp/gpu-dry   # the same steps, tiny, on the CPU
@@ -51,11 +51,11 @@ torch.backends.cudnn.version(), '|', torch.cuda.get_device_name(0) if torch.cuda
 } > "$R/environment.txt" 2>&1
 cat "$R/environment.txt"
 
-step tests 75 $PY -m pytest -q -p no:cacheprovider tests/runners/test_cuda.py
-step throughput 100 $PY bench/train_throughput.py --device "$DEVICE" --batch-sizes $BATCHES \
+step tests 110 $PY -m pytest -q -p no:cacheprovider tests/runners/test_cuda.py
+step throughput 150 $PY bench/train_throughput.py --device "$DEVICE" --batch-sizes $BATCHES \
     --modules $MODULES --repeats $REPEATS "${SIZES[@]}" --json "$R/throughput.json"
 step latency 45 $PY bench/latency_repeatability.py --device "$DEVICE" --json "$R/latency.json"
-step jobs 150 $PY bench/search_jobs.py --device "$DEVICE" --jobs $JOBS --n-trials $NTRIALS \
+step jobs 200 $PY bench/search_jobs.py --device "$DEVICE" --jobs $JOBS --n-trials $NTRIALS \
     --json "$R/jobs.json"
 rm -rf /tmp/attnas-gpu-search
 step search 130 $PY -m search.run --space attention.yaml --device "$DEVICE" --jobs auto --quiet \

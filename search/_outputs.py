@@ -13,7 +13,7 @@ from studies import Claim, StudyClaims, TrialRecord, study_claims
 # TrialRecord fields, in this order, after number and state
 _CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss", "latency_ms",
               "latency_ratio", "peak_memory", "params", "flops", "train_seconds",
-              "images_per_second", "infeasible", "fail_reason")
+              "images_per_second", "step_path", "graph_fallback", "infeasible", "fail_reason")
 
 
 def trial_line(t: FrozenTrial) -> str:
