@@ -10,7 +10,7 @@ rerun to continue). Per budget it reports:
 
 - discriminability: the std of the architectures' 3-seed means over the pooled
   single-seed std (how many noise widths the set spans);
-- CPU-minutes per training;
+- CPU-minutes per training (wall minutes on 2 threads, the median over its trainings);
 - decisions per CPU-minute: discriminability^2 / minutes. The seeds needed to
   resolve a given gap grow as 1 / discriminability^2, so this is how much
   separation a minute of CPU buys;
@@ -115,7 +115,8 @@ def report(table: dict) -> None:
         means = {a: statistics.fmean(v) for a, v in full.items()}
         sd = (sum(statistics.variance(v) for v in full.values()) / len(full)) ** 0.5
         disc = statistics.stdev(means.values()) / sd if sd > 0 else float("inf")
-        minutes = statistics.fmean(v["seconds"] for c in rows.values() for v in c.values()) / 60
+        # the median: a training slowed by other work on the shared machine does not move it
+        minutes = statistics.median(v["seconds"] for c in rows.values() for v in c.values()) / 60
         common = [a for a in LONG if a in means]
         tau = kendalltau([means[a] for a in common], [LONG[a] for a in common]).statistic \
             if len(common) > 2 else float("nan")

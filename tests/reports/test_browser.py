@@ -47,7 +47,8 @@ def test_dashboard_renders_every_figure_without_console_errors(tiny_space, fashi
                                                                monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     # confirmed: the error bars and the reference's band are drawn too
-    space = tiny_space("browser", n_trials=12, extra="constraints: {params: {max: 19950}}\n", confirm=True)
+    space = tiny_space("browser", n_trials=9, extra="constraints: {params: {max: 19950}}\n",
+                       confirm="{seeds: 2, max_architectures: 2}")
     assert main(["--space", str(space), "--quiet"]) == 0
     study = optuna.load_study(study_name="browser",
                               storage=f"sqlite:///{tmp_path / 'runs/browser/study.db'}")
