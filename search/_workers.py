@@ -106,7 +106,9 @@ def worker_main(a: WorkerArgs) -> None:
     quiet_interrupts()
     space = load_space(a.space, catalog=model_catalog())
     cfg = space.config
-    data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=a.device)
+    # a folder of images was decoded (and cached) by the parent: this reads the cache
+    data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=a.device,
+                           progress=False)
     study = optuna.load_study(study_name=a.study_name, storage=make_storage(a.storage),
                               sampler=make_sampler(space, name=a.sampler, seed=a.seed + a.index))
     log = RunLog(Path(a.out) / "run.log", quiet=False, prefix=f"[w{a.index}] ")

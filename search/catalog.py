@@ -7,13 +7,12 @@ from typing import Any
 from models import attention_catalog, get_backbone_spec
 from models.attention import attention_max_positions
 from models.convs import conv_catalog
-from spaces import BackboneFacts, Catalog, StageFacts, dataset_info
+from spaces import BackboneFacts, Catalog, StageFacts
 
 
-def _backbone_facts(backbone: str, settings: dict[str, Any], dataset: str) -> BackboneFacts:
+def _backbone_facts(backbone: str, settings: dict[str, Any], size: int) -> BackboneFacts:
     spec = get_backbone_spec(backbone)
     canonical = spec.canonical_settings(settings)
-    size = dataset_info(dataset).size
     return BackboneFacts(
         stages=tuple(StageFacts(s.name, s.resolution) for s in spec.stages(canonical, size)),
         positions=spec.positions,

@@ -15,7 +15,8 @@ from tqdm import tqdm
 
 from models import build_model
 from reports.dashboard import write_dashboard
-from runners.data import DatasetNotFound, load_proxy_data
+from runners.data import DatasetError, DatasetNotFound, load_proxy_data
+from runners.data.folder import scan
 from runners.device import DeviceUnavailable, resolve_device
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from runners.trainer import seconds_per_step
@@ -29,7 +30,7 @@ from search.export import export_best
 from search.objective import Objective, run_trials
 from search.sampling import reference_trials, suggest_architecture
 from search.study import enqueue_grid, finished_count, make_sampler, open_study
-from spaces import SearchSpace, SpaceError, dataset_info, load_space, parse_duration
+from spaces import FOLDER, SearchSpace, SpaceError, load_space, parse_duration
 from studies import (
     PickError,
     StorageUnavailable,
@@ -63,7 +64,7 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -
     refs, skipped = reference_trials(space)
     study = optuna.create_study(directions=space.directions,
                                 sampler=optuna.samplers.RandomSampler(seed=cfg.search.seed))
-    info = dataset_info(cfg.dataset.name)  # the data itself is not read by a dry run
+    info = cfg.dataset.info()  # the data itself is not read (a folder's files are counted)
     shape = {"in_channels": info.channels, "input_size": info.size, "num_classes": info.classes}
     arch = suggest_architecture(study.ask(), space, **shape)
     n_train, _ = cfg.dataset.split_sizes()
@@ -136,13 +137,20 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quiet_interrupts()
     if args.dry_run:
+        try:
+            if cfg.dataset.name == FOLDER:  # the folder's layout is checked; nothing is decoded
+                scan(cfg.dataset.path)
+        except (DatasetNotFound, DatasetError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         return _dry_run(space, device, budget.seconds)
     study_name = args.study_name or cfg.name
     out = Path(args.out or Path("runs") / study_name)
     out.mkdir(parents=True, exist_ok=True)
     log = RunLog(out / "run.log", quiet=args.quiet)
     try:
-        data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device)
+        data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device,
+                               progress=not args.quiet)
     except (DatasetNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -7,7 +7,15 @@ caller builds from ``models`` (``search.catalog.model_catalog``).
 from __future__ import annotations
 
 from spaces._checks import fits_positions
-from spaces._datasets import DATASETS, DatasetInfo, dataset_info, held_out
+from spaces._datasets import (
+    DATASETS,
+    FOLDER,
+    IMAGE_EXTENSIONS,
+    DatasetInfo,
+    dataset_info,
+    held_out,
+    list_image_folder,
+)
 from spaces._errors import did_you_mean
 from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
 from spaces._load import load_space
@@ -28,9 +36,10 @@ from spaces._schema import (
 from spaces._types import BackboneFacts, Catalog, ModuleChoices, SearchSpace, StageFacts, StageSpace
 
 __all__ = [
-    "BLOCKS", "DATASETS", "FORMAT_VERSION", "METRICS", "POSITIONS", "SAMPLERS", "SEED_MAX",
-    "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks", "BudgetConfig", "Catalog", "DatasetConfig",
-    "DatasetInfo", "ModuleChoices", "Position", "SearchSpace", "SpaceConfig", "SpaceError",
-    "StageFacts", "StageSpace", "dataset_info", "did_you_mean", "fits_positions", "held_out",
-    "load_space", "parse_duration", "read_yaml", "resolve_space_path",
+    "BLOCKS", "DATASETS", "FOLDER", "FORMAT_VERSION", "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
+    "SAMPLERS", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
+    "BudgetConfig", "Catalog", "DatasetConfig", "DatasetInfo", "ModuleChoices", "Position",
+    "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",
+    "did_you_mean", "fits_positions", "held_out", "list_image_folder", "load_space",
+    "parse_duration", "read_yaml", "resolve_space_path",
 ]

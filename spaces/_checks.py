@@ -70,11 +70,11 @@ def _check_positions(where: str, stage: StageFacts, modules: list[ModuleChoices]
 
 def resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> tuple[StageSpace, ...]:
     try:
-        facts = catalog.backbone(cfg.backbone.name, cfg.backbone.settings(), cfg.dataset.name)
+        facts = catalog.backbone(cfg.backbone.name, cfg.backbone.settings(), cfg.dataset.input_size)
     except ValueError as e:
         problems.append(f"backbone: {e}")
         try:  # wrong settings: the stages are still checked, against the default settings
-            facts = catalog.backbone(cfg.backbone.name, {}, cfg.dataset.name)
+            facts = catalog.backbone(cfg.backbone.name, {}, cfg.dataset.input_size)
         except ValueError:  # an unknown backbone: module names can still be checked
             for key, stage in cfg.stages.items():
                 for m, h in (stage.attention or {}).items():

@@ -3,7 +3,13 @@ estimate and the reports all read (torch-free)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+# the files an image folder's classes hold: torchvision.datasets.folder.IMG_EXTENSIONS
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+FOLDER = "folder"  # dataset name for a folder of your own images (``runners.data.folder``)
 
 
 @dataclass(frozen=True)
@@ -28,11 +34,23 @@ DATASETS: dict[str, DatasetInfo] = {
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """Raises ValueError for an unknown dataset, listing the supported ones."""
+    """Raises ValueError for an unknown dataset, listing the supported ones (a folder of your
+    own images has no fixed facts: ``DatasetConfig.info()`` reads them from the folder)."""
     try:
         return DATASETS[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}") from None
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}, or "
+                         f"{FOLDER} with a path") from None
+
+
+def list_image_folder(root: Path) -> dict[str, list[Path]]:
+    """``root``'s class sub-folders (sorted, hidden ones skipped) and each one's image files
+    (sorted, found recursively); empty when ``root`` is not a folder."""
+    if not root.is_dir():
+        return {}
+    classes = sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith("."))
+    return {c: sorted(Path(top) / f for top, _, files in os.walk(root / c) for f in files
+                      if f.lower().endswith(IMAGE_EXTENSIONS)) for c in classes}
 
 
 def held_out(n: int, fraction: float) -> int:

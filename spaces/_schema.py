@@ -10,11 +10,13 @@ imports torch.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spaces._datasets import DATASETS, dataset_info, held_out
+from spaces._datasets import DATASETS, FOLDER, DatasetInfo, dataset_info, held_out, list_image_folder
 
 METRICS: dict[str, str] = {
     "accuracy": "maximize",
@@ -34,7 +36,8 @@ Position = Literal["pre_add", "post_add", "after_dw"]
 POSITIONS: tuple[str, ...] = get_args(Position)
 Blocks = Literal["all", "first", "last"]
 BLOCKS: tuple[str, ...] = get_args(Blocks)
-DatasetName = Literal[tuple(DATASETS)]  # type: ignore[valid-type]
+DatasetName = Literal[(*DATASETS, FOLDER)]  # type: ignore[valid-type]
+_FOLDER_KEYS = ("path", "val_path", "image_size", "channels")
 SEED_MAX = 2**31 - 1
 
 
@@ -57,14 +60,62 @@ class DatasetConfig(_Strict):
     name: DatasetName = "fashion-mnist"
     root: str | None = None
     download: bool = True
+    # stratified subset of the training files (null: all); a folder's default is all of it
     train_subset: int | None = Field(10000, ge=10, le=100_000_000)
     val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    # horizontal flips in augmentation; default: the dataset's (not for digits; yes for a folder)
+    flip: bool | None = None
+    # name: folder -- your own images, DIR/<class>/<image> (runners.data.folder)
+    path: str | None = None
+    val_path: str | None = None  # a separate validation folder (else carved from path)
+    image_size: int | None = Field(None, ge=8, le=1024)  # default 32
+    channels: Literal[1, 3] | None = None  # default: detected (grey when every image is)
+    skip_unreadable: bool = False  # skip and count unreadable images instead of stopping
+
+    @model_validator(mode="before")
+    @classmethod
+    def _folder_uses_every_image(cls, data: Any) -> Any:
+        # train_subset's default is for the large built-in sets; a folder's default is all of it
+        if isinstance(data, dict) and data.get("name") == FOLDER and "train_subset" not in data:
+            return {**data, "train_subset": None}
+        return data
+
+    @model_validator(mode="after")
+    def _folder_keys(self) -> DatasetConfig:
+        if self.name == FOLDER and self.path is None:
+            raise ValueError("name: folder needs path: DIR, a folder with one sub-folder of images "
+                             "per class")
+        used = [k for k in _FOLDER_KEYS if getattr(self, k) is not None]
+        used += ["skip_unreadable"] * self.skip_unreadable
+        if self.name != FOLDER and used:
+            raise ValueError(f"{', '.join(used)}: only for name: folder (your own images); "
+                             f"{self.name} is read from its own files (see root)")
+        return self
+
+    @property
+    def input_size(self) -> int:
+        """The side of the images the network sees."""
+        return (self.image_size or 32) if self.name == FOLDER else dataset_info(self.name).size
+
+    def info(self) -> DatasetInfo:
+        """The dataset's facts; a folder's are counted from its files (nothing is decoded)."""
+        if self.name != FOLDER:
+            base = dataset_info(self.name)
+            return base if self.flip is None else replace(base, flip=self.flip)
+        folders = list_image_folder(Path(self.path).expanduser())
+        return DatasetInfo(f"images in {self.path}", self.channels or 3, self.input_size, len(folders),
+                           True if self.flip is None else self.flip,
+                           sum(len(f) for f in folders.values()))
 
     def split_sizes(self) -> tuple[int, int]:
         """(training, validation) images the proxy split gives, from the dataset's size (the
         loader's stratified rounding may differ by a few images)."""
-        total = min(self.train_subset or dataset_info(self.name).train_images,
-                    dataset_info(self.name).train_images)
+        available = self.info().train_images
+        total = min(self.train_subset or available, available)
+        if total == 0:  # a folder that is not there (yet): the loader names the problem
+            return 0, 0
+        if self.val_path is not None:
+            return total, sum(len(f) for f in list_image_folder(Path(self.val_path).expanduser()).values())
         val = held_out(total, self.val_fraction)
         return total - val, val
 

@@ -33,7 +33,7 @@ class StageFacts:
 
 @dataclass(frozen=True)
 class BackboneFacts:
-    """A backbone as the validator sees it, for given settings and dataset."""
+    """A backbone as the validator sees it, for given settings and input size."""
 
     stages: tuple[StageFacts, ...]
     positions: tuple[str, ...]  # attention positions its blocks offer, default first
@@ -48,14 +48,14 @@ class Catalog:
         attention: module name -> hyper-parameter name -> HParam.
         convs: convolution name -> hyper-parameter name -> HParam.
         max_positions: module name -> largest allowed ``H*W`` (``None``: any).
-        backbone: ``(backbone, settings, dataset) -> BackboneFacts``; raises
+        backbone: ``(backbone, settings, input_size) -> BackboneFacts``; raises
             ``ValueError`` for an unknown backbone or invalid settings.
     """
 
     attention: Mapping[str, Mapping[str, HParamLike]]
     convs: Mapping[str, Mapping[str, HParamLike]]
     max_positions: Mapping[str, int | None]
-    backbone: Callable[[str, dict[str, Any], str], BackboneFacts]
+    backbone: Callable[[str, dict[str, Any], int], BackboneFacts]
 
 
 @dataclass(frozen=True)

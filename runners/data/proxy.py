@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from runners.data.folder import DatasetError, load_folder
 from runners.data.idx import load_fashion_mnist
 from runners.data.torchvision_sets import load_torchvision
-from spaces import dataset_info, held_out
+from spaces import FOLDER, dataset_info, held_out
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,10 @@ def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, down
         ValueError: unknown dataset name.
         DatasetNotFound: see ``load_fashion_mnist``.
     """
+    if name == FOLDER:
+        raise ValueError("full training reads the built-in datasets, which have a test split; a "
+                         "folder of your own images is searched (search.run) but not yet trained "
+                         "in full here")
     info = dataset_info(name)
     train_x, train_y, source = load_split(name, root=root, split="train", download=download)
     test_x, test_y, _ = load_split(name, root=root, split="test", download=download)
@@ -120,6 +125,13 @@ def load_proxy_data(
     seed: int = 0,
     download: bool = True,
     device: torch.device | str = "cpu",
+    flip: bool | None = None,
+    path: str | None = None,
+    val_path: str | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    skip_unreadable: bool = False,
+    progress: bool = True,
 ) -> ProxyData:
     """The proxy dataset: a seeded stratified train subset and validation split.
 
@@ -128,30 +140,54 @@ def load_proxy_data(
 
     ``train_subset`` examples (stratified) are drawn from the training files,
     then ``val_fraction`` of them (stratified) becomes the validation split.
-    Cached per process.
+    ``name="folder"`` reads your own images from ``path`` (``runners.data.folder``;
+    ``val_path``, when given, is the validation split as it is). Cached per process.
 
     Raises:
-        ValueError: unknown dataset name or impossible sizes.
-        DatasetNotFound: see ``load_fashion_mnist``.
+        ValueError: unknown dataset name or impossible sizes (``DatasetError`` for a folder).
+        DatasetNotFound: see ``load_fashion_mnist``, ``runners.data.folder.scan``.
     """
-    key = (name, root, train_subset, val_fraction, seed, download, str(device))
+    key = (name, root, train_subset, val_fraction, seed, download, str(device), flip, path, val_path,
+           image_size, channels, skip_unreadable)
     if key in _CACHE:
         return _CACHE[key]
-    info = dataset_info(name)
-    images, labels, source = load_split(name, root=root, split="train", download=download)
+    val_images = None
+    if name == FOLDER:
+        size = image_size or 32
+        got = load_folder(path, image_size=size, channels=channels, skip_unreadable=skip_unreadable,
+                          progress=progress)
+        images, labels, classes, default_flip = got.images, got.labels, len(got.classes), True
+        source = got.source + (f"; {len(got.skipped)} unreadable image(s) skipped" if got.skipped else "")
+        if val_path is not None:
+            val = load_folder(val_path, image_size=size, channels=images.shape[1],
+                              skip_unreadable=skip_unreadable, progress=progress)
+            if val.classes != got.classes:
+                raise DatasetError(f"dataset.val_path: {val_path} has classes {', '.join(val.classes)}; "
+                                   f"dataset.path has {', '.join(got.classes)}: they must be the same")
+            val_images = (val.images, val.labels)
+    else:
+        info = dataset_info(name)
+        images, labels, source = load_split(name, root=root, split="train", download=download)
+        classes, default_flip = info.classes, info.flip
+    where = f" ({path})" if name == FOLDER else ""
     if train_subset is not None:
         if not 10 <= train_subset <= len(labels):
-            raise ValueError(f"train_subset must be in [10, {len(labels)}], got {train_subset}")
+            raise ValueError(f"dataset.train_subset must be in [10, {len(labels)}]: {name}{where} has "
+                             f"{len(labels)} training images; got {train_subset}")
         if train_subset < len(labels):
             _, sub = stratified_split(labels, train_subset / len(labels), seed=seed)
             images, labels = images[sub], labels[sub]
-    train_idx, val_idx = stratified_split(labels, val_fraction, seed=seed + 1)
-    train_x, train_y = images[train_idx].contiguous(), labels[train_idx].contiguous()
+    if val_images is None:
+        train_idx, val_idx = stratified_split(labels, val_fraction, seed=seed + 1)
+        val_x, val_y = images[val_idx].contiguous(), labels[val_idx].contiguous()
+        train_x, train_y = images[train_idx].contiguous(), labels[train_idx].contiguous()
+    else:
+        (val_x, val_y), train_x, train_y = val_images, images.contiguous(), labels.contiguous()
     mean, std = channel_stats(train_x)
     data = ProxyData(
-        name=name, train_x=train_x, train_y=train_y,
-        val_x=images[val_idx].contiguous(), val_y=labels[val_idx].contiguous(),
-        num_classes=info.classes, mean=mean, std=std, flip=info.flip, source=source,
+        name=name, train_x=train_x, train_y=train_y, val_x=val_x, val_y=val_y,
+        num_classes=classes, mean=mean, std=std, flip=default_flip if flip is None else flip,
+        source=source,
     ).to(device)
     _CACHE[key] = data
     return data
