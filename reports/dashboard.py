@@ -57,8 +57,12 @@ def _x(p, cost: str) -> float:
 
 def _axis_title(data: FrontData, cost: str) -> str:
     scale = data.claims.latency_scale_ms if data.claims is not None else None
+    setting = f", {data.latency_setting}" if data.latency_setting else ""
     if cost == "latency_ms" and scale is not None:
-        return f"latency (ms) = latency_ratio x {scale:.3f} ms, the plain backbone's median in this study"
+        return (f"latency (ms{setting}) = latency_ratio x {scale:.3f} ms, the plain backbone's "
+                "median in this study")
+    if cost in ("latency_ms", "latency_ratio"):
+        return f"{cost} ({setting.lstrip(', ')})" if setting else cost
     return cost
 
 
@@ -147,14 +151,16 @@ def importance_figure(data: list[Importance]) -> go.Figure:
 def cost_figure(data: FrontData) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=("latency vs FLOPs", "latency vs params"))
     pts = [p for p in data.points if {"flops", "params"} <= p.costs.keys()]
+    # FLOPs at the size latency was timed at, where that is not the training size
+    flops = "latency_flops" if pts and all("latency_flops" in p.costs for p in pts) else "flops"
     for t in sorted({p.types for p in pts}):
         group = [p for p in pts if p.types == t]
-        for col, metric in ((1, "flops"), (2, "params")):
+        for col, metric in ((1, flops), (2, "params")):
             fig.add_trace(go.Scatter(
                 x=[p.costs[metric] for p in group], y=[p.latency_ms for p in group],
                 mode="markers", name=t, legendgroup=t, showlegend=col == 1,
                 hovertext=[p.hover for p in group], hoverinfo="text"), row=1, col=col)
-    fig.update_yaxes(title_text="latency (ms)")
+    fig.update_yaxes(title_text=f"latency (ms{', ' + data.latency_setting if data.latency_setting else ''})")
     fig.update_layout(title="Cost relations, coloured by the attention types used", height=420,
                       **_LAYOUT)
     return fig

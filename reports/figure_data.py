@@ -34,6 +34,7 @@ class FrontData(NamedTuple):
     counts: dict[str, int]
     objectives: list[str]
     claims: StudyClaims | None = None
+    latency_setting: str = ""  # how latency was timed: "batch 1 at 28 px on cpu"
 
 
 class StageData(NamedTuple):
@@ -61,7 +62,7 @@ class Importance(NamedTuple):
     importances: dict[str, float]
 
 
-COST_METRICS = ("latency_ms", "latency_ratio", "flops", "params", "peak_memory")
+COST_METRICS = ("latency_ms", "latency_ratio", "flops", "latency_flops", "params", "peak_memory")
 
 
 def trial_kind(t: TrialRecord) -> str | None:
@@ -87,7 +88,8 @@ def _hover(t: TrialRecord, claim: Claim | None = None) -> str:
         lines.append(claim.verdict_text())
     for k, fmt in (("accuracy", "{:.4f}"), ("latency_ms", "{:.3f} ms measured"),
                    ("latency_ratio", "x{:.3f} the plain backbone"),
-                   ("params", "{:,}"), ("flops", "{:,}"), ("train_seconds", "{:.1f} s")):
+                   ("params", "{:,}"), ("flops", "{:,}"), ("latency_flops", "{:,} at the latency size"),
+                   ("train_seconds", "{:.1f} s")):
         if getattr(t, k) is not None and not (k == "accuracy" and claim is not None):
             lines.append(f"{k}: {fmt.format(getattr(t, k))}")
     return "<br>".join(lines)
@@ -127,7 +129,18 @@ def front_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> Fro
                             c.interval if c else None, c.seeds if c else 1,
                             c.verdict_text() if c else ""))
     front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)
-    return FrontData(points, front, counts, list(StudyRecord.of(study).objectives), claims)
+    return FrontData(points, front, counts, list(StudyRecord.of(study).objectives), claims,
+                     latency_setting(trials))
+
+
+def latency_setting(trials: list[TrialRecord]) -> str:
+    """How the study's latencies were timed, from the first measured trial: batch, input size
+    (the deployment size where ``latency.input_size`` set one), device."""
+    lat = next((t.latency for t in trials if t.latency), None)
+    if not lat:
+        return ""
+    size = f" at {lat['input_size']} px" if lat.get("input_size") else ""
+    return f"batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
 
 
 def stage_data(study: optuna.Study) -> StageData:

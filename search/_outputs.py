@@ -12,7 +12,7 @@ from studies import Claim, StudyClaims, TrialRecord, study_claims
 
 # TrialRecord fields, in this order, after number and state
 _CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss", "latency_ms",
-              "latency_ratio", "peak_memory", "params", "flops", "train_seconds",
+              "latency_ratio", "peak_memory", "params", "flops", "latency_flops", "train_seconds",
               "images_per_second", "step_path", "graph_fallback", "infeasible", "fail_reason")
 
 

@@ -67,6 +67,7 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
             "latency": None if trial.latency is None else dict(trial.latency),
             "params": trial.params,
             "flops": trial.flops,
+            "latency_flops": trial.latency_flops,
             "train_seconds": trial.train_seconds,
         },
         "source": {

@@ -102,19 +102,23 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
     cfg = space.config
     lat = cfg.latency
     model.to(torch.device(lat.device))
-    shape = (lat.batch_size, data.in_channels, data.input_size, data.input_size)
+    size = lat.input_size or data.input_size  # the deployment resolution, when it is another
+    shape = (lat.batch_size, data.in_channels, size, size)
     if lat.backend == "onnxruntime":
         latency, onnx_diff = onnxruntime_latency(model, shape, threads=lat.threads,
                                                  repeats=lat.repeats, baseline=baseline)
     else:
         latency, onnx_diff = measure_latency(model, shape, threads=lat.threads, repeats=lat.repeats,
                                              baseline=baseline), None
+    train_shape = (1, data.in_channels, data.input_size, data.input_size)
     measured: dict = {
         "params": count_params(model),
-        "flops": count_flops(model, (1, *shape[1:])),
+        "flops": count_flops(model, train_shape),  # at the training size
         "latency_ms": latency.median_ms,
-        "latency": latency.to_dict(),
+        "latency": {**latency.to_dict(), "input_size": size},
     }
+    if size != data.input_size:
+        measured["latency_flops"] = count_flops(model, (1, *shape[1:]))
     if latency.ratio is not None:
         measured["latency_ratio"] = latency.ratio
     if latency.peak_memory is not None:

@@ -160,6 +160,9 @@ class LatencyConfig(_Strict):
     repeats: int = Field(21, ge=4, le=10_000)
     # also time the backbone without attention beside each candidate (latency_ratio)
     relative: bool = False
+    # image side the latency is timed at: the deployment resolution (default: the training
+    # size); FLOPs are then recorded at both sizes (flops, latency_flops)
+    input_size: int | None = Field(None, ge=8, le=4096)
 
 
 class Bound(_Strict):

@@ -48,7 +48,8 @@ class TrialRecord:
     grid: bool = False  # enqueued by search.grid rather than sampled
     # measured before training (cheap, also for infeasible candidates)
     params: int | None = field(default=None, metadata=_COPIED)
-    flops: int | None = field(default=None, metadata=_COPIED)
+    flops: int | None = field(default=None, metadata=_COPIED)  # at the training input size
+    latency_flops: int | None = field(default=None, metadata=_COPIED)  # at latency.input_size
     latency_ms: float | None = field(default=None, metadata=_COPIED)
     latency_ratio: float | None = field(default=None, metadata=_COPIED)
     latency: Mapping[str, Any] | None = field(default=None, metadata=_COPIED)  # runners.measure.Latency
