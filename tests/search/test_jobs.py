@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from optuna.trial import TrialState
 
 from reports.dashboard import main as dashboard_main
 from search.export import main as export_main
+from search.run import main
 from search.study import finished_count
 from studies import TrialRecord, study_claims
 from studies.storage import make_storage
@@ -27,12 +27,6 @@ def _load(tmp_path: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=make_storage(url))
 
 
-def _run(args: list[str], cwd: Path, data: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATTNAS_DATA": str(data)}
-    return subprocess.Popen([sys.executable, "-m", "search.run", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
 def test_two_workers_share_one_study_and_recover_a_killed_one(tiny_space, fashion_dir, tmp_path,
                                                               monkeypatch) -> None:
     """--jobs 2: the study holds exactly n_trials distinct architectures; a worker killed in a
@@ -40,7 +34,13 @@ def test_two_workers_share_one_study_and_recover_a_killed_one(tiny_space, fashio
     the other commands find the study (a journal file) by its name alone."""
     space = tiny_space("jobs", n_trials=6, confirm="{seeds: 2, max_architectures: 1}")
     space.write_text(space.read_text().replace("epochs: 1", "epochs: 3"))  # trials of a few seconds
-    proc = _run(["--space", str(space), "--jobs", "2", "--quiet"], tmp_path, fashion_dir)
+    # the parent runs in a thread of this process (its workers are real processes): one
+    # interpreter and torch import fewer than a subprocess
+    monkeypatch.chdir(tmp_path)
+    result: list[int] = []
+    parent = threading.Thread(target=lambda: result.append(main(["--space", str(space), "--jobs", "2",
+                                                                 "--quiet"])), daemon=True)
+    parent.start()
     journal = tmp_path / "runs/jobs/study.journal"
     victim = None
     deadline = time.time() + 120
@@ -54,8 +54,8 @@ def test_two_workers_share_one_study_and_recover_a_killed_one(tiny_space, fashio
             victim = running[0]
     assert victim is not None, "no trial started"
     os.kill(TrialRecord.of(victim).worker, signal.SIGKILL)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
+    parent.join(timeout=300)
+    assert result == [0]
     study = _load(tmp_path, "jobs")
     dead = study.trials[victim.number]
     assert dead.state == TrialState.FAIL and "died" in TrialRecord.of(dead).fail_reason
@@ -72,7 +72,7 @@ def test_two_workers_share_one_study_and_recover_a_killed_one(tiny_space, fashio
     claims = study_claims(study)
     assert claims.confirmed and claims.reference is not None and claims.reference.seeds == 2
     assert (tmp_path / "runs/jobs/dashboard.html").exists()
-    monkeypatch.chdir(tmp_path)  # the other commands, in this process (their CLIs are tested apart)
+    # the other commands, in this process too (their CLIs are tested apart)
     assert export_main(["--study", "jobs", "--out", "b.yaml"]) == 0
     assert dashboard_main(["--study", "jobs", "--out", "d.html"]) == 0
     assert (tmp_path / "b.yaml").exists() and (tmp_path / "d.html").exists()

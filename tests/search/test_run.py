@@ -195,14 +195,21 @@ def test_help_and_flag_errors_answer_without_importing_torch(argv: list[str]) ->
 def test_latency_ratio_objective(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     space = tiny_space("ratio", n_trials=2)
+    # latency at a deployment resolution other than the training size (28 px)
     space.write_text(space.read_text().replace("objectives: [accuracy, latency_ms]",
-                                               "objectives: [accuracy, latency_ratio]"))
+                                               "objectives: [accuracy, latency_ratio]")
+                     .replace("latency: {device: cpu,", "latency: {input_size: 56, device: cpu,"))
     assert main(["--space", str(space), "--quiet", "--jobs", "auto"]) == 0
     assert "--jobs auto on the CPU: 1 process" in (tmp_path / "runs/ratio/run.log").read_text()
     study = optuna.load_study(study_name="ratio", storage=f"sqlite:///{tmp_path / 'runs/ratio/study.db'}")
     for t in study.trials:
-        assert t.values[1] == TrialRecord.of(t).latency_ratio > 0
-        assert TrialRecord.of(t).latency["baseline_median_ms"] > 0
+        r = TrialRecord.of(t)
+        assert t.values[1] == r.latency_ratio > 0
+        assert r.latency["baseline_median_ms"] > 0 and r.latency["input_size"] == 56
+        # convolutions scale with the pixels: 4x the FLOPs at twice the side
+        assert 3.5 * r.flops < r.latency_flops < 4.5 * r.flops
+    html = (tmp_path / "runs/ratio/dashboard.html").read_text()
+    assert "batch 1 at 56 px on cpu" in html
 
 
 def test_onnxruntime_latency_backend(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
@@ -231,7 +238,7 @@ backbone: {name: mobilenet_v2, width: 0.35}
 dataset: {name: fashion-mnist, train_subset: 400, val_fraction: 0.25, download: false}
 budget: {epochs: 1, batch_size: 50, lr: 0.05}
 latency: {device: cpu, batch_size: 1, threads: 1, repeats: 5}
-search: {sampler: tpe, n_trials: 4, seed: 0}
+search: {sampler: tpe, n_trials: 2, seed: 0}
 confirm: false
 stages:
   all:
@@ -244,7 +251,7 @@ stages:
     out = tmp_path / "runs" / "zoo"
     study = optuna.load_study(study_name="zoo", storage=f"sqlite:///{out / 'study.db'}")
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert len(done) == 4
+    assert len(done) == 2
     assert all("|nonlocal(r=2)" in TrialRecord.of(t).arch_short for t in done)
     assert StudyRecord.of(study).stage_names == tuple(f"stage{i}" for i in range(1, 6))
     best = yaml.safe_load((out / "best.yaml").read_text())
