@@ -22,7 +22,6 @@ import sys
 import time
 
 import optuna
-from scipy.stats import kendalltau, spearmanr
 
 from spaces import TRAIN_DEVICES, SpaceConfig
 from studies import (
@@ -84,6 +83,8 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     long = [r["long_accuracy"] for r in rows]
     # a rank correlation is undefined (NaN, shown as such) when either side is all ties
     ranked = len(set(proxy)) > 1 and len(set(long)) > 1
+    from scipy.stats import kendalltau, spearmanr  # loaded only by the command that needs it
+
     tau = float(kendalltau(proxy, long).statistic) if ranked else float("nan")
     rho = float(spearmanr(proxy, long).statistic) if ranked else float("nan")
 

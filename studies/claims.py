@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import optuna
-from scipy.stats import t as student_t
 
 from studies.pareto import PickError, knee, non_dominated, study_directions
 from studies.record import StudyRecord, TrialRecord, confirmations, records
@@ -40,6 +39,9 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     if n < 2:
         return None
     mean = statistics.fmean(values)
+    # scipy loads here, not at import: it is the slowest import of a command's start (~1-4 s)
+    from scipy.stats import t as student_t
+
     half = student_t.ppf(0.5 + level / 2, n - 1) * statistics.stdev(values) / math.sqrt(n)
     return float(mean - half), float(mean + half)
 
