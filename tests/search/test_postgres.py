@@ -15,7 +15,6 @@ import pytest
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from search.run import main
 from search.study import finished_count
 from studies import TrialRecord
 
@@ -41,22 +40,10 @@ def test_two_machines_share_one_study(postgres_url, tiny_space, fashion_dir, tmp
     """Two processes started with the same command and --storage postgresql://... (as on two
     machines) create or join one study, split its n_trials and never train an architecture twice."""
     space = tiny_space("pg3", n_trials=6)
-    other = _worker(space, postgres_url, "pg3", tmp_path, fashion_dir, 6)
-    # this process is the second machine (one interpreter and torch import fewer to wait for);
-    # it joins once the other has started a trial, as a later machine would
-    deadline = time.time() + 120
-    while time.time() < deadline and other.poll() is None:
-        try:
-            trials = optuna.load_study(study_name="pg3", storage=postgres_url).trials
-        except KeyError:  # not created yet
-            trials = []
-        if any(TrialRecord.of(t).worker == other.pid for t in trials):
-            break
-        time.sleep(0.2)
-    here = main(["--space", str(space), "--storage", postgres_url, "--study-name", "pg3",
-                 "--n-trials", "6", "--quiet", "--out", str(tmp_path / "out-here")])
-    _, err = other.communicate(timeout=300)
-    assert other.returncode == 0 and here == 0, err
+    procs = [_worker(space, postgres_url, "pg3", tmp_path, fashion_dir, 6) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
     study = optuna.load_study(study_name="pg3", storage=postgres_url)
     assert finished_count(study) == 6
     keys = [TrialRecord.of(t).arch_key for t in _distinct(study)]

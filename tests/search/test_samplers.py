@@ -92,7 +92,7 @@ def test_ctrl_c_keeps_finished_trials_and_exits_130(tiny_space, fashion_dir, tmp
                             text=True)
     log = tmp_path / "runs/intr/run.log"
     deadline = time.time() + 90
-    while time.time() < deadline and (not log.exists() or log.read_text().count(" acc ") < 2):
+    while time.time() < deadline and (not log.exists() or log.read_text().count(" acc ") < 1):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -100,7 +100,7 @@ def test_ctrl_c_keeps_finished_trials_and_exits_130(tiny_space, fashion_dir, tmp
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     study = optuna.load_study(study_name="intr", storage=f"sqlite:///{tmp_path / 'runs/intr/study.db'}")
     states = [t.state for t in study.trials]
-    assert states.count(optuna.trial.TrialState.COMPLETE) >= 2
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 1
     assert optuna.trial.TrialState.RUNNING not in states
     assert (tmp_path / "runs/intr/dashboard.html").exists()
     assert (tmp_path / "runs/intr/best.yaml").exists()
