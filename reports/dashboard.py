@@ -40,7 +40,7 @@ from reports.figure_data import (
     timeline_data,
     total_compute_seconds,
 )
-from spaces import DATASETS, FOLDER, FORMAT_VERSION, DatasetConfig
+from spaces import DATASETS, FOLDER, FOLDER_IMAGE_SIZE, FORMAT_VERSION, DatasetConfig
 from studies import StudyClaims, StudyRecord, records
 from studies.cli import run_on_study, study_parser
 
@@ -236,7 +236,7 @@ def _describe_data(dataset: dict, counts: tuple[int, int] | None) -> str:
     info = DATASETS.get(dataset.get("name", ""))
     name = info.title if info is not None else str(dataset.get("name", "?"))
     if dataset.get("name") == FOLDER:  # your own images: say where they are and at what size
-        name = f"images in {dataset.get('path')} at {dataset.get('image_size') or 32} px"
+        name = f"images in {dataset.get('path')} at {dataset.get('image_size') or FOLDER_IMAGE_SIZE} px"
     if counts is None and info is not None:  # a study stopped before it recorded its data sizes
         try:
             counts = DatasetConfig.model_validate(dataset).split_sizes()

@@ -10,6 +10,8 @@ from spaces._checks import fits_positions
 from spaces._datasets import (
     DATASETS,
     FOLDER,
+    FOLDER_FLIP,
+    FOLDER_IMAGE_SIZE,
     IMAGE_EXTENSIONS,
     DatasetInfo,
     dataset_info,
@@ -36,7 +38,8 @@ from spaces._schema import (
 from spaces._types import BackboneFacts, Catalog, ModuleChoices, SearchSpace, StageFacts, StageSpace
 
 __all__ = [
-    "BLOCKS", "DATASETS", "FOLDER", "FORMAT_VERSION", "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
+    "BLOCKS", "DATASETS", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE", "FORMAT_VERSION",
+    "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
     "SAMPLERS", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
     "BudgetConfig", "Catalog", "DatasetConfig", "DatasetInfo", "ModuleChoices", "Position",
     "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",

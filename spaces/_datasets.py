@@ -10,6 +10,8 @@ from pathlib import Path
 # the files an image folder's classes hold: torchvision.datasets.folder.IMG_EXTENSIONS
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 FOLDER = "folder"  # dataset name for a folder of your own images (``runners.data.folder``)
+FOLDER_IMAGE_SIZE = 32  # a folder's default image side (dataset.image_size)
+FOLDER_FLIP = True  # a folder's default for horizontal flips (dataset.flip)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,16 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from spaces._datasets import DATASETS, FOLDER, DatasetInfo, dataset_info, held_out, list_image_folder
+from spaces._datasets import (
+    DATASETS,
+    FOLDER,
+    FOLDER_FLIP,
+    FOLDER_IMAGE_SIZE,
+    DatasetInfo,
+    dataset_info,
+    held_out,
+    list_image_folder,
+)
 
 METRICS: dict[str, str] = {
     "accuracy": "maximize",
@@ -68,7 +77,7 @@ class DatasetConfig(_Strict):
     # name: folder -- your own images, DIR/<class>/<image> (runners.data.folder)
     path: str | None = None
     val_path: str | None = None  # a separate validation folder (else carved from path)
-    image_size: int | None = Field(None, ge=8, le=1024)  # default 32
+    image_size: int | None = Field(None, ge=8, le=1024)  # default FOLDER_IMAGE_SIZE
     channels: Literal[1, 3] | None = None  # default: detected (grey when every image is)
     skip_unreadable: bool = False  # skip and count unreadable images instead of stopping
 
@@ -95,7 +104,7 @@ class DatasetConfig(_Strict):
     @property
     def input_size(self) -> int:
         """The side of the images the network sees."""
-        return (self.image_size or 32) if self.name == FOLDER else dataset_info(self.name).size
+        return (self.image_size or FOLDER_IMAGE_SIZE) if self.name == FOLDER else dataset_info(self.name).size
 
     def info(self) -> DatasetInfo:
         """The dataset's facts; a folder's are counted from its files (nothing is decoded)."""
@@ -104,7 +113,7 @@ class DatasetConfig(_Strict):
             return base if self.flip is None else replace(base, flip=self.flip)
         folders = list_image_folder(Path(self.path).expanduser())
         return DatasetInfo(f"images in {self.path}", self.channels or 3, self.input_size, len(folders),
-                           True if self.flip is None else self.flip,
+                           FOLDER_FLIP if self.flip is None else self.flip,
                            sum(len(f) for f in folders.values()))
 
     def split_sizes(self) -> tuple[int, int]:

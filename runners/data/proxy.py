@@ -12,7 +12,7 @@ from torch import Tensor
 from runners.data.folder import DatasetError, load_folder
 from runners.data.idx import load_fashion_mnist
 from runners.data.torchvision_sets import load_torchvision
-from spaces import FOLDER, dataset_info, held_out
+from spaces import FOLDER, FOLDER_FLIP, FOLDER_IMAGE_SIZE, dataset_info, held_out
 
 
 @dataclass(frozen=True)
@@ -153,10 +153,10 @@ def load_proxy_data(
         return _CACHE[key]
     val_images = None
     if name == FOLDER:
-        size = image_size or 32
+        size = image_size or FOLDER_IMAGE_SIZE
         got = load_folder(path, image_size=size, channels=channels, skip_unreadable=skip_unreadable,
                           progress=progress)
-        images, labels, classes, default_flip = got.images, got.labels, len(got.classes), True
+        images, labels, classes, default_flip = got.images, got.labels, len(got.classes), FOLDER_FLIP
         source = got.source + (f"; {len(got.skipped)} unreadable image(s) skipped" if got.skipped else "")
         if val_path is not None:
             val = load_folder(val_path, image_size=size, channels=images.shape[1],
