@@ -57,12 +57,12 @@ def _x(p, cost: str) -> float:
 
 def _axis_title(data: FrontData, cost: str) -> str:
     scale = data.claims.latency_scale_ms if data.claims is not None else None
-    setting = f", {data.latency_setting}" if data.latency_setting else ""
+    setting = data.latency_setting
     if cost == "latency_ms" and scale is not None:
-        return (f"latency (ms{setting}) = latency_ratio x {scale:.3f} ms, the plain backbone's "
-                "median in this study")
-    if cost in ("latency_ms", "latency_ratio"):
-        return f"{cost} ({setting.lstrip(', ')})" if setting else cost
+        return (f"latency ({', '.join(filter(None, ('ms', setting)))}) = latency_ratio x "
+                f"{scale:.3f} ms, the plain backbone's median in this study")
+    if cost in ("latency_ms", "latency_ratio") and setting:
+        return f"{cost} ({setting})"
     return cost
 
 
@@ -160,7 +160,7 @@ def cost_figure(data: FrontData) -> go.Figure:
                 x=[p.costs[metric] for p in group], y=[p.latency_ms for p in group],
                 mode="markers", name=t, legendgroup=t, showlegend=col == 1,
                 hovertext=[p.hover for p in group], hoverinfo="text"), row=1, col=col)
-    fig.update_yaxes(title_text=f"latency (ms{', ' + data.latency_setting if data.latency_setting else ''})")
+    fig.update_yaxes(title_text=f"latency ({', '.join(filter(None, ('ms', data.latency_setting)))})")
     fig.update_layout(title="Cost relations, coloured by the attention types used", height=420,
                       **_LAYOUT)
     return fig

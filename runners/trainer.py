@@ -260,7 +260,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
                           momentum=budget.momentum, nesterov=True, **({"fused": True} if graphed else {}))
     schedule = warmup_cosine(total_steps)
     one_step = _Step(step_model, opt, label_smoothing=budget.label_smoothing, device=device)
-    train_step = CapturedStep(one_step) if graphed else one_step
+    captured = CapturedStep(one_step) if graphed else None
+    train_step = captured or one_step
     scale, shift = _normaliser(data, device)
     model.train()
     start = time.perf_counter()
@@ -290,9 +291,9 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
     acc, val_loss = evaluate(model, data.val_x, data.val_y, data)
-    path = "compiled" if budget.compile else getattr(train_step, "path", "eager")
+    path = "compiled" if budget.compile else captured.path if captured else "eager"
     return TrainResult(acc, val_loss, seconds, step * budget.batch_size / seconds, step,
-                       step_path=path, graph_fallback=getattr(train_step, "fallback", None))
+                       step_path=path, graph_fallback=captured.fallback if captured else None)
 
 
 def seconds_per_step(model: nn.Module, *, batch_size: int, in_channels: int, input_size: int,
