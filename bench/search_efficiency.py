@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from models import build_model  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.measure import measure_latency  # noqa: E402
-from search.catalog import model_catalog  # noqa: E402
+from runners.catalog import model_catalog  # noqa: E402
 from search.objective import evaluate_architecture  # noqa: E402
 from search.sampling import (  # noqa: E402
     enumerate_params,

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.trust_table import merged  # noqa: E402
-from search.catalog import model_catalog  # noqa: E402
+from runners.catalog import model_catalog  # noqa: E402
 from search.sampling import reference_trials, suggest_architecture  # noqa: E402
 from search.study import make_sampler  # noqa: E402
 from spaces import load_space  # noqa: E402

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from runners.measure import Latency, time_calls
+from runners.timing import Latency, time_calls
 
 INSTALL_HINT = "pip install -e '.[onnx]'  (onnx, onnxscript, onnxruntime)"
 

@@ -24,7 +24,7 @@ from search._outputs import front_table, write_trials_csv
 from search._progress import RunLog, StopRule, quiet_interrupts
 from search._workers import WorkerArgs, choose_jobs, run_parallel
 from search.budget import TimeBudget
-from search.catalog import model_catalog
+from runners.catalog import model_catalog
 from search.confirm import run_confirmation, search_stop_reason
 from search.export import export_best
 from search.objective import Objective, run_trials

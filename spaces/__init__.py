@@ -1,7 +1,7 @@
 """Search spaces: the YAML schema, loading and validation, and the bundled spaces.
 
 Never imports torch: registry-dependent checks read a ``Catalog`` that the
-caller builds from ``models`` (``search.catalog.model_catalog``).
+caller builds from ``models`` (``runners.catalog.model_catalog``).
 """
 
 from __future__ import annotations

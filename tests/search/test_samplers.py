@@ -10,7 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from search.catalog import model_catalog
+from runners.catalog import model_catalog
 from search.run import main
 from search.sampling import (
     enumerate_params,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from models import get_backbone_spec
-from search.catalog import model_catalog
+from runners.catalog import model_catalog
 from spaces import SPACES_DIR, SpaceError, load_space
 
 CATALOG = model_catalog()
