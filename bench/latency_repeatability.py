@@ -33,8 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
-from runners.measure import cpu_threads, measure_latency  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
+from runners.measure import cpu_threads, measure_latency  # noqa: E402
 from search.sampling import params_to_architecture, reference_trials, suggest_architecture  # noqa: E402
 from spaces import load_space  # noqa: E402
 

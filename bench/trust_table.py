@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
+from runners.catalog import model_catalog  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.measure import measure_latency  # noqa: E402
 from runners.trainer import train_proxy  # noqa: E402
-from runners.catalog import model_catalog  # noqa: E402
 from search.sampling import enumerate_params, params_to_architecture  # noqa: E402
 from spaces import load_space  # noqa: E402
 

@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 from models import Architecture, StageChoice, build_model  # noqa: E402
 from models.attention import attention_names, get_attention_spec  # noqa: E402
 from models.backbones import backbone_names, get_backbone_spec  # noqa: E402
+from runners.catalog import model_catalog  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.measure import count_flops, count_params, measure_latency  # noqa: E402
 from runners.trainer import TrainBudget, seconds_per_step, train_proxy  # noqa: E402
-from runners.catalog import model_catalog  # noqa: E402
 from spaces import load_space  # noqa: E402
 
 SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}

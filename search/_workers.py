@@ -32,10 +32,10 @@ from optuna.trial import TrialState
 from tqdm import tqdm
 
 from models import build_model
+from runners.catalog import model_catalog
 from runners.data import ProxyData, load_proxy_data
 from search._progress import RunLog, StopRule, quiet_interrupts
 from search.budget import TimeBudget
-from runners.catalog import model_catalog
 from search.confirm import search_stop_reason
 from search.objective import Objective, evaluate_architecture, needs_baseline, run_trials
 from search.sampling import params_to_architecture, reference_trials

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from models import build_model
 from reports.dashboard import write_dashboard
+from runners.catalog import model_catalog
 from runners.data import DatasetError, DatasetNotFound, load_proxy_data
 from runners.data.folder import scan
 from runners.device import DeviceUnavailable, resolve_device
@@ -24,7 +25,6 @@ from search._outputs import front_table, write_trials_csv
 from search._progress import RunLog, StopRule, quiet_interrupts
 from search._workers import WorkerArgs, choose_jobs, run_parallel
 from search.budget import TimeBudget
-from runners.catalog import model_catalog
 from search.confirm import run_confirmation, search_stop_reason
 from search.export import export_best
 from search.objective import Objective, run_trials
