@@ -10,6 +10,10 @@ import numpy as np
 import torch
 
 from models import Architecture, StageChoice, build_model
+from runners.catalog import model_catalog
+from runners.profile import PLAIN, Item, Plan
+from runners.profile_models import make_plan, profile_target
+from spaces import load_space
 
 TINY_SPACE = """\
 name: {name}
@@ -71,3 +75,33 @@ def small_arch(attention: str = "se") -> Architecture:
     return Architecture.create(
         backbone="resnet_cifar", backbone_args={"depth": 8, "width": 8},
         stages=[StageChoice.create(attention)] * 3, in_channels=1, input_size=28, num_classes=10)
+
+
+def _fake_cost(item: Item) -> float:
+    """A known additive latency: se costs 10% per stage, eca 4%, +1% more in later stages."""
+    total = 1.0
+    for i, s in enumerate(item.stages):
+        total += {"none": 0.0, "se": 0.10, "eca": 0.04}[s["attention"]] + 0.01 * i * (s != PLAIN)
+    return total
+
+
+class FakeTimer:
+    """Times nothing: returns ``_fake_cost``; raises KeyboardInterrupt at call ``stop_at``."""
+
+    def __init__(self, stop_at: int | None = None) -> None:
+        self.calls: list[str] = []
+        self.stop_at = stop_at
+
+    def __call__(self, item: Item) -> tuple[float, float, float, float]:
+        if self.stop_at is not None and len(self.calls) == self.stop_at:
+            raise KeyboardInterrupt
+        self.calls.append(item.key)
+        ratio = _fake_cost(item)
+        return ratio, 2.0 * ratio, 0.01, 2.0
+
+
+def profile_plan(tiny_space, check: int = 4) -> Plan:
+    """The profile plan of a tiny space (``tiny_space``: the conftest fixture)."""
+    space = load_space(tiny_space("p"), catalog=model_catalog())
+    return make_plan(space, profile_target(space, in_channels=1, num_classes=10), check=check,
+                     seed=0, repeats=5)
