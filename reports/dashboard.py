@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import html
 import sys
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import optuna
 import plotly
@@ -31,17 +33,20 @@ from reports.figure_data import (
     FrontData,
     HypervolumeData,
     Importance,
+    PredictionData,
     StageData,
     TimelineRow,
     front_data,
     hypervolume_data,
     importance_data,
+    prediction_data,
     stage_data,
     timeline_data,
     total_compute_seconds,
 )
+from runners.profile import check_text
 from spaces import DATASETS, FOLDER, FOLDER_IMAGE_SIZE, FORMAT_VERSION, DatasetConfig
-from studies import StudyClaims, StudyRecord, records
+from studies import StudyClaims, StudyRecord, TrialRecord, records
 from studies.cli import run_on_study, study_parser
 
 _STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
@@ -166,6 +171,24 @@ def cost_figure(data: FrontData) -> go.Figure:
     return fig
 
 
+def prediction_figure(data: PredictionData) -> go.Figure:
+    """Predicted (latency profile) against measured latency ratio, with y = x."""
+    e = data.errors
+    lo, hi = min(data.predicted + data.measured), max(data.predicted + data.measured)
+    fig = go.Figure([
+        go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="predicted = measured",
+                   line={"dash": "dot", "color": "#888"}),
+        go.Scatter(x=data.predicted, y=data.measured, mode="markers", name="trial",
+                   hovertext=[f"trial {n}: {a}" for n, a in zip(data.numbers, data.arch, strict=True)],
+                   hoverinfo="text+x+y")])
+    fig.update_layout(
+        title=(f"Latency profile: predicted vs measured ratio to the plain backbone ({e['architectures']} "
+               f"trials; median error {e['median_ape_pct']:.1f}%, largest {e['max_ape_pct']:.1f}%, "
+               f"Kendall tau {e['kendall_tau']:.2f})"),
+        xaxis_title="predicted from the profile", yaxis_title="measured here", height=420, **_LAYOUT)
+    return fig
+
+
 def timeline_figure(rows: list[TimelineRow]) -> go.Figure:
     fig = go.Figure()
     for state in sorted({r.state for r in rows}):
@@ -199,11 +222,22 @@ function sortTable(col) {
 </script>"""
 
 
+def _predicted_cell(t: TrialRecord) -> tuple[Any, str]:
+    if t.predicted_latency_ms is None:
+        return "", "—"
+    return t.predicted_latency_ms, f"{t.predicted_latency_ms:.3f}"
+
+
 def _table(study: optuna.Study, data: FrontData) -> str:
     trials = {r.number: r for r in records(study)}
+    front = [trials[p.number] for p in data.front]
+    predicted_only = any((t.latency or {}).get("source") == "predicted" for t in front)
+    # a latency profile beside timed latency: both, side by side
+    both = not predicted_only and any(t.predicted_latency_ms is not None for t in front)
     head = "".join(f"<th onclick='sortTable({i})'>{h} ⇅</th>" for i, h in enumerate(
         ("trial", "architecture", "accuracy (mean)", "interval", "seeds", "vs no attention",
-         "latency ms", "params", "FLOPs")))
+         "latency ms (predicted)" if predicted_only else "latency ms",
+         *(["predicted ms (profile)"] * both), "params", "FLOPs")))
     claims = {c.number: c for c in data.claims.claims} if data.claims is not None else {}
     body = ""
     for p in data.front:
@@ -222,6 +256,7 @@ def _table(study: optuna.Study, data: FrontData) -> str:
                  (p.seeds, str(p.seeds)),
                  (c.diff if c is not None and c.diff is not None else "", html.escape(p.verdict)),
                  (p.latency_ms, f"{p.latency_ms:.3f}"),
+                 *([_predicted_cell(trials[p.number])] * both),
                  (p.costs.get("params", 0), f"{int(p.costs.get('params', 0)):,}"),
                  (p.costs.get("flops", 0), f"{int(p.costs.get('flops', 0)):,}")]
         body += "<tr>" + "".join(f"<td data-v='{html.escape(str(v))}'>{h}</td>"
@@ -254,11 +289,17 @@ def _describe_budget(budget: dict) -> str:
             f"lr {budget.get('lr', '?')}, {aug}") if isinstance(epochs, (int, float)) else "?"
 
 
-def _describe_latency(latency: dict) -> str:
+def _describe_latency(latency: dict, profile: Mapping[str, Any] | None = None) -> str:
     threads = latency.get("threads", 1)
-    return (f"latency on {str(latency.get('device', 'cpu')).upper()}"
-            f"{' in ONNX Runtime' if latency.get('backend') == 'onnxruntime' else ''}, batch "
-            f"{latency.get('batch_size', 1)}, {threads} thread{'s' * (threads != 1)}")
+    setting = f"batch {latency.get('batch_size', 1)}, {threads} thread{'s' * (threads != 1)}"
+    predicted = "" if profile is None else (
+        f"predicted for {profile.get('device')} from the profile {profile.get('path')} (sha256 "
+        f"{str(profile.get('sha256'))[:12]}; {check_text(profile.get('check'))})")
+    if latency.get("backend") == "profile":
+        return f"latency {predicted}, {setting}"
+    timed = (f"latency on {str(latency.get('device', 'cpu')).upper()}"
+             f"{' in ONNX Runtime' if latency.get('backend') == 'onnxruntime' else ''}, {setting}")
+    return f"{timed}; also {predicted}" if predicted else timed
 
 
 def _describe_backbone(backbone: dict) -> str:
@@ -287,7 +328,7 @@ def _header(study: optuna.Study, data: FrontData) -> str:
             f"<li>proxy training: {html.escape(_describe_budget(space.get('budget', {})))}, on "
             f"{html.escape(str(info.device or '?').upper())}; {html.escape(seeds)}</li>"
             f"<li>objectives: {html.escape(', '.join(info.objectives))}; "
-            f"{html.escape(_describe_latency(space.get('latency', {})))}</li>"
+            f"{html.escape(_describe_latency(space.get('latency', {}), info.latency_profile))}</li>"
             f"<li>trials — {html.escape(counts)}; total compute {compute}</li>"
             f"<li>written {datetime.now().isoformat(timespec='seconds')}</li></ul>")
 
@@ -321,6 +362,9 @@ def render_dashboard(study: optuna.Study, *, claims: StudyClaims | None = None) 
             notes.append("Hyper-parameter importance appears once the study has at least 4 "
                          "complete distinct trials.")
         figures += [("costs", cost_figure(fdata)), ("timeline", timeline_figure(timeline_data(study)))]
+        pred = prediction_data(study)
+        if pred:
+            figures.append(("latency-prediction", prediction_figure(pred)))
         fid = fidelity_data(study)
         if fid:
             figures.append(("fidelity", fidelity_figure(fid)))

@@ -8,6 +8,7 @@ from typing import NamedTuple
 import optuna
 from optuna.trial import TrialState
 
+from runners.profile import prediction_errors
 from studies import Claim, StudyClaims, StudyRecord, TrialRecord, latency_scale_ms, records, study_claims
 from studies.claims import display_latency_ms
 from studies.pareto import hypervolume_2d
@@ -86,11 +87,15 @@ def _hover(t: TrialRecord, claim: Claim | None = None) -> str:
         if claim.seeds > 1:
             lines.append("by seed: " + ", ".join(f"{s}: {a:.4f}" for s, a in claim.accuracies.items()))
         lines.append(claim.verdict_text())
-    for k, fmt in (("accuracy", "{:.4f}"), ("latency_ms", "{:.3f} ms measured"),
+    predicted = (t.latency or {}).get("source") == "predicted"
+    for k, fmt in (("accuracy", "{:.4f}"),
+                   ("latency_ms", "{:.3f} ms " + ("predicted" if predicted else "measured")),
                    ("latency_ratio", "x{:.3f} the plain backbone"),
+                   ("predicted_latency_ms", "{:.3f} ms on the profiled device"),
                    ("params", "{:,}"), ("flops", "{:,}"), ("latency_flops", "{:,} at the latency size"),
                    ("train_seconds", "{:.1f} s")):
-        if getattr(t, k) is not None and not (k == "accuracy" and claim is not None):
+        if getattr(t, k) is not None and not (k == "accuracy" and claim is not None) and not (
+                k == "predicted_latency_ms" and predicted):
             lines.append(f"{k}: {fmt.format(getattr(t, k))}")
     return "<br>".join(lines)
 
@@ -140,7 +145,32 @@ def latency_setting(trials: list[TrialRecord]) -> str:
     if not lat:
         return ""
     size = f" at {lat['input_size']} px" if lat.get("input_size") else ""
+    if lat.get("source") == "predicted":
+        return f"predicted, batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
     return f"batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
+
+
+class PredictionData(NamedTuple):
+    """Trials whose latency was both timed and predicted from a latency profile."""
+
+    numbers: list[int]
+    arch: list[str]
+    predicted: list[float]  # ratios to the plain backbone
+    measured: list[float]
+    errors: dict[str, float]  # runners.profile.prediction_errors
+
+
+def prediction_data(study: optuna.Study) -> PredictionData | None:
+    """Predicted against measured latency ratio, where a study has both (``latency.profile``
+    beside a timed backend); None with fewer than 3 such trials."""
+    rows = [t for t in records(study) if not t.is_duplicate and t.predicted_latency_ratio is not None
+            and t.latency_ratio is not None and (t.latency or {}).get("source") == "measured"]
+    if len(rows) < 3:
+        return None
+    pred = [float(t.predicted_latency_ratio) for t in rows]  # type: ignore[arg-type]
+    meas = [float(t.latency_ratio) for t in rows]  # type: ignore[arg-type]
+    return PredictionData([t.number for t in rows], [t.arch_short or "?" for t in rows], pred, meas,
+                          prediction_errors(zip(pred, meas, strict=True)))
 
 
 def stage_data(study: optuna.Study) -> StageData:

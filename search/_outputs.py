@@ -12,8 +12,9 @@ from studies import Claim, StudyClaims, TrialRecord, study_claims
 
 # TrialRecord fields, in this order, after number and state
 _CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss", "latency_ms",
-              "latency_ratio", "peak_memory", "params", "flops", "latency_flops", "train_seconds",
-              "images_per_second", "step_path", "graph_fallback", "infeasible", "fail_reason")
+              "latency_ratio", "predicted_latency_ms", "predicted_latency_ratio", "peak_memory",
+              "params", "flops", "latency_flops", "train_seconds", "images_per_second", "step_path",
+              "graph_fallback", "infeasible", "fail_reason")
 
 
 def trial_line(t: FrozenTrial) -> str:

@@ -50,6 +50,7 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
     space = info.space
     claims = claims or study_claims(study)
     claim = next((c for c in claims.claims if c.number == trial.number), None)
+    predicted = (trial.latency or {}).get("source") == "predicted"
     return {
         "format_version": FORMAT_VERSION,
         "architecture": dict(trial.arch or {}),
@@ -63,7 +64,13 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
             "latency_ms_basis": ("latency_ratio x the study's plain-backbone median "
                                  f"({claims.latency_scale_ms:.4f} ms)" if claims.latency_scale_ms
                                  and trial.latency_ratio is not None else "measured"),
-            "latency_ms_measured": trial.latency_ms,
+            "latency_ms_measured": None if predicted else trial.latency_ms,
+            "latency_source": "predicted" if predicted else "measured",
+            # the latency on the device of the study's latency profile, beside the timing
+            "predicted_latency_ms": trial.predicted_latency_ms,
+            "predicted_latency_ratio": trial.predicted_latency_ratio,
+            "latency_profile": None if info.latency_profile is None else {
+                k: v for k, v in info.latency_profile.items() if k != "made_for"},
             "latency": None if trial.latency is None else dict(trial.latency),
             "params": trial.params,
             "flops": trial.flops,
@@ -112,8 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     def export(study: optuna.Study) -> int:
         trial = export_best(study, out, pick=args.pick)
         claim = next(c for c in study_claims(study).claims if c.number == trial.number)
+        predicted = (trial.latency or {}).get("source") == "predicted"
+        also = ("" if predicted or trial.predicted_latency_ms is None else
+                f" (predicted on the profiled device: {trial.predicted_latency_ms:.3f} ms)")
         print(f"wrote {out}: trial {trial.number} {claim.arch_short} acc {claim.accuracy_text()} "
-              f"{claim.verdict_text()}; latency {claim.latency_ms:.3f} ms")
+              f"{claim.verdict_text()}; latency {claim.latency_ms:.3f} ms"
+              f"{' predicted' if predicted else ''}{also}")
         return _write_onnx(out, Path(args.onnx)) if args.onnx else 0
 
     return run_on_study(args, export)

@@ -21,6 +21,8 @@ from models import Architecture, build_model, model_signature
 from runners.data import ProxyData
 from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
+from runners.profile import Profile
+from runners.profile_models import profile_for
 from runners.trainer import TrainingDiverged, train_proxy
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials, fail_trial
@@ -56,6 +58,8 @@ class _Infeasible(Exception):
 def needs_baseline(space: SearchSpace) -> bool:
     """Whether the no-attention backbone must be timed beside each candidate."""
     cfg = space.config
+    if cfg.latency.backend == "profile":  # predicted: nothing is timed
+        return False
     return cfg.latency.relative or "latency_ratio" in set(cfg.objectives) | set(cfg.constraints)
 
 
@@ -83,13 +87,17 @@ def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed:
 def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyData, *,
                           device: torch.device, baseline: torch.nn.Module | None = None,
                           on_measured: Callable[[dict], None] | None = None,
-                          model: torch.nn.Module | None = None) -> dict:
+                          model: torch.nn.Module | None = None,
+                          profile: Profile | None = None) -> dict:
     """Measure ``arch`` (params, FLOPs, latency), check constraints, then train it briefly
     with each of the search's seeds.
 
     ``on_measured`` sees the cheap measurements before training starts, so a
     caller can record them even when the candidate is infeasible (then
-    ``_Infeasible`` is raised and nothing is trained).
+    ``_Infeasible`` is raised and nothing is trained). With ``profile`` (the space's
+    ``latency.profile``, checked by ``runners.profile_models.profile_for``) the latency on
+    the profiled device is predicted: it replaces the timing when ``latency.backend`` is
+    ``profile`` and is recorded beside it otherwise (``predicted_latency_ms``/``_ratio``).
 
     Returns:
         The measurements plus ``accuracy`` (the mean over seeds),
@@ -104,27 +112,40 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
     model.to(torch.device(lat.device))
     size = lat.input_size or data.input_size  # the deployment resolution, when it is another
     shape = (lat.batch_size, data.in_channels, size, size)
-    if lat.backend == "onnxruntime":
-        latency, onnx_diff = onnxruntime_latency(model, shape, threads=lat.threads,
-                                                 repeats=lat.repeats, baseline=baseline)
-    else:
-        latency, onnx_diff = measure_latency(model, shape, threads=lat.threads, repeats=lat.repeats,
-                                             baseline=baseline), None
     train_shape = (1, data.in_channels, data.input_size, data.input_size)
     measured: dict = {
         "params": count_params(model),
         "flops": count_flops(model, train_shape),  # at the training size
-        "latency_ms": latency.median_ms,
-        "latency": {**latency.to_dict(), "input_size": size},
     }
     if size != data.input_size:
         measured["latency_flops"] = count_flops(model, (1, *shape[1:]))
-    if latency.ratio is not None:
-        measured["latency_ratio"] = latency.ratio
-    if latency.peak_memory is not None:
-        measured["peak_memory"] = latency.peak_memory
-    if onnx_diff is not None:
-        measured["onnx_max_abs_diff"] = onnx_diff
+    if profile is not None:
+        ratio = profile.predict_ratio(arch.to_dict()["stages"])
+        measured |= {"predicted_latency_ratio": ratio,
+                     "predicted_latency_ms": ratio * profile.plain_ms}
+    if lat.backend == "profile":
+        assert profile is not None  # the schema asks for latency.profile
+        measured |= {"latency_ms": measured["predicted_latency_ms"], "latency_ratio": ratio,
+                     "latency": {"source": "predicted", "median_ms": measured["predicted_latency_ms"],
+                                 "ratio": ratio, "baseline_median_ms": profile.plain_ms,
+                                 "device": profile.device, "batch_size": lat.batch_size,
+                                 "threads": lat.threads, "input_size": size,
+                                 "profile_sha256": profile.sha256}}
+    else:
+        if lat.backend == "onnxruntime":
+            latency, onnx_diff = onnxruntime_latency(model, shape, threads=lat.threads,
+                                                     repeats=lat.repeats, baseline=baseline)
+        else:
+            latency, onnx_diff = measure_latency(model, shape, threads=lat.threads,
+                                                 repeats=lat.repeats, baseline=baseline), None
+        measured |= {"latency_ms": latency.median_ms,
+                     "latency": {**latency.to_dict(), "input_size": size, "source": "measured"}}
+        if latency.ratio is not None:
+            measured["latency_ratio"] = latency.ratio
+        if latency.peak_memory is not None:
+            measured["peak_memory"] = latency.peak_memory
+        if onnx_diff is not None:
+            measured["onnx_max_abs_diff"] = onnx_diff
     violations = constraint_violations(space, measured)
     measured["constraint_violations"] = violations
     measured["infeasible"] = any(v > 0 for v in violations.values())
@@ -172,6 +193,8 @@ class Objective:
     def __init__(self, space: SearchSpace, data: ProxyData, *, device: torch.device,
                  n_trials: int | None = None) -> None:
         self.n_trials = n_trials
+        # raises runners.profile.ProfileError for a profile made for another search
+        self.profile = profile_for(space, in_channels=data.in_channels, num_classes=data.num_classes)
         self.space = space
         self.data = data
         self.device = device
@@ -218,7 +241,7 @@ class Objective:
 
         try:
             attrs = evaluate_architecture(arch, self.space, self.data, device=self.device, model=model,
-                                          baseline=self._baseline_for(arch),
+                                          baseline=self._baseline_for(arch), profile=self.profile,
                                           on_measured=lambda m: self._record_measured(trial, m))
         except _Infeasible:
             raise optuna.TrialPruned("violates a constraint; not trained") from None

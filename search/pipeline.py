@@ -20,6 +20,8 @@ from runners.data import DatasetError, DatasetNotFound, load_proxy_data
 from runners.data.folder import scan
 from runners.device import DeviceUnavailable, resolve_device
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
+from runners.profile import Profile, ProfileError, load_profile
+from runners.profile_models import profile_for
 from runners.trainer import seconds_per_step
 from search._outputs import front_table, write_trials_csv
 from search._progress import RunLog, StopRule, quiet_interrupts
@@ -96,6 +98,17 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -
     return 0
 
 
+def latency_source(space: SearchSpace, profile: Profile | None) -> str:
+    """Where the study's latencies come from, for the run's header."""
+    lat = space.config.latency
+    timed = f"latency on {lat.device} with {lat.threads} thread(s)"
+    if profile is None:
+        return timed
+    predicted = (f"latency predicted for {profile.device} from {profile.path} "
+                 f"({profile.check_text()})")
+    return predicted if lat.backend == "profile" else f"{timed}; also {predicted}"
+
+
 def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
     claims = study_claims(study)  # once: every output presents the same claims
     if claims.latency_scale_ms is not None:
@@ -140,7 +153,9 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         try:
             if cfg.dataset.name == FOLDER:  # the folder's layout is checked; nothing is decoded
                 scan(cfg.dataset.path)
-        except (DatasetNotFound, DatasetError) as e:
+            if cfg.latency.profile is not None:  # readable; what it was made for needs the data
+                load_profile(cfg.latency.profile)
+        except (DatasetNotFound, DatasetError, ProfileError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
         return _dry_run(space, device, budget.seconds)
@@ -152,6 +167,11 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device,
                                progress=not args.quiet)
     except (DatasetNotFound, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        profile = profile_for(space, in_channels=data.in_channels, num_classes=data.num_classes)
+    except ProfileError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     jobs = args.jobs
@@ -172,7 +192,8 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     except (SpaceError, StorageUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    write_study(study, device=str(device), data_sizes=(len(data.train_x), len(data.val_x)))
+    write_study(study, device=str(device), data_sizes=(len(data.train_x), len(data.val_x)),
+                latency_profile=None if profile is None else profile.summary())
     n_trials = args.n_trials or cfg.search.n_trials
     done = finished_count(study)
     remaining = max(0, n_trials - done)
@@ -181,7 +202,7 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
             f"({budget.remaining():.0f} s left); n_trials {n_trials} is a cap")
     log(f"study {study_name!r} ({storage}): {done} finished, {remaining} to run; "
         f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
-        f"training on {device_why}, latency on {cfg.latency.device} with {cfg.latency.threads} thread(s)")
+        f"training on {device_why}, {latency_source(space, profile)}")
 
     interrupted = False
     if remaining and jobs > 1:

@@ -161,8 +161,9 @@ class BudgetConfig(_Strict):
 
 
 class LatencyConfig(_Strict):
-    # torch: eager PyTorch; onnxruntime: the exported model in ONNX Runtime on CPU
-    backend: Literal["torch", "onnxruntime"] = "torch"
+    # torch: eager PyTorch; onnxruntime: the exported model in ONNX Runtime on CPU;
+    # profile: predicted from a latency profile of the target device (runners.profile)
+    backend: Literal["torch", "onnxruntime", "profile"] = "torch"
     device: Literal["cpu", "cuda"] = "cpu"
     batch_size: int = Field(1, ge=1, le=65_536)
     threads: int = Field(1, ge=1, le=1024)
@@ -172,6 +173,16 @@ class LatencyConfig(_Strict):
     # image side the latency is timed at: the deployment resolution (default: the training
     # size); FLOPs are then recorded at both sizes (flops, latency_flops)
     input_size: int | None = Field(None, ge=8, le=4096)
+    # a profile made on the target device (python -m runners.profile): with backend: profile
+    # latency is predicted from it; with torch or onnxruntime it is predicted beside the timing
+    profile: str | None = None
+
+    @model_validator(mode="after")
+    def _profile_given(self) -> LatencyConfig:
+        if self.backend == "profile" and self.profile is None:
+            raise ValueError("backend: profile needs profile: FILE, a latency profile made on the "
+                             "target device with: python -m runners.profile --space SPACE --out FILE")
+        return self
 
 
 class Bound(_Strict):

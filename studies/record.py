@@ -53,6 +53,10 @@ class TrialRecord:
     latency_ms: float | None = field(default=None, metadata=_COPIED)
     latency_ratio: float | None = field(default=None, metadata=_COPIED)
     latency: Mapping[str, Any] | None = field(default=None, metadata=_COPIED)  # runners.measure.Latency
+    # the latency on the device of the space's latency.profile (runners.profile), predicted
+    # from its per-stage table; equal to latency_ms/_ratio when latency.backend is profile
+    predicted_latency_ms: float | None = field(default=None, metadata=_COPIED)
+    predicted_latency_ratio: float | None = field(default=None, metadata=_COPIED)
     peak_memory: int | None = field(default=None, metadata=_COPIED)
     onnx_max_abs_diff: float | None = None
     constraint_violations: Mapping[str, float] = field(default_factory=dict, metadata=_COPIED)
@@ -174,6 +178,8 @@ class StudyRecord:
     data_sizes: tuple[int, ...] = ()  # (training images, validation images)
     latency_scale_ms: float | None = None  # the plain backbone's median ms (studies.claims)
     fidelity: Mapping[str, Any] | None = None  # search.fidelity's result
+    # where predicted latencies come from: runners.profile.Profile.summary()
+    latency_profile: Mapping[str, Any] | None = None
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:
