@@ -15,10 +15,12 @@ from runners.profile import (
     PLAIN,
     Plan,
     ProfileError,
+    calibrate,
     choice_key,
     kendall_tau,
     load_profile,
     main,
+    prediction_errors,
     run_plan,
 )
 from runners.profile_models import space_choice_keys, stage_choices
@@ -60,6 +62,24 @@ def test_additive_prediction_and_check(tiny_space, tmp_path) -> None:
     assert profile.check["kendall_tau"] == pytest.approx(1.0)
     with pytest.raises(ProfileError, match="no measurement for stage2"):
         profile.predict_ratio([PLAIN, dict(PLAIN, attention="ca", hparams={"reduction": 16}), PLAIN])
+
+
+def test_calibration_scales_increments_and_reports_out_of_sample_error() -> None:
+    # whole architectures cost 80% of the summed increments, with +-1% noise
+    sums = [0.1, 0.2, 0.3, 0.4, 0.5, 0.25]
+    ratios = [1 + 0.8 * s * (1 + e) for s, e in zip(sums, [0.01, -0.01, 0.0, 0.01, -0.01, 0.0],
+                                                       strict=True)]
+    record, predicted = calibrate(sums, ratios)
+    assert record["scale"] == pytest.approx(0.8, abs=0.01)
+    assert record["uncalibrated"]["median_ape_pct"] > 4  # the plain sum overestimates
+    errors = prediction_errors(zip(predicted, ratios, strict=True))
+    assert errors["median_ape_pct"] < 1.0
+    # each check prediction uses a scale fitted without it: not the in-sample fit
+    assert predicted != [1 + record["scale"] * s for s in sums]
+    # too few, or a fit that is noise, leave the scale at 1 and say why
+    few = calibrate(sums[:2], ratios[:2])[0]
+    assert (few["scale"], few["skipped"]) == (1.0, "fewer than 3 architectures")
+    assert "too noisy" in calibrate(sums, [1 - 0.5 * s for s in sums])[0]["skipped"]
 
 
 def test_interrupted_profile_resumes_without_retiming(tiny_space, tmp_path) -> None:

@@ -23,14 +23,20 @@ def _profile_for_tiny(tiny_space, tmp_path: Path, *, check: int = 0) -> Path:
     return out
 
 
+def _search(tiny_space, tmp_path: Path, name: str, latency: str) -> tuple[optuna.Study, Path]:
+    """Run a 3-trial search of the tiny space whose latency block starts with ``latency``."""
+    space = tiny_space(name, n_trials=3)
+    space.write_text(space.read_text().replace("latency: {device: cpu,",
+                                               f"latency: {{{latency}, device: cpu,"))
+    assert search_main(["--space", str(space), "--quiet"]) == 0
+    runs = tmp_path / "runs" / name
+    return optuna.load_study(study_name=name, storage=f"sqlite:///{runs / 'study.db'}"), runs
+
+
 def test_search_predicts_latency_from_a_profile(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     profile = _profile_for_tiny(tiny_space, tmp_path, check=3)
-    space = tiny_space("pred", n_trials=3)
-    space.write_text(space.read_text().replace(
-        "latency: {device: cpu,", f"latency: {{backend: profile, profile: {profile}, device: cpu,"))
-    assert search_main(["--space", str(space), "--quiet"]) == 0
-    study = optuna.load_study(study_name="pred", storage=f"sqlite:///{tmp_path / 'runs/pred/study.db'}")
+    study, runs = _search(tiny_space, tmp_path, "pred", f"backend: profile, profile: {profile}")
     loaded = load_profile(profile)
     assert StudyRecord.of(study).latency_profile["sha256"] == loaded.sha256
     for t in study.trials:
@@ -38,11 +44,11 @@ def test_search_predicts_latency_from_a_profile(tiny_space, fashion_dir, tmp_pat
         expected = loaded.predict_ms(r.arch["stages"])
         assert t.values[1] == r.latency_ms == r.predicted_latency_ms == pytest.approx(expected)
         assert r.latency["source"] == "predicted" and r.latency["device"] == "fake device"
-    html = (tmp_path / "runs/pred/dashboard.html").read_text()
+    html = (runs / "dashboard.html").read_text()
     assert "latency predicted for fake device" in html and "latency ms (predicted)" in html
-    best = (tmp_path / "runs/pred/best.yaml").read_text()
+    best = (runs / "best.yaml").read_text()
     assert "latency_source: predicted" in best and loaded.sha256 in best
-    assert "latency predicted for fake device" in (tmp_path / "runs/pred/run.log").read_text()
+    assert "latency predicted for fake device" in (runs / "run.log").read_text()
 
 
 def test_search_refuses_a_profile_made_for_something_else(tiny_space, fashion_dir, tmp_path,
@@ -78,16 +84,12 @@ def test_timed_search_shows_predicted_beside_measured(tiny_space, fashion_dir, t
                                                       monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     profile = _profile_for_tiny(tiny_space, tmp_path)
-    space = tiny_space("both", n_trials=3)
-    space.write_text(space.read_text().replace(
-        "latency: {device: cpu,", f"latency: {{profile: {profile}, relative: true, device: cpu,"))
-    assert search_main(["--space", str(space), "--quiet"]) == 0
-    study = optuna.load_study(study_name="both", storage=f"sqlite:///{tmp_path / 'runs/both/study.db'}")
+    study, runs = _search(tiny_space, tmp_path, "both", f"profile: {profile}, relative: true")
     loaded = load_profile(profile)
     for t in study.trials:
         r = TrialRecord.of(t)
         assert r.latency["source"] == "measured" and r.latency_ratio > 0
         assert r.predicted_latency_ratio == pytest.approx(loaded.predict_ratio(r.arch["stages"]))
-    html = (tmp_path / "runs/both/dashboard.html").read_text()
+    html = (runs / "dashboard.html").read_text()
     assert "latency-prediction" in html and "predicted ms (profile)" in html
-    assert "predicted_latency_ms" in (tmp_path / "runs/both/trials.csv").read_text().splitlines()[0]
+    assert "predicted_latency_ms" in (runs / "trials.csv").read_text().splitlines()[0]
