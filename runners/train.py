@@ -2,6 +2,7 @@
 
     python -m runners.train --arch best.yaml [--epochs 30] [--dataset fashion-mnist]
                             [--out DIR] [--device auto|cpu|cuda] [--seed 0]
+    python -m runners.train --arch best.yaml --dataset folder --path DIR --test-path DIR
 
 Trains on the whole training set with the standard schedule (SGD + Nesterov,
 warm-up + cosine, label smoothing, crop + flip), prints one line per epoch, reports
@@ -22,14 +23,15 @@ import torch
 import yaml
 
 from models import build_model, load_architecture
-from runners.data import DatasetNotFound, load_full_data
+from runners.data import DatasetError, DatasetNotFound, load_full_data
 from runners.device import DEVICES, DeviceUnavailable, resolve_device
 from runners.trainer import TrainBudget, TrainingDiverged, evaluate, train_proxy
 
 
 def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fashion-mnist",
                device: str = "cpu", seed: int = 0, budget: TrainBudget | None = None,
-               root: str | None = None, quiet: bool = False) -> dict:
+               root: str | None = None, quiet: bool = False, path: str | None = None,
+               test_path: str | None = None) -> dict:
     """Train the architecture in ``arch_path`` in full; write weights and a report to ``out``.
 
     Returns:
@@ -41,7 +43,9 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fas
         DatasetNotFound: the dataset is not available.
     """
     arch = load_architecture(arch_path)
-    data = load_full_data(name=dataset, root=root, device=device)
+    # a folder is decoded at the size and channels the architecture was searched with
+    data = load_full_data(name=dataset, root=root, device=device, path=path, test_path=test_path,
+                          image_size=arch.input_size, channels=arch.in_channels, progress=not quiet)
     if (data.in_channels, data.input_size, data.num_classes) != (
             arch.in_channels, arch.input_size, arch.num_classes):
         raise ValueError(
@@ -68,6 +72,7 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fas
         "summary": arch.short(),
         "source": str(arch_path),
         "dataset": dataset,
+        "data": data.name,
         "data_source": data.source,
         "train_images": len(data.train_x),
         "test_images": len(data.val_x),
@@ -104,7 +109,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when torch sees a GPU, else the CPU")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--path", default=None, help="--dataset folder: the training images, DIR/<class>/<image>")
+    p.add_argument("--test-path", default=None,
+                   help="--dataset folder: the test images, same classes, never seen by the search")
     args = p.parse_args(argv)
+    if args.dataset != "folder" and (args.path or args.test_path):
+        p.error(f"--path and --test-path are for --dataset folder; {args.dataset} reads its own "
+                "files, with its own test split")
     try:
         device, why = resolve_device(args.device)
     except DeviceUnavailable as e:
@@ -115,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else arch_path.with_name(f"{arch_path.stem}-trained")
     try:
         report = train_full(arch_path, epochs=args.epochs, out=out, dataset=args.dataset,
-                            device=str(device), seed=args.seed)
-    except (ValueError, FileNotFoundError, DatasetNotFound) as e:
+                            device=str(device), seed=args.seed, path=args.path,
+                            test_path=args.test_path)
+    except (ValueError, FileNotFoundError, DatasetNotFound, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:

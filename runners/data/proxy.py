@@ -83,20 +83,39 @@ def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]
 
 
 def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, download: bool = True,
-                   device: torch.device | str = "cpu") -> ProxyData:
+                   device: torch.device | str = "cpu", path: str | None = None,
+                   test_path: str | None = None, image_size: int | None = None,
+                   channels: int | None = None, progress: bool = True) -> ProxyData:
     """All training images, and the **test** split as the held-out split.
 
     For full training of an exported architecture only: this is the one place
-    the test set is read. Normalisation comes from the training split.
+    the test set is read. Normalisation comes from the training split. A folder of
+    your own images (``name="folder"``) trains on every image of ``path`` and tests on
+    ``test_path``, a folder with the same classes that the search never saw.
 
     Raises:
         ValueError: unknown dataset name.
-        DatasetNotFound: see ``load_fashion_mnist``.
+        DatasetNotFound: see ``load_fashion_mnist``, ``runners.data.folder.scan``.
+        DatasetError: a folder without ``test_path``, or whose test classes differ.
     """
     if name == FOLDER:
-        raise ValueError("full training reads the built-in datasets, which have a test split; a "
-                         "folder of your own images is searched (search.run) but not yet trained "
-                         "in full here")
+        if path is None or test_path is None:
+            raise DatasetError("full training on a folder needs --path DIR (every image trains) "
+                               "and --test-path DIR (a folder with the same classes, never used "
+                               "by the search: its validation split came from the training images)")
+        size = image_size or FOLDER_IMAGE_SIZE
+        train = load_folder(path, image_size=size, channels=channels, progress=progress)
+        test = load_folder(test_path, image_size=size, channels=train.images.shape[1],
+                           progress=progress)
+        if test.classes != train.classes:
+            raise DatasetError(f"--test-path: {test_path} has classes {', '.join(test.classes)}; "
+                               f"--path has {', '.join(train.classes)}: they must be the same")
+        mean, std = channel_stats(train.images)
+        return ProxyData(name=f"images in {path} (held out: {test_path})",
+                         train_x=train.images.contiguous(), train_y=train.labels,
+                         val_x=test.images.contiguous(), val_y=test.labels,
+                         num_classes=len(train.classes), mean=mean, std=std, flip=FOLDER_FLIP,
+                         source=train.source).to(device)
     info = dataset_info(name)
     train_x, train_y, source = load_split(name, root=root, split="train", download=download)
     test_x, test_y, _ = load_split(name, root=root, split="test", download=download)

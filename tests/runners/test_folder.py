@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+import yaml
 from PIL import Image
 
 from runners.data import DatasetError, DatasetNotFound, clear_cache, load_proxy_data
@@ -173,3 +174,29 @@ def test_folder_keys_are_checked_by_the_schema(tmp_path, monkeypatch, capsys) ->
             "{name: fashion-mnist, train_subset: 400, val_fraction: 0.25, download: false}", dataset))
         assert main(["--space", str(space), "--quiet"]) == 2
         assert wanted in capsys.readouterr().err
+
+
+def test_the_winner_trains_in_full_on_your_folder_and_tests_on_another(tmp_path, cache,
+                                                                         capsys) -> None:
+    from runners.train import main as train_main
+    from spaces import FORMAT_VERSION
+    from tests.helpers import small_arch
+
+    x, y = _fashion_images(tmp_path, 300)
+    train = _write_folder(tmp_path / "train", x[:200], y[:200])
+    test = _write_folder(tmp_path / "test", x[200:], y[200:])
+    assert len(list(train.iterdir())) == len(list(test.iterdir())) == 10
+    arch = tmp_path / "best.yaml"
+    arch.write_text(yaml.safe_dump({"format_version": FORMAT_VERSION,
+                                    "architecture": small_arch("se").to_dict()}))
+    out = tmp_path / "trained"
+    assert train_main(["--arch", str(arch), "--dataset", "folder", "--path", str(train),
+                       "--test-path", str(test), "--epochs", "1", "--out", str(out)]) == 0
+    report = yaml.safe_load((out / "train.yaml").read_text())
+    assert (report["train_images"], report["test_images"]) == (200, 100)
+    assert report["data"] == f"images in {train} (held out: {test})"
+    # without a test folder: one message, exit 2, nothing trained
+    assert train_main(["--arch", str(arch), "--dataset", "folder", "--path", str(train),
+                       "--out", str(tmp_path / "no")]) == 2
+    assert "needs --path DIR (every image trains) and --test-path DIR" in capsys.readouterr().err
+    assert not (tmp_path / "no").exists()
