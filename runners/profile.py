@@ -332,12 +332,15 @@ def run_plan(plan: Plan, out: Path, *, device: str, backend: str, repeats: int, 
     }
     start = time.perf_counter()
     before = data["seconds"]
-    if data["plain"] is None:
-        ratio, med, iqr, _ = plain(Item("plain", "plain backbone", tuple(PLAIN for _ in plan.stages)))
-        data["plain"] = {"median_ms": med, "iqr_ms": iqr}
-        _write_atomic(out, data)
-    log(f"profile {out}: {device}; plain backbone {data['plain']['median_ms']:.3f} ms; "
-        f"{len(todo)} of {total} measurements to make" + (" (resuming)" if old else ""))
+    # the plain backbone timed against itself: its median, and how long one measurement takes
+    ratio, med, iqr, _ = plain(Item("plain", "plain backbone", tuple(PLAIN for _ in plan.stages)))
+    one = time.perf_counter() - start
+    data["plain"] = data["plain"] or {"median_ms": med, "iqr_ms": iqr}
+    _write_atomic(out, data)
+    log(f"profile {out}: {device}; plain backbone {med:.3f} ms; {len(todo)} of {total} "
+        f"measurements to make" + (" (resuming)" if old else "")
+        + (f", about {_fmt_s(one * len(todo))} (measurements with attention take longer)"
+           if todo else ""))
     for k, item in enumerate(todo, 1):
         ratio, med, iqr, base = timer(item)
         row = {"key": item.key, "label": item.label, "ratio": ratio, "median_ms": med, "iqr_ms": iqr,
@@ -350,7 +353,7 @@ def run_plan(plan: Plan, out: Path, *, device: str, backend: str, repeats: int, 
         data["pending"] = len(todo) - k
         data["seconds"] = before + time.perf_counter() - start
         _write_atomic(out, data)
-        per = (time.perf_counter() - start) / k
+        per = (time.perf_counter() - start - one) / k
         where = item.stage or "check"
         log(f"[{total - len(todo) + k}/{total}] {where} {item.label}: x{ratio:.3f} "
             f"({med:.3f} ms, IQR {iqr / med * 100 if med else 0:.1f}%); "
