@@ -29,6 +29,7 @@ from plotly.subplots import make_subplots
 from pydantic import ValidationError
 
 from reports._fidelity import fidelity_data, fidelity_figure
+from reports._rungs import rung_data, rung_figure
 from reports.figure_data import (
     FrontData,
     HypervolumeData,
@@ -362,6 +363,9 @@ def render_dashboard(study: optuna.Study, *, claims: StudyClaims | None = None) 
             notes.append("Hyper-parameter importance appears once the study has at least 4 "
                          "complete distinct trials.")
         figures += [("costs", cost_figure(fdata)), ("timeline", timeline_figure(timeline_data(study)))]
+        rungs = rung_data(study)
+        if rungs:
+            figures.append(("rungs", rung_figure(rungs)))
         pred = prediction_data(study)
         if pred:
             figures.append(("latency-prediction", prediction_figure(pred)))

@@ -11,10 +11,11 @@ from optuna.trial import FrozenTrial, TrialState
 from studies import Claim, StudyClaims, TrialRecord, study_claims
 
 # TrialRecord fields, in this order, after number and state
-_CSV_ATTRS = ("reference", "duplicate_of", "arch_short", "accuracy", "val_loss", "latency_ms",
-              "latency_ratio", "predicted_latency_ms", "predicted_latency_ratio", "peak_memory",
-              "params", "flops", "latency_flops", "train_seconds", "images_per_second", "step_path",
-              "graph_fallback", "infeasible", "fail_reason")
+_CSV_ATTRS = ("reference", "duplicate_of", "rung", "promoted_from", "arch_short", "accuracy",
+              "val_loss", "latency_ms", "latency_ratio", "predicted_latency_ms",
+              "predicted_latency_ratio", "peak_memory", "params", "flops", "latency_flops",
+              "train_seconds", "images_per_second", "step_path", "graph_fallback", "infeasible",
+              "fail_reason")
 
 
 def trial_line(t: FrozenTrial) -> str:
@@ -28,11 +29,15 @@ def trial_line(t: FrozenTrial) -> str:
             body += f"  lat x{r.latency_ratio:.3f} ({r.latency_ms:.2f} ms)"
         else:
             body += f"  lat {r.latency_ms:7.3f} ms"
+    elif r.state == TrialState.PRUNED and r.is_duplicate:
+        body = "not trained"
     elif r.state == TrialState.PRUNED and r.is_infeasible:
         body = f"infeasible  lat {r.latency_ms:7.3f} ms (not trained)"
     else:
         body = f"{r.state.name.lower()}: {r.fail_reason or 'see run.log'}"
     tags = []
+    if r.rung:
+        tags.append(f"rung {r.rung}, promoted from #{r.promoted_from}")
     if r.reference is not None:
         tags.append(f"reference: {r.reference}")
     if r.is_duplicate:

@@ -66,9 +66,12 @@ class StopRule:
     MAX_FAILURES_IN_A_ROW = 5
 
     def __init__(self, n_trials: int, log: RunLog, bar: tqdm | None, *, space_size: int,
-                 stop_reason: Callable[[optuna.Study], str | None] | None = None) -> None:
+                 stop_reason: Callable[[optuna.Study], str | None] | None = None,
+                 more_work: Callable[[optuna.Study], bool] | None = None) -> None:
         self.n_trials, self.log, self.bar, self.space_size = n_trials, log, bar, space_size
         self.stop_reason = stop_reason  # e.g. the time budget's rule (search.confirm)
+        # work beyond n_trials that the search must still do (promotions between rungs)
+        self.more_work = more_work
         self.duplicates = self.failures = 0
         self.stopped_by: str | None = None
 
@@ -78,10 +81,11 @@ class StopRule:
         finished = t.state in (TrialState.COMPLETE, TrialState.PRUNED)
         self.duplicates = self.duplicates + 1 if duplicate else 0
         self.failures = self.failures + 1 if t.state == TrialState.FAIL else 0
-        if finished and not duplicate and self.bar is not None:
+        if finished and not duplicate and not TrialRecord.of(t).rung and self.bar is not None:
             self.bar.update(1)
         if finished_count(study) >= self.n_trials:
-            study.stop()
+            if self.more_work is None or not self.more_work(study):
+                study.stop()
         elif self.duplicates >= self.MAX_DUPLICATES_IN_A_ROW:
             self.log(f"stopping: the sampler proposed {self.duplicates} evaluated architectures "
                      f"in a row; the space ({self.space_size:,} architectures) looks exhausted")

@@ -113,11 +113,12 @@ def worker_main(a: WorkerArgs) -> None:
                               sampler=make_sampler(space, name=a.sampler, seed=a.seed + a.index))
     log = RunLog(Path(a.out) / "run.log", quiet=False, prefix=f"[w{a.index}] ")
     budget = TimeBudget(a.budget_s)
+    objective = Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials)
     stop = StopRule(a.n_trials, log, None, space_size=space.size(),
-                    stop_reason=lambda s: search_stop_reason(s, space, budget))
+                    stop_reason=lambda s: search_stop_reason(s, space, budget),
+                    more_work=objective.promote.pending if objective.promote else None)
     try:
-        run_trials(study, Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials),
-                   stop=stop, timeout=a.timeout)
+        run_trials(study, objective, stop=stop, timeout=a.timeout)
     except KeyboardInterrupt:
         # as in search.run: a heartbeat thread started under Ctrl-C may never stop; the
         # finished trials are committed, so leave without waiting for it
@@ -131,7 +132,8 @@ def _recover(study: optuna.Study, pid: int, exitcode: int, log: RunLog) -> None:
         if r.worker != pid:
             continue
         fail_trial(study, t, f"worker {pid} died (exit code {exitcode})")
-        if r.retry_of is None and t.params:
+        # a promotion is not re-queued here: search.rungs enqueues a failed promotion again
+        if r.retry_of is None and t.params and r.promoted_from is None:
             study.enqueue_trial(t.params, user_attrs=trial_attrs(
                 retry_of=t.number, **({"reference": r.reference} if r.reference is not None else {})))
             log(f"worker {pid} died (exit code {exitcode}): trial {t.number} failed, re-queued once")

@@ -30,6 +30,7 @@ from models import Architecture
 from runners.data import ProxyData
 from search.budget import TimeBudget, seconds_per_training, seconds_per_trial
 from search.objective import train_seed
+from search.rungs import rung_data, rungs_of
 from spaces import SearchSpace
 from studies import (
     Claim,
@@ -115,6 +116,14 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
     jobs = confirmation_jobs(study, space)
     if not jobs:
         return 0, 0
+    # multi-fidelity: at the top rung's budget, once the front is reported there
+    rungs = rungs_of(space)
+    top = rungs[-1] if rungs else None
+    if top is not None and study_claims(study).rung != top.index:
+        log(f"confirmation waits until the front is compared at the top rung ({top.describe()}): "
+            "run the same command again, with more trials or time, to get there")
+        return 0, 0
+    train_data = data if top is None else rung_data(data, top, seed=space.config.search.seed)
     per = seconds_per_training(study) or 0.0
     log(f"confirming {len({j.trial.number for j in jobs})} architectures: {len(jobs)} trainings "
         f"(seeds {', '.join(str(s) for s in sorted({j.seed for j in jobs}))}), ~{per * len(jobs):.0f} s")
@@ -126,7 +135,8 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
             break
         start = time.perf_counter()
         t = job.trial
-        r = train_seed(Architecture.from_dict(t.arch), space, data, seed=job.seed, device=device)
+        r = train_seed(Architecture.from_dict(t.arch), space, train_data, seed=job.seed,
+                       device=device, budget=None if top is None else top.budget)
         write_confirmation(study, Confirmation(t.arch_key, t.number, job.seed, r["accuracy"],  # type: ignore[arg-type]
                                                r["val_loss"], r["train_seconds"]))
         done += 1

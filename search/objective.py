@@ -24,9 +24,10 @@ from runners.onnx_runtime import onnxruntime_latency
 from runners.profile import Profile
 from runners.profile_models import profile_for
 from runners.trainer import TrainingDiverged, train_proxy
+from search.rungs import Promote, Rung, duplicate_promotion, rung_data, rungs_of
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials, fail_trial
-from spaces import SearchSpace
+from spaces import BudgetConfig, SearchSpace
 from studies import TrialRecord, records, write_trial
 
 
@@ -70,27 +71,55 @@ def search_seeds(space: SearchSpace) -> list[int]:
 
 
 def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed: int,
-               device: torch.device) -> dict:
+               device: torch.device, budget: BudgetConfig | None = None) -> dict:
     """One proxy training of ``arch`` with ``seed``: shared initialisation, data order and
-    augmentation all from ``seed`` (common random numbers across architectures).
+    augmentation all from ``seed`` (common random numbers across architectures). ``budget``:
+    the space's own unless given (a rung's).
 
     Returns ``accuracy``, ``val_loss``, ``train_seconds``, ``images_per_second``,
     ``step_path`` and ``graph_fallback`` (``runners.trainer.TrainResult``).
     """
     model = build_model(arch, seed=seed).to(device)
-    r = train_proxy(model, data, budget=space.config.budget, seed=seed)
+    r = train_proxy(model, data, budget=budget or space.config.budget, seed=seed)
     return {"accuracy": r.val_accuracy, "val_loss": r.val_loss, "train_seconds": r.train_seconds,
             "images_per_second": r.images_per_second, "step_path": r.step_path,
             "graph_fallback": r.graph_fallback}
+
+
+TRAINED = ("accuracy", "accuracy_seeds", "val_loss", "train_seconds", "images_per_second",
+           "step_path", "graph_fallback")
+
+
+def train_seeds(arch: Architecture, space: SearchSpace, data: ProxyData, *, device: torch.device,
+                rung: Rung | None = None) -> dict:
+    """``arch`` trained with each seed of the search (or of ``rung``, on its images and budget).
+
+    Returns ``TRAINED``: ``accuracy`` (the mean over seeds), ``accuracy_seeds`` (seed ->
+    accuracy, keys as strings), ``val_loss``, ``train_seconds`` and ``images_per_second``
+    (summed / averaged over seeds), ``step_path`` and ``graph_fallback`` (the first seed's:
+    one architecture, one path).
+    """
+    seeds = list(rung.seeds) if rung is not None else search_seeds(space)
+    if rung is not None:
+        data = rung_data(data, rung, seed=space.config.search.seed)
+    runs = {str(seed): train_seed(arch, space, data, seed=seed, device=device,
+                                  budget=None if rung is None else rung.budget) for seed in seeds}
+    n = len(runs)
+    return {"accuracy": sum(r["accuracy"] for r in runs.values()) / n,
+            "accuracy_seeds": {s: r["accuracy"] for s, r in runs.items()},
+            "val_loss": sum(r["val_loss"] for r in runs.values()) / n,
+            "train_seconds": sum(r["train_seconds"] for r in runs.values()),
+            "images_per_second": sum(r["images_per_second"] for r in runs.values()) / n,
+            **{k: next(iter(runs.values()))[k] for k in ("step_path", "graph_fallback")}}
 
 
 def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyData, *,
                           device: torch.device, baseline: torch.nn.Module | None = None,
                           on_measured: Callable[[dict], None] | None = None,
                           model: torch.nn.Module | None = None,
-                          profile: Profile | None = None) -> dict:
+                          profile: Profile | None = None, rung: Rung | None = None) -> dict:
     """Measure ``arch`` (params, FLOPs, latency), check constraints, then train it briefly
-    with each of the search's seeds.
+    with each of the search's seeds (``train_seeds``; at ``rung``'s budget when given).
 
     ``on_measured`` sees the cheap measurements before training starts, so a
     caller can record them even when the candidate is infeasible (then
@@ -100,10 +129,7 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
     ``profile`` and is recorded beside it otherwise (``predicted_latency_ms``/``_ratio``).
 
     Returns:
-        The measurements plus ``accuracy`` (the mean over seeds),
-        ``accuracy_seeds`` (seed -> accuracy, keys as strings), ``val_loss``,
-        ``train_seconds`` and ``images_per_second`` (summed / averaged over seeds),
-        ``step_path`` and ``graph_fallback`` (the first seed's: one architecture, one path).
+        The measurements plus what ``train_seeds`` returns.
     """
     # ``model``: ``arch`` already built with the search seed (the caller's, for its signature)
     model = model if model is not None else build_model(arch, seed=space.config.search.seed)
@@ -153,16 +179,7 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
         on_measured(measured)
     if measured["infeasible"]:
         raise _Infeasible
-    runs = {str(seed): train_seed(arch, space, data, seed=seed, device=device)
-            for seed in search_seeds(space)}
-    n = len(runs)
-    return {**measured,
-            "accuracy": sum(r["accuracy"] for r in runs.values()) / n,
-            "accuracy_seeds": {s: r["accuracy"] for s, r in runs.items()},
-            "val_loss": sum(r["val_loss"] for r in runs.values()) / n,
-            "train_seconds": sum(r["train_seconds"] for r in runs.values()),
-            "images_per_second": sum(r["images_per_second"] for r in runs.values()) / n,
-            **{k: next(iter(runs.values()))[k] for k in ("step_path", "graph_fallback")}}
+    return {**measured, **train_seeds(arch, space, data, device=device, rung=rung)}
 
 
 def find_duplicate(study: optuna.Study, number: int, key: str, signature: str) -> TrialRecord | None:
@@ -171,10 +188,12 @@ def find_duplicate(study: optuna.Study, number: int, key: str, signature: str) -
     A lower-numbered trial evaluating the same architecture in another
     worker is waited for rather than trained twice; if it fails, or its
     worker dies (its heartbeat stops), this trial trains the architecture
-    itself.
+    itself. In a multi-fidelity search only rung 0 counts: promotions of the
+    architecture hold other rungs' results.
     """
     def same(r: TrialRecord) -> bool:
-        return r.is_distinct and (r.arch_key == key or r.signature == signature)
+        return (r.is_distinct and not r.rung
+                and (r.arch_key == key or r.signature == signature))
 
     while True:
         for r in records(study, states=(TrialState.COMPLETE, TrialState.PRUNED)):
@@ -200,6 +219,10 @@ class Objective:
         self.device = device
         self.seed = space.config.search.seed
         self._baseline: torch.nn.Module | None = None
+        # multi-fidelity: the rungs, and the callback that promotes between them
+        self.rungs = rungs_of(space)
+        fid = space.config.fidelity
+        self.promote = Promote(self.rungs, fid.eta) if self.rungs and fid else None
 
     def _baseline_for(self, arch: Architecture) -> torch.nn.Module | None:
         """The no-attention backbone, built once, when latency_ratio is needed."""
@@ -218,6 +241,9 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         write_trial(trial, worker=os.getpid())
+        rung = trial.user_attrs.get("rung") if self.rungs else None
+        if rung:  # a promotion that search.rungs.Promote enqueued
+            return self._promotion(trial, int(rung))
         if self.n_trials is not None and not claims_a_slot(trial.study, trial.number, self.n_trials):
             # another worker holds the last slots of n_trials: give this one back and stop
             write_trial(trial, surplus=True)
@@ -229,7 +255,7 @@ class Objective:
         model = build_model(arch, seed=self.seed)
         signature = model_signature(model)
         write_trial(trial, arch=arch.to_dict(), arch_short=arch.short(), arch_key=arch.key(),
-                    signature=signature)
+                    signature=signature, **({"rung": 0} if self.rungs else {}))
 
         dup = find_duplicate(trial.study, trial.number, arch.key(), signature)
         if dup is not None:
@@ -242,19 +268,54 @@ class Objective:
         try:
             attrs = evaluate_architecture(arch, self.space, self.data, device=self.device, model=model,
                                           baseline=self._baseline_for(arch), profile=self.profile,
+                                          rung=self.rungs[0] if self.rungs else None,
                                           on_measured=lambda m: self._record_measured(trial, m))
         except _Infeasible:
             raise optuna.TrialPruned("violates a constraint; not trained") from None
-        except TrainingDiverged as e:
-            write_trial(trial, fail_reason=str(e))
+        except (TrainingDiverged, torch.OutOfMemoryError) as e:
+            _record_failure(trial, e)
             raise
-        except torch.OutOfMemoryError as e:
-            write_trial(trial, fail_reason=f"out of memory: {str(e).splitlines()[0]}")
-            raise
-        write_trial(trial, **{k: attrs[k] for k in ("accuracy", "accuracy_seeds", "val_loss",
-                                                     "train_seconds", "images_per_second",
-                                                     "step_path", "graph_fallback")})
+        write_trial(trial, **{k: attrs[k] for k in TRAINED})
         return self._objective_values(attrs)
+
+    def _promotion(self, trial: optuna.Trial, rung: int) -> tuple[float, ...]:
+        """Train the architecture of trial ``promoted_from`` at ``rung``; its measurements are
+        the source's (they do not depend on the rung)."""
+        assert self.rungs is not None
+        source = int(trial.user_attrs["promoted_from"])
+        # the source's parameters, fixed by the enqueue: recorded as this trial's own
+        arch = suggest_architecture(trial, self.space, in_channels=self.data.in_channels,
+                                    input_size=self.data.input_size,
+                                    num_classes=self.data.num_classes)
+        write_trial(trial, arch=arch.to_dict(), arch_short=arch.short(), arch_key=arch.key())
+        earlier = duplicate_promotion(trial.study, trial.number, source, rung)
+        if earlier is not None:  # two workers enqueued it at once: the first one trains it
+            write_trial(trial, duplicate_of=earlier)
+            raise optuna.TrialPruned(f"trial {earlier} promotes trial {source} to rung {rung}")
+        src = next(r for r in records(trial.study) if r.number == source)
+        write_trial(trial, signature=src.signature,
+                    **{k: getattr(src, k) for k in MEASURED if getattr(src, k) is not None})
+        _record_constraints(trial, dict(src.constraint_violations))
+        try:
+            attrs = train_seeds(arch, self.space, self.data, device=self.device, rung=self.rungs[rung])
+        except (TrainingDiverged, torch.OutOfMemoryError) as e:
+            _record_failure(trial, e)
+            raise
+        write_trial(trial, **attrs)
+        return tuple(float(attrs[m]) if m in attrs else float(getattr(src, m))
+                     for m in self.space.config.objectives)
+
+
+# what a promotion copies from the trial it was promoted from: measured once, at rung 0
+MEASURED = ("params", "flops", "latency_flops", "latency_ms", "latency_ratio", "latency",
+            "predicted_latency_ms", "predicted_latency_ratio", "peak_memory", "onnx_max_abs_diff")
+
+
+def _record_failure(trial: optuna.Trial, e: BaseException) -> None:
+    if isinstance(e, torch.OutOfMemoryError):
+        write_trial(trial, fail_reason=f"out of memory: {str(e).splitlines()[0]}")
+    else:
+        write_trial(trial, fail_reason=str(e))
 
 
 def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, timeout: float | None,
@@ -269,8 +330,13 @@ def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, tim
     """
     # running elsewhere already: not ours to fail (a queued trial may become ours)
     before = {t.number for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING}
+    # a multi-fidelity search promotes after each trial, before the stop rule looks (and once
+    # now: a resumed search may have promotions to make before any new architecture)
+    callbacks = [objective.promote, stop] if objective.promote is not None else [stop]
+    if objective.promote is not None:
+        objective.promote(study)
     try:
-        study.optimize(objective, n_trials=None, timeout=timeout, callbacks=[stop],
+        study.optimize(objective, n_trials=None, timeout=timeout, callbacks=callbacks,
                        catch=(TrainingDiverged, torch.OutOfMemoryError))
     except KeyboardInterrupt:
         _fail_interrupted(study, before, shared=shared)

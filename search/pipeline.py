@@ -30,6 +30,7 @@ from search.budget import TimeBudget
 from search.confirm import run_confirmation, search_stop_reason
 from search.export import export_best
 from search.objective import Objective, run_trials
+from search.rungs import rungs_of
 from search.sampling import reference_trials, suggest_architecture
 from search.study import enqueue_grid, finished_count, make_sampler, open_study
 from spaces import FOLDER, SearchSpace, SpaceError, load_space, parse_duration
@@ -88,6 +89,15 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -
           f"({seeds} seed(s) x {steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency "
           f"and validation add a few seconds); {cfg.search.n_trials} trials: "
           f"~{cfg.search.n_trials * (per_trial * seeds + 2) / 60:.0f} min")
+    rungs = rungs_of(space)
+    if rungs is not None and cfg.fidelity is not None:
+        print(f"  multi-fidelity: {len(rungs)} rungs, each promotes the best 1/{cfg.fidelity.eta:g} "
+              "of what it has seen (non-dominated sorting, crowding distance); the no-attention "
+              "reference goes up every rung")
+        for r in rungs:
+            n = min(r.train_images or n_train, n_train)
+            print(f"    {r.describe()}: ~{len(r.seeds) * r.budget.steps(n) * per_step:.0f} s per "
+                  "architecture")
     if cfg.confirm is not False:
         print(f"  confirmation: the front and the no-attention reference get {cfg.confirm.seeds} "
               f"paired seeds each (~{per_trial:.0f} s per extra training)")
@@ -205,20 +215,24 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         f"training on {device_why}, {latency_source(space, profile)}")
 
     interrupted = False
-    if remaining and jobs > 1:
+    objective = Objective(space, data, device=device, n_trials=n_trials)
+    # a multi-fidelity search whose architectures are all in may still have promotions to make
+    pending = objective.promote is not None and objective.promote.pending(study)
+    if (remaining or pending) and jobs > 1:
         interrupted = run_parallel(study, jobs=jobs, log=log, quiet=args.quiet, args=WorkerArgs(
             index=0, space=str(space.path), storage=storage, study_name=study_name,
             sampler=args.sampler, seed=seed,
             device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1,
             budget_s=budget.seconds and budget.remaining()))
-    elif remaining:
+    elif remaining or pending:
         bar = tqdm(total=remaining, unit="trial", disable=args.quiet, dynamic_ncols=True)
         stop = StopRule(n_trials, log, bar, space_size=space.size(),
-                        stop_reason=lambda s: search_stop_reason(s, space, budget))
+                        stop_reason=lambda s: search_stop_reason(s, space, budget),
+                        more_work=objective.promote.pending if objective.promote else None)
         try:
             # the default storage in the run's own folder is this process's alone
-            run_trials(study, Objective(space, data, device=device, n_trials=n_trials),
-                       stop=stop, timeout=args.timeout, shared=args.storage is not None)
+            run_trials(study, objective, stop=stop, timeout=args.timeout,
+                       shared=args.storage is not None)
         except KeyboardInterrupt:
             interrupted = True
         finally:

@@ -10,6 +10,7 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
+from search.rungs import RungZeroSampler
 from search.sampling import enumerate_params, reference_trials
 from spaces import SAMPLERS, SearchSpace, SpaceError
 from studies import StudyRecord, make_storage, records, trial_attrs, write_study
@@ -17,10 +18,16 @@ from studies import StudyRecord, make_storage, records, trial_attrs, write_study
 
 def make_sampler(space: SearchSpace, *, name: str | None = None,
                  seed: int | None = None) -> optuna.samplers.BaseSampler:
-    """The space's sampler (or ``name``), seeded.
+    """The space's sampler (or ``name``), seeded; in a multi-fidelity search wrapped so that
+    it learns from rung 0 only (``search.rungs.RungZeroSampler``).
 
     Constraints reach the samplers through ``trial.set_constraint`` (Optuna 5).
     """
+    sampler = _sampler(space, name=name, seed=seed)
+    return RungZeroSampler(sampler) if space.config.fidelity is not None else sampler
+
+
+def _sampler(space: SearchSpace, *, name: str | None, seed: int | None) -> optuna.samplers.BaseSampler:
     name = name or space.config.search.sampler
     seed = space.config.search.seed if seed is None else seed
     if name == "tpe":
@@ -114,9 +121,11 @@ def finished_count(study: optuna.Study) -> int:
     """Distinct architectures evaluated: complete or infeasible trials that are not duplicates.
 
     This is what ``n_trials`` counts: a duplicate costs a fraction of a second
-    and adds nothing to the front.
+    and adds nothing to the front. In a multi-fidelity search it counts architectures
+    (rung 0), not their promotions.
     """
-    return sum(1 for r in records(study, states=(TrialState.COMPLETE, TrialState.PRUNED)) if r.is_finished)
+    return sum(1 for r in records(study, states=(TrialState.COMPLETE, TrialState.PRUNED))
+               if r.is_finished and not r.rung)
 
 
 def fail_stale_trials(study: optuna.Study) -> None:
@@ -148,5 +157,5 @@ def claims_a_slot(study: optuna.Study, number: int, n_trials: int) -> bool:
     """
     fail_stale_trials(study)  # a dead worker's trial must not hold a slot
     earlier_running = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                          if t.number < number)
+                          if t.number < number and not t.user_attrs.get("rung"))
     return finished_count(study) + earlier_running < n_trials

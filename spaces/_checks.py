@@ -155,3 +155,31 @@ def check_metrics(cfg: SpaceConfig, problems: list[str]) -> None:
                             f"{', '.join(k for k in METRICS if k != 'accuracy')}")
         elif bound.max is None and bound.min is None:
             problems.append(f"constraints.{m}: give max and/or min")
+
+
+def rung_cost(epochs: float, train_images: int, seeds: int) -> float:
+    """Images trained at a rung: epochs x training images x seeds."""
+    return epochs * train_images * seeds
+
+
+def check_fidelity(cfg: SpaceConfig, problems: list[str]) -> None:
+    """Rungs that fit the proxy split, with strictly growing cost."""
+    if cfg.fidelity is None:
+        return
+    if cfg.search.seeds != 1:
+        problems.append(f"search.seeds: with fidelity, each rung sets its own seeds "
+                        f"(fidelity.rungs[i].seeds); leave search.seeds at 1, got {cfg.search.seeds}")
+    train_images, _ = cfg.dataset.split_sizes()
+    costs = []
+    for i, rung in enumerate(cfg.fidelity.rungs):
+        n = rung.train_subset or train_images
+        if train_images and n > train_images:
+            problems.append(f"fidelity.rungs[{i}].train_subset: at most the proxy split's "
+                            f"{train_images} training images (dataset.train_subset less "
+                            f"val_fraction); got {n}")
+        costs.append(rung_cost(rung.epochs, min(n, train_images or n), rung.seeds))
+    for i in range(1, len(costs)):
+        if costs[i] <= costs[i - 1]:
+            problems.append(f"fidelity.rungs[{i}]: each rung must cost more than the one before "
+                            f"(epochs x train_subset x seeds, images trained): rung {i - 1} "
+                            f"{costs[i - 1]:,.0f}, rung {i} {costs[i]:,.0f}")

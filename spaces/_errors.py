@@ -44,6 +44,8 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
             tp = _unwrap_optional(field.annotation) if field else None
         elif typing.get_origin(tp) is dict:
             tp = _unwrap_optional(typing.get_args(tp)[1])
+        elif typing.get_origin(tp) is list and isinstance(part, int):
+            tp = _unwrap_optional(typing.get_args(tp)[0])
         else:
             return []
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -74,6 +76,8 @@ def _drop(raw: Any, loc: tuple[Any, ...]) -> bool:
         if isinstance(node, dict) and part in node:
             last = (node, part)
             node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]  # into a list item (a rung): its keys can be dropped
         else:
             break
     if last is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from spaces._checks import check_metrics, resolve_stages
+from spaces._checks import check_fidelity, check_metrics, resolve_stages
 from spaces._errors import validate_what_can_be
 from spaces._files import SpaceError, read_yaml, resolve_space_path
 from spaces._types import Catalog, SearchSpace
@@ -45,6 +45,7 @@ def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
     cfg = validate_what_can_be(raw, problems)
     if cfg is not None:
         check_metrics(cfg, problems)
+        check_fidelity(cfg, problems)
         stages = resolve_stages(cfg, catalog, problems)
     problems = list(dict.fromkeys(problems))  # `all` is resolved once per stage
     if problems:

@@ -230,6 +230,24 @@ class ConfirmConfig(_Strict):
     level: float = Field(0.95, gt=0.5, lt=1.0)
 
 
+class RungConfig(_Strict):
+    """One rung of a multi-fidelity search: how much an architecture trains there."""
+
+    epochs: float = Field(gt=0.0, le=10_000)
+    # training images of the proxy split used at this rung (stratified; default: all of them)
+    train_subset: int | None = Field(None, ge=10, le=100_000_000)
+    # trainings (seeds search.seed, search.seed + 1, ...) whose mean is the rung's accuracy
+    seeds: int = Field(1, ge=1, le=20)
+
+
+class FidelityConfig(_Strict):
+    """Multi-objective asynchronous successive halving (``search.rungs``): rungs of growing
+    budget, cheapest first; a rung promotes the best 1/eta of what it has seen."""
+
+    rungs: list[RungConfig] = Field(min_length=2, max_length=10)
+    eta: float = Field(3.0, gt=1.0, le=100.0)
+
+
 class StageConfig(_Strict):
     """Choices for one stage (or ``all``); a scalar is a single pinned value.
 
@@ -262,6 +280,8 @@ class SpaceConfig(_Strict):
     search: SearchConfig = SearchConfig()
     # `confirm: false` skips confirmation
     confirm: ConfirmConfig | Literal[False] = ConfirmConfig()
+    # rungs of growing budget (multi-fidelity); without it every architecture gets `budget`
+    fidelity: FidelityConfig | None = None
     stages: dict[str, StageConfig]
 
     @field_validator("confirm", mode="before")

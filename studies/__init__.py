@@ -13,7 +13,14 @@ above this package; it imports neither, nor torch.
 """
 
 from studies.claims import Claim, StudyClaims, latency_scale_ms, pick_claim, study_claims, t_interval
-from studies.pareto import PickError, hypervolume_2d, knee, non_dominated, study_directions
+from studies.pareto import (
+    PickError,
+    hypervolume_2d,
+    knee,
+    non_dominated,
+    promotion_order,
+    study_directions,
+)
 from studies.record import (
     REFERENCE_LABEL,
     Confirmation,
@@ -38,6 +45,7 @@ __all__ = [
     "Claim", "Confirmation", "PickError", "REFERENCE_LABEL", "StorageUnavailable", "StudyClaims",
     "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
     "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
-    "non_dominated", "pick_claim", "records", "study_claims", "study_directions", "t_interval",
+    "non_dominated", "pick_claim", "promotion_order", "records", "study_claims", "study_directions",
+    "t_interval",
     "trial_attrs", "write_confirmation", "write_study", "write_trial",
 ]

@@ -103,6 +103,9 @@ class StudyClaims(NamedTuple):
     level: float
     latency_scale_ms: float | None
     verdict: str  # one plain sentence
+    # multi-fidelity: the rung every claim is compared at (the highest an architecture other
+    # than the reference reached); None in a single-fidelity study
+    rung: int | None = None
 
 
 def latency_scale_ms(study: optuna.Study) -> float | None:
@@ -161,6 +164,9 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     directions = study_directions(study)
     recs = records(study)
     trials = [r for r in recs if r.is_original and not r.is_infeasible]
+    rung = report_rung(trials)
+    if rung is not None:  # one rung, one budget: results of two rungs are never compared
+        trials = [t for t in trials if (t.rung or 0) == rung]
     extra = confirmations(study)
     accs = {t.number: {**t.seed_accuracies(seed), **extra.get(t.arch_key, {})}  # type: ignore[arg-type]
             for t in trials}
@@ -184,7 +190,18 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
         if pending:
             verdict += (f" {len(pending)} front architecture(s) of the search are not confirmed yet "
                         f"({', '.join(f'#{c.number}' for c in pending)}): run the same command again.")
-    return StudyClaims(claims, front, reference, confirmed, level, scale, verdict)
+    if rung is not None:
+        seen = len({t.arch_key for t in recs if t.is_original and not t.rung})
+        verdict += (f" Compared at rung {rung}: {len(trials)} of the {seen} architectures trained "
+                    "reached it.")
+    return StudyClaims(claims, front, reference, confirmed, level, scale, verdict, rung)
+
+
+def report_rung(trials: Sequence[TrialRecord]) -> int | None:
+    """The rung a multi-fidelity study's claims compare at: the highest that an architecture
+    other than the reference reached (None without rungs)."""
+    rungs = [t.rung for t in trials if t.rung is not None and not t.is_reference]
+    return max(rungs) if rungs else None
 
 
 def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: bool, level: float,

@@ -51,6 +51,31 @@ def non_dominated(points: Sequence[P], directions: Sequence[str], *,
     return sorted(front.values(), key=lambda p: tuple(values(p))[0])
 
 
+def promotion_order(vectors: Sequence[Sequence[float]], directions: Sequence[str]) -> list[int]:
+    """Indices of ``vectors``, best first: by non-dominated sorting (the front, then the front
+    of what is left, ...), and within one front by crowding distance, largest first (NSGA-II's
+    rule: the ends of a front, then the points with the most room around them), so that a
+    rung promoting its top 1/eta spreads along the front instead of crowding one corner.
+    Ties keep the input order."""
+    signs = [1.0 if d == "maximize" else -1.0 for d in directions]
+    left = list(range(len(vectors)))
+    order: list[int] = []
+    while left:
+        front = [i for i in left
+                 if not any(_dominates(vectors[j], vectors[i], signs) for j in left if j != i)]
+        crowd = {i: 0.0 for i in front}
+        for m in range(len(signs)):
+            ranked = sorted(front, key=lambda i: vectors[i][m])
+            span = vectors[ranked[-1]][m] - vectors[ranked[0]][m]
+            crowd[ranked[0]] = crowd[ranked[-1]] = math.inf
+            for a, i, b in zip(ranked, ranked[1:], ranked[2:], strict=False):
+                if span > 0:
+                    crowd[i] += (vectors[b][m] - vectors[a][m]) / span
+        order += sorted(front, key=lambda i: -crowd[i])
+        left = [i for i in left if i not in crowd]
+    return order
+
+
 def knee(front: Sequence[P], directions: list[str], *,
          values: Callable[[P], Sequence[float]] = lambda p: p.values) -> P:
     """The front's point nearest the ideal point after min-max normalising each objective

@@ -46,6 +46,14 @@ class TrialRecord:
     signature: str | None = None  # the built model's structure (models.model_signature)
     reference: str | None = None  # a labelled baseline, e.g. REFERENCE_LABEL
     grid: bool = False  # enqueued by search.grid rather than sampled
+    # multi-fidelity (search.rungs): the rung this trial trained at (None: single-fidelity),
+    # and the trial one rung below whose result earned this training
+    rung: int | None = None
+    promoted_from: int | None = None
+    # where promoted_from ranked (0 = best; None for the reference, promoted by rule) among the
+    # architectures its rung had seen then
+    promoted_rank: int | None = None
+    promoted_among: int | None = None
     # measured before training (cheap, also for infeasible candidates)
     params: int | None = field(default=None, metadata=_COPIED)
     flops: int | None = field(default=None, metadata=_COPIED)  # at the training input size

@@ -1,0 +1,66 @@
+"""The rungs section of the dashboard (multi-fidelity studies, ``search.rungs``): how many
+architectures each rung saw and promoted, and accuracy at rung k against rung k + 1 with the
+rank agreement between the two fidelities, computed from the study itself."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import optuna
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from runners.profile import kendall_tau
+from studies import TrialRecord, records
+
+
+class RungPair(NamedTuple):
+    rung: int  # accuracy at this rung (x) against rung + 1 (y)
+    points: list[tuple[int, str, float, float]]  # rung-k trial, arch, accuracy at k, at k + 1
+    kendall_tau: float  # nan with fewer than 2 points
+
+
+class RungData(NamedTuple):
+    seen: list[int]  # architectures trained at each rung
+    promoted: list[int]  # of those, promoted to the next rung
+    pairs: list[RungPair]
+
+
+def rung_data(study: optuna.Study) -> RungData | None:
+    """Per rung: architectures seen and promoted, and the promoted ones' accuracy at both
+    rungs; None for a single-fidelity study."""
+    recs = [r for r in records(study) if r.is_original]
+    if not any(r.rung is not None for r in recs):
+        return None
+    top = max(r.rung or 0 for r in recs)
+    seen = [sum(1 for r in recs if (r.rung or 0) == k) for k in range(top + 1)]
+    promoted_to: dict[int, TrialRecord] = {r.promoted_from: r for r in recs if r.promoted_from is not None}
+    promoted = [sum(1 for r in recs if (r.rung or 0) == k and r.number in promoted_to)
+                for k in range(top + 1)]
+    pairs = []
+    for k in range(top):
+        pts = [(r.number, r.arch_short or "?", float(r.accuracy), float(promoted_to[r.number].accuracy))  # type: ignore[arg-type]
+               for r in recs if (r.rung or 0) == k and r.number in promoted_to]
+        tau = kendall_tau([p[2] for p in pts], [p[3] for p in pts]) if len(pts) >= 2 else float("nan")
+        pairs.append(RungPair(k, pts, tau))
+    return RungData(seen, promoted, pairs)
+
+
+def rung_figure(data: RungData) -> go.Figure:
+    fig = make_subplots(rows=1, cols=1 + len(data.pairs), subplot_titles=(
+        "architectures per rung",
+        *(f"rung {p.rung} vs {p.rung + 1}: Kendall tau {p.kendall_tau:.2f} ({len(p.points)})"
+          for p in data.pairs)))
+    rungs = [f"rung {k}" for k in range(len(data.seen))]
+    fig.add_trace(go.Bar(x=rungs, y=data.seen, name="trained"), row=1, col=1)
+    fig.add_trace(go.Bar(x=rungs, y=data.promoted, name="promoted"), row=1, col=1)
+    for col, p in enumerate(data.pairs, start=2):
+        fig.add_trace(go.Scatter(
+            x=[q[2] for q in p.points], y=[q[3] for q in p.points], mode="markers",
+            hovertext=[f"trial {q[0]}<br>{q[1]}" for q in p.points], hoverinfo="text+x+y",
+            showlegend=False), row=1, col=col)
+        fig.update_xaxes(title_text=f"accuracy at rung {p.rung}", row=1, col=col)
+        fig.update_yaxes(title_text=f"at rung {p.rung + 1}", row=1, col=col)
+    fig.update_layout(title="Rungs: what each saw and promoted, and how well a rung predicts the next",
+                      template="plotly_white", height=420, barmode="group")
+    return fig

@@ -1,0 +1,237 @@
+"""Multi-objective asynchronous successive halving (MO-ASHA), on Optuna's study and storage.
+
+A space with a ``fidelity`` block trains architectures on rungs of growing budget
+(``spaces.RungConfig``: epochs, training images, seeds). Every evaluation is one
+Optuna trial with a ``rung`` attribute:
+
+- A new architecture is sampled at rung 0 (latency, FLOPs and parameters are measured
+  there, once; constraints reject it before any training).
+- When a worker finishes a trial it looks for a promotion, highest rung first (ASHA,
+  Li et al. 2020): a trial of rung k whose result ranks in the top ``floor(n_k / eta)``
+  of the ``n_k`` architectures rung k has seen, by non-dominated sorting of the study's
+  objectives with crowding distance as the tie-break within a front
+  (``studies.promotion_order``, NSGA-II's rule; Syne Tune's MOASHA offers it beside
+  others). The no-attention reference is always promoted: every verdict is a paired
+  comparison with it at the budget the front is reported at.
+- A promotion is enqueued as a WAITING trial with the source's parameters and
+  ``promoted_from``; the next ``ask`` of whichever worker is free pops it. Optuna's
+  storages pop a waiting trial for exactly one worker, so with ``--jobs N`` or
+  PostgreSQL workers on several machines a promotion is trained once; two workers
+  that enqueue the same promotion at the same moment leave a second trial, which
+  sees the first (lower number) and stops without training (``duplicate_of``).
+- A promoted architecture is trained again from its initialisation at the new
+  rung's budget, not continued: the learning-rate schedule spans a whole training,
+  so a continued run is not the run a single-fidelity search at that budget would
+  make; restarting keeps each rung's accuracy exactly that run's, comparable across
+  architectures and with confirmation. Its earlier rungs stay in the study.
+- Samplers see rung 0 only (``RungZeroSampler``): there every architecture has a
+  result at the same budget, so the sampler compares like with like.
+
+A crash loses only the trainings in progress: finished rungs are trials in the
+study, and a promotion whose trial failed is enqueued again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from runners.data import ProxyData, stratified_split
+from spaces import BudgetConfig, SearchSpace
+from studies import TrialRecord, promotion_order, records, study_directions, trial_attrs
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One rung: the budget of a training there, the images, and the seeds."""
+
+    index: int
+    budget: BudgetConfig
+    train_images: int | None  # None: every image of the proxy split
+    seeds: tuple[int, ...]
+
+    def describe(self) -> str:
+        images = "all" if self.train_images is None else f"{self.train_images:,}"
+        return (f"rung {self.index}: {self.budget.epochs:g} epoch(s) on {images} training images, "
+                f"{len(self.seeds)} seed(s)")
+
+
+def rungs_of(space: SearchSpace) -> list[Rung] | None:
+    """The space's rungs, cheapest first; None for a single-fidelity space."""
+    cfg = space.config
+    if cfg.fidelity is None:
+        return None
+    return [Rung(i, cfg.budget.model_copy(update={"epochs": r.epochs}), r.train_subset,
+                 tuple(cfg.search.seed + s for s in range(r.seeds)))
+            for i, r in enumerate(cfg.fidelity.rungs)]
+
+
+_SUBSETS: dict[tuple[int, int, int], ProxyData] = {}
+
+
+def rung_data(data: ProxyData, rung: Rung, *, seed: int) -> ProxyData:
+    """``data`` with its training split cut to the rung's images (stratified, seeded; the same
+    subset for every architecture), the validation split and normalisation unchanged."""
+    n = rung.train_images
+    if n is None or n >= len(data.train_y):
+        return data
+    key = (id(data), n, seed)
+    if key not in _SUBSETS:
+        _, keep = stratified_split(data.train_y.cpu(), n / len(data.train_y), seed=seed + 7)
+        keep = keep.to(data.train_x.device)
+        _SUBSETS[key] = ProxyData(data.name, data.train_x[keep].contiguous(),
+                                  data.train_y[keep].contiguous(), data.val_x, data.val_y,
+                                  data.num_classes, data.mean, data.std, data.flip, data.source)
+    return _SUBSETS[key]
+
+
+def rung_of(t: TrialRecord) -> int:
+    return t.rung or 0
+
+
+def _results(recs: Sequence[TrialRecord], rung: int) -> list[TrialRecord]:
+    """The architectures rung ``rung`` has seen: its distinct complete trained trials."""
+    return [r for r in recs if r.is_original and rung_of(r) == rung]
+
+
+class Promotion(NamedTuple):
+    """A trial to train at the next rung, and why: its place among what its rung had seen."""
+
+    source: TrialRecord
+    rank: int | None  # 0 = best by promotion_order; None for the reference (promoted by rule)
+    seen: int  # architectures its rung had seen when it was promoted
+
+
+def next_promotion(study: optuna.Study, rungs: Sequence[Rung], eta: float) -> Promotion | None:
+    """The trial to promote now (to its rung + 1), highest rung first; None if there is none.
+
+    A trial is promotable when it ranks in the top ``floor(n / eta)`` of the ``n``
+    architectures its rung has seen (the reference: always) and no trial at the next
+    rung, waiting, running or complete, promotes it already. As in ASHA, a trial promoted
+    early may later fall out of the top: over a whole search a rung can promote more than
+    ``n / eta``, never a trial that was outside the top when it was promoted.
+    """
+    recs = records(study)
+    directions = study_directions(study)
+    taken = {r.promoted_from for r in recs
+             if r.promoted_from is not None and r.state != TrialState.FAIL and not r.is_duplicate}
+    for k in reversed(range(len(rungs) - 1)):
+        seen = _results(recs, k)
+        quota = int(len(seen) // eta)
+        # the reference goes up by rule, not on a place in the quota
+        others = [r for r in seen if not r.is_reference]
+        order = promotion_order([r.values or () for r in others], directions)
+        best = [(r, None) for r in seen if r.is_reference]
+        best += [(others[i], rank) for rank, i in enumerate(order[:quota])]
+        for r, rank in best:
+            if r.number not in taken:
+                return Promotion(r, rank, len(seen))
+    return None
+
+
+def enqueue_promotion(study: optuna.Study, promotion: Promotion) -> None:
+    """Queue the source's architecture for the next rung: a WAITING trial with its parameters,
+    recording where it ranked (``promoted_rank`` of ``promoted_among``)."""
+    source = promotion.source
+    frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == source.number)
+    study.enqueue_trial(frozen.params, user_attrs=trial_attrs(
+        rung=rung_of(source) + 1, promoted_from=source.number, promoted_rank=promotion.rank,
+        promoted_among=promotion.seen,
+        **({"reference": source.reference} if source.reference is not None else {})),
+        skip_if_exists=False)
+
+
+def waiting_promotions(study: optuna.Study) -> int:
+    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+               if t.user_attrs.get("promoted_from") is not None)
+
+
+class Promote:
+    """Per-trial callback of every worker: enqueue the next promotion, if there is one and
+    none is waiting already (one job per free worker, as ASHA hands them out)."""
+
+    def __init__(self, rungs: Sequence[Rung], eta: float) -> None:
+        self.rungs, self.eta = rungs, eta
+
+    def __call__(self, study: optuna.Study, t: FrozenTrial | None = None) -> None:
+        if waiting_promotions(study):
+            return
+        promotion = next_promotion(study, self.rungs, self.eta)
+        if promotion is not None:
+            enqueue_promotion(study, promotion)
+
+    def pending(self, study: optuna.Study) -> bool:
+        """Whether a promotion is waiting, running or could be made now."""
+        running = any(t.user_attrs.get("promoted_from") is not None
+                      for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        return running or bool(waiting_promotions(study)) or next_promotion(
+            study, self.rungs, self.eta) is not None
+
+
+def duplicate_promotion(study: optuna.Study, number: int, source: int, rung: int) -> int | None:
+    """An earlier trial that promotes ``source`` to ``rung`` too (its number), if any."""
+    for r in records(study):
+        if (r.number < number and r.promoted_from == source and rung_of(r) == rung
+                and r.state != TrialState.FAIL and not r.is_duplicate):
+            return r.number
+    return None
+
+
+class _RungZeroView:
+    """A study as a sampler should see it in a multi-fidelity search: its rung-0 trials only."""
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+    @staticmethod
+    def _keep(trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        return [t for t in trials if not t.user_attrs.get("rung")]
+
+    def _get_trials(self, deepcopy: bool = True, states: Any = None, use_cache: bool = False
+                    ) -> list[FrozenTrial]:
+        return self._keep(self._study._get_trials(deepcopy=deepcopy, states=states,
+                                                  use_cache=use_cache))
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[FrozenTrial]:
+        return self._keep(self._study.get_trials(deepcopy=deepcopy, states=states))
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self.get_trials()
+
+
+class RungZeroSampler(optuna.samplers.BaseSampler):
+    """Wraps the study's sampler so that it learns from rung 0 only: the one rung where every
+    architecture has a result at the same budget. Promotions carry fixed parameters, so the
+    sampler never proposes them."""
+
+    def __init__(self, inner: optuna.samplers.BaseSampler) -> None:
+        self.inner = inner
+
+    def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict:
+        return self.inner.infer_relative_search_space(_RungZeroView(study), trial)  # type: ignore[arg-type]
+
+    def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict) -> dict:
+        return self.inner.sample_relative(_RungZeroView(study), trial, search_space)  # type: ignore[arg-type]
+
+    def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
+                           param_distribution: Any) -> Any:
+        return self.inner.sample_independent(_RungZeroView(study), trial, param_name,  # type: ignore[arg-type]
+                                             param_distribution)
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        self.inner.before_trial(_RungZeroView(study), trial)  # type: ignore[arg-type]
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        self.inner.after_trial(_RungZeroView(study), trial, state, values)  # type: ignore[arg-type]
+
+    def reseed_rng(self) -> None:
+        self.inner.reseed_rng()

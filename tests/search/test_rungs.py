@@ -1,0 +1,222 @@
+"""Multi-fidelity search (search.rungs): promotion by non-dominated sorting, asynchronous
+promotion shared through the storage, resuming after a crash mid-rung, and bad fidelity blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import TrialState
+
+import search.confirm
+import search.objective
+from runners.catalog import model_catalog
+from search.run import main
+from search.rungs import next_promotion, rungs_of
+from spaces import load_space
+from studies import (
+    TrialRecord,
+    default_storage,
+    make_storage,
+    promotion_order,
+    records,
+    study_claims,
+)
+
+RUNGS = """\
+fidelity:
+  rungs:
+    - {epochs: 1, train_subset: 100}
+    - {epochs: 2, train_subset: 100}
+    - {epochs: 2, train_subset: 300, seeds: 2}
+  eta: 3
+"""
+
+
+def _space(tiny_space, name: str, n_trials: int, *, objectives: str = "[accuracy, params]") -> Path:
+    path = tiny_space(name, n_trials=n_trials, extra=RUNGS)
+    path.write_text(path.read_text().replace("objectives: [accuracy, latency_ms]",
+                                             f"objectives: {objectives}"))
+    return path
+
+
+def _study(tmp_path: Path, name: str) -> optuna.Study:
+    """The run's study, in the storage the run chose (a journal file for --jobs N)."""
+    url = default_storage(tmp_path / "runs" / name)
+    return optuna.load_study(study_name=name, storage=make_storage(url))
+
+
+class FakeTrainer:
+    """Accuracy a known function of the architecture and the rung's budget (epochs, images):
+    SE adds most, ECA less, reduction 4 a little more; more epochs and images add a little.
+    Records every training as (arch key, epochs, images); ``stop_at`` raises Ctrl-C there."""
+
+    def __init__(self, stop_at: tuple[float, int] | None = None) -> None:
+        self.calls: list[tuple[str, float, int]] = []
+        self.stop_at = stop_at
+
+    def __call__(self, arch, space, data, *, seed, device, budget=None) -> dict:
+        epochs, images = (budget or space.config.budget).epochs, len(data.train_y)
+        if self.stop_at == (epochs, images):
+            raise KeyboardInterrupt
+        self.calls.append((arch.key(), epochs, images))
+        quality = sum({"none": 0.0, "se": 0.02, "eca": 0.01}[s.attention]
+                      + 0.005 * (dict(s.hparams).get("reduction") == 4) for s in arch.stages)
+        acc = 0.5 + quality + 0.01 * epochs + images / 1e5 + 0.0001 * seed
+        return {"accuracy": acc, "val_loss": 1 - acc, "train_seconds": 0.01,
+                "images_per_second": 1.0, "step_path": "eager", "graph_fallback": None}
+
+
+@pytest.fixture()
+def fake(monkeypatch) -> FakeTrainer:
+    trainer = FakeTrainer()
+    monkeypatch.setattr(search.objective, "train_seed", trainer)
+    monkeypatch.setattr(search.confirm, "train_seed", trainer)
+    return trainer
+
+
+def test_promotion_order_is_non_dominated_sorting_then_crowding() -> None:
+    # (accuracy up, cost down): 0, 1, 2 and 4 are the front; 5 is dominated by 0; 3 by all
+    v = [(0.9, 2.0), (0.8, 1.0), (0.85, 1.5), (0.7, 3.0), (0.86, 1.6), (0.9, 2.5)]
+    order = promotion_order(v, ["maximize", "minimize"])
+    assert set(order[:2]) == {0, 1}  # the ends of the front first (infinite crowding distance)
+    assert set(order[2:4]) == {2, 4} and order[4:] == [5, 3]
+
+
+def _add(study: optuna.Study, number_values: list[tuple[float, float]], rung: int = 0) -> None:
+    for i, values in enumerate(number_values):
+        study.add_trial(optuna.trial.create_trial(
+            params={"x": i}, distributions={"x": CategoricalDistribution(list(range(100)))},
+            values=list(values), user_attrs={"rung": rung, "arch_key": f"a{i}", "arch": {},
+                                             "accuracy": values[0]}))
+
+
+def test_the_top_third_is_promoted_and_dominated_ones_are_not(tiny_space) -> None:
+    space = load_space(_space(tiny_space, "unit", 4), catalog=model_catalog())
+    rungs = rungs_of(space)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    # six results at rung 0: quota 2. Front: #0 (best accuracy) and #1 (cheapest); the rest dominated
+    _add(study, [(0.90, 5.0), (0.80, 1.0), (0.79, 2.0), (0.70, 6.0), (0.85, 5.5), (0.60, 9.0)])
+    first = next_promotion(study, rungs, 3)
+    assert first is not None and first.source.number in (0, 1) and (first.rank, first.seen) == (0, 6)
+    study.enqueue_trial({"x": first.source.number},
+                        user_attrs={"rung": 1, "promoted_from": first.source.number})
+    second = next_promotion(study, rungs, 3)
+    assert second is not None and {first.source.number, second.source.number} == {0, 1}
+    study.enqueue_trial({"x": second.source.number},
+                        user_attrs={"rung": 1, "promoted_from": second.source.number})
+    assert next_promotion(study, rungs, 3) is None  # 6 // 3 promoted; dominated #2..#5 are not
+    _add(study, [(0.5, 20.0), (0.5, 21.0), (0.5, 22.0)])  # 9 seen now: quota 3
+    # the second front, {#2, #4} (each dominated only by #0 or #1), comes next; #3 and the new
+    # three are dominated by it
+    third = next_promotion(study, rungs, 3)
+    assert third is not None and third.source.number in (2, 4) and third.seen == 9
+
+
+def test_search_with_rungs_promotes_the_best_and_reports_the_top_rung(tiny_space, fashion_dir,
+                                                                       fake, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--space", str(_space(tiny_space, "mf", 12)), "--quiet"]) == 0
+    study = _study(tmp_path, "mf")
+    recs = [r for r in records(study) if r.is_original]
+    by_rung = {k: [r for r in recs if (r.rung or 0) == k] for k in range(3)}
+    assert len({r.arch_key for r in by_rung[0]}) == len(by_rung[0]) >= 12
+    # each promotion trained once, from a complete trial one rung below
+    sources = [(r.promoted_from, r.rung) for r in recs if r.rung]
+    assert len(sources) == len(set(sources))
+    for r in recs:
+        if r.rung:
+            src = next(s for s in recs if s.number == r.promoted_from)
+            assert (src.rung or 0) == r.rung - 1 and src.arch_key == r.arch_key
+    # at the end, the top floor(n/3) of each rung by non-dominated sorting are all promoted
+    directions = ["maximize", "minimize"]
+    for k in (0, 1):
+        seen = by_rung[k]
+        others = [r for r in seen if not r.is_reference]  # the reference goes up by rule
+        order = promotion_order([r.values for r in others], directions)
+        promoted = {r.promoted_from for r in by_rung[k + 1]}
+        assert {others[i].number for i in order[:len(seen) // 3]} <= promoted
+    # and each promotion was in the top third of what its rung had seen when it was made
+    for r in recs:
+        if r.rung and not r.is_reference:
+            assert r.promoted_rank < r.promoted_among // 3
+    # the reference reaches every rung; rung 2 trains 2 seeds on 300 images
+    assert all(any(r.is_reference for r in by_rung[k]) for k in range(3))
+    assert all(len(r.accuracy_seeds) == 2 for r in by_rung[2])
+    assert {(e, n) for _, e, n in fake.calls} == {(1, 100), (2, 100), (2, 300)}
+    # claims compare one rung: the top one
+    claims = study_claims(study)
+    assert claims.rung == 2 and {c.number for c in claims.claims} == {r.number for r in by_rung[2]}
+    assert "Compared at rung 2" in claims.verdict
+    html = (tmp_path / "runs/mf/dashboard.html").read_text()
+    assert "architectures per rung" in html
+    assert "rung,promoted_from" in (tmp_path / "runs/mf/trials.csv").read_text().splitlines()[0]
+
+
+def test_a_crash_mid_rung_resumes_without_retraining_finished_rungs(tiny_space, fashion_dir,
+                                                                    tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = _space(tiny_space, "crash", 9)
+    first = FakeTrainer(stop_at=(2, 300))  # Ctrl-C in the first training at the top rung
+    monkeypatch.setattr(search.objective, "train_seed", first)
+    monkeypatch.setattr(search.confirm, "train_seed", first)
+    assert main(["--space", str(space), "--quiet"]) == 130
+    study = _study(tmp_path, "crash")
+    done = {(r.arch_key, r.rung or 0) for r in records(study) if r.is_original}
+    assert done and all(rung < 2 for _, rung in done)
+    failed = [r for r in records(study) if r.state == TrialState.FAIL]
+    assert len(failed) == 1 and failed[0].rung == 2
+
+    second = FakeTrainer()
+    monkeypatch.setattr(search.objective, "train_seed", second)
+    monkeypatch.setattr(search.confirm, "train_seed", second)
+    assert main(["--space", str(space), "--quiet"]) == 0
+    rung_of_budget = {(1, 100): 0, (2, 100): 1, (2, 300): 2}
+    retrained = {(key, rung_of_budget[(e, n)]) for key, e, n in second.calls} & done
+    assert not retrained  # nothing finished before the crash is trained again
+    study = _study(tmp_path, "crash")
+    assert failed[0].promoted_from in {r.promoted_from for r in records(study)
+                                       if r.rung == 2 and r.state == TrialState.COMPLETE}
+
+
+def test_three_workers_promote_each_trial_at_most_once(tiny_space, fashion_dir, tmp_path,
+                                                       monkeypatch) -> None:
+    # real (tiny) trainings in three worker processes sharing one SQLite study
+    monkeypatch.chdir(tmp_path)
+    space = _space(tiny_space, "async", 12)
+    assert main(["--space", str(space), "--quiet", "--jobs", "3"]) == 0
+    study = _study(tmp_path, "async")
+    trained = [(r.promoted_from, r.rung) for r in records(study)
+               if r.rung and r.state == TrialState.COMPLETE and not r.is_duplicate]
+    assert trained and len(trained) == len(set(trained))
+    assert len({r.worker for r in records(study) if r.worker is not None}) >= 2
+    assert study_claims(study).rung is not None
+
+
+@pytest.mark.parametrize("block, message", [
+    ("fidelity: {rungs: [{epochs: 1}], eta: 3}", "fidelity.rungs: List should have at least 2 items"),
+    ("fidelity: {rungs: [{epochs: 1}, {epochs: 2, batch: 4}]}", "fidelity.rungs[1].batch: unknown key"),
+    ("fidelity: {rungs: [{epochs: 2}, {epochs: 1}]}", "fidelity.rungs[1]: each rung must cost more"),
+    ("fidelity: {rungs: [{epochs: 1}, {epochs: 2}], eta: 1}", "fidelity.eta: Input should be greater than 1"),
+    ("fidelity: {rungs: [{epochs: 1, train_subset: 5000}, {epochs: 2}]}",
+     "fidelity.rungs[0].train_subset: at most the proxy split's 300 training images"),
+])
+def test_bad_fidelity_blocks_exit_2_naming_the_key(tiny_space, tmp_path, monkeypatch, capsys,
+                                                   block: str, message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tiny_space("bad", extra=block + "\n")
+    assert main(["--space", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_without_a_fidelity_block_nothing_has_a_rung(tiny_space, fashion_dir, fake, tmp_path,
+                                                     monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tiny_space("single", n_trials=3)
+    assert main(["--space", str(path), "--quiet"]) == 0
+    study = _study(tmp_path, "single")
+    assert all(TrialRecord.of(t).rung is None for t in study.trials)
+    assert study_claims(study).rung is None
