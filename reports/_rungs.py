@@ -10,7 +10,7 @@ import optuna
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from runners.profile import kendall_tau
+from runners.latency_profile import kendall_tau
 from studies import TrialRecord, records
 
 

@@ -45,7 +45,7 @@ from reports.figure_data import (
     timeline_data,
     total_compute_seconds,
 )
-from runners.profile import check_text
+from runners.latency_profile import check_text
 from spaces import DATASETS, FOLDER, FOLDER_IMAGE_SIZE, FORMAT_VERSION, DatasetConfig
 from studies import StudyClaims, StudyRecord, TrialRecord, records
 from studies.cli import run_on_study, study_parser

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import optuna
 from optuna.trial import TrialState
 
-from runners.profile import prediction_errors
+from runners.latency_profile import prediction_errors
 from studies import Claim, StudyClaims, StudyRecord, TrialRecord, latency_scale_ms, records, study_claims
 from studies.claims import display_latency_ms
 from studies.pareto import hypervolume_2d

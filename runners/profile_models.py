@@ -17,8 +17,7 @@ import torch
 
 from models import Architecture, StageChoice, build_model, get_backbone_spec
 from runners.catalog import model_catalog
-from runners.measure import measure_latency
-from runners.profile import (
+from runners.latency_profile import (
     PLAIN,
     PLAN_FILE,
     Item,
@@ -35,6 +34,7 @@ from runners.profile import (
     onnxruntime_timers,
     run_plan,
 )
+from runners.measure import measure_latency
 from spaces import FOLDER, SearchSpace, SpaceError, StageSpace, load_space
 
 

@@ -19,9 +19,9 @@ from optuna.trial import TrialState
 
 from models import Architecture, build_model, model_signature
 from runners.data import ProxyData
+from runners.latency_profile import Profile
 from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
-from runners.profile import Profile
 from runners.profile_models import profile_for
 from runners.trainer import TrainingDiverged, train_proxy
 from search.rungs import Promote, Rung, duplicate_promotion, rung_data, rungs_of

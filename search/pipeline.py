@@ -19,8 +19,8 @@ from runners.catalog import model_catalog
 from runners.data import DatasetError, DatasetNotFound, load_proxy_data
 from runners.data.folder import scan
 from runners.device import DeviceUnavailable, resolve_device
+from runners.latency_profile import Profile, ProfileError, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from runners.profile import Profile, ProfileError, load_profile
 from runners.profile_models import profile_for
 from runners.trainer import seconds_per_step
 from search._outputs import front_table, write_trials_csv

@@ -11,7 +11,7 @@ import torch
 
 from models import Architecture, StageChoice, build_model
 from runners.catalog import model_catalog
-from runners.profile import PLAIN, Item, Plan
+from runners.latency_profile import PLAIN, Item, Plan
 from runners.profile_models import make_plan, profile_target
 from spaces import load_space
 

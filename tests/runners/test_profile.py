@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runners.catalog import model_catalog
-from runners.profile import (
+from runners.latency_profile import (
     PLAIN,
     Plan,
     ProfileError,
@@ -19,10 +19,10 @@ from runners.profile import (
     choice_key,
     kendall_tau,
     load_profile,
-    main,
     prediction_errors,
     run_plan,
 )
+from runners.profile import main
 from runners.profile_models import space_choice_keys, stage_choices
 from spaces import SPACES_DIR, load_space
 from tests.helpers import FakeTimer, profile_plan
