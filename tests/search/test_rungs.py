@@ -220,3 +220,15 @@ def test_without_a_fidelity_block_nothing_has_a_rung(tiny_space, fashion_dir, fa
     study = _study(tmp_path, "single")
     assert all(TrialRecord.of(t).rung is None for t in study.trials)
     assert study_claims(study).rung is None
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "gp", "random", "grid"])
+def test_every_sampler_searches_with_rungs(tiny_space, fashion_dir, fake, tmp_path, monkeypatch,
+                                           sampler: str) -> None:
+    pytest.importorskip("scipy")  # the GP sampler's optimiser
+    monkeypatch.chdir(tmp_path)
+    path = _space(tiny_space, sampler, 7)
+    path.write_text(path.read_text().replace("sampler: tpe", f"sampler: {sampler}"))
+    assert main(["--space", str(path), "--quiet"]) == 0
+    recs = [r for r in records(_study(tmp_path, sampler)) if r.is_original]
+    assert {r.rung or 0 for r in recs} == {0, 1, 2}
