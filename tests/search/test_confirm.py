@@ -151,11 +151,11 @@ def test_confirmation_survives_an_interruption_without_retraining(tmp_path, fash
     real = confirm.train_seed
     calls: list[tuple[str, int]] = []
 
-    def interrupted_on_third(arch, space, data, *, seed, device):
+    def interrupted_on_third(arch, space, data, *, seed, device, budget=None):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append((arch.short(), seed))
-        return real(arch, space, data, seed=seed, device=device)
+        return real(arch, space, data, seed=seed, device=device, budget=budget)
 
     monkeypatch.setattr(confirm, "train_seed", interrupted_on_third)
     assert run(space, out, "--n-trials", "3") == 130
@@ -167,9 +167,9 @@ def test_confirmation_survives_an_interruption_without_retraining(tmp_path, fash
 
     again: list[tuple[str, int]] = []
 
-    def counting(arch, space, data, *, seed, device):
+    def counting(arch, space, data, *, seed, device, budget=None):
         again.append((arch.short(), seed))
-        return real(arch, space, data, seed=seed, device=device)
+        return real(arch, space, data, seed=seed, device=device, budget=budget)
 
     monkeypatch.setattr(confirm, "train_seed", counting)
     assert run(space, out, "--n-trials", "3") == 0
