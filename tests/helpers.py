@@ -105,3 +105,24 @@ def profile_plan(tiny_space, check: int = 4) -> Plan:
     space = load_space(tiny_space("p"), catalog=model_catalog())
     return make_plan(space, profile_target(space, in_channels=1, num_classes=10), check=check,
                      seed=0, repeats=5)
+
+
+class FakeTrainer:
+    """Accuracy a known function of the architecture and the rung's budget (epochs, images):
+    SE adds most, ECA less, reduction 4 a little more; more epochs and images add a little.
+    Records every training as (arch key, epochs, images); ``stop_at`` raises Ctrl-C there."""
+
+    def __init__(self, stop_at: tuple[float, int] | None = None) -> None:
+        self.calls: list[tuple[str, float, int]] = []
+        self.stop_at = stop_at
+
+    def __call__(self, arch, space, data, *, seed, device, budget=None) -> dict:
+        epochs, images = (budget or space.config.budget).epochs, len(data.train_y)
+        if self.stop_at == (epochs, images):
+            raise KeyboardInterrupt
+        self.calls.append((arch.key(), epochs, images))
+        quality = sum({"none": 0.0, "se": 0.02, "eca": 0.01}[s.attention]
+                      + 0.005 * (dict(s.hparams).get("reduction") == 4) for s in arch.stages)
+        acc = 0.5 + quality + 0.01 * epochs + images / 1e5 + 0.0001 * seed
+        return {"accuracy": acc, "val_loss": 1 - acc, "train_seconds": 0.01,
+                "images_per_second": 1.0, "step_path": "eager", "graph_fallback": None}

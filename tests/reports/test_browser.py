@@ -79,3 +79,40 @@ def test_dashboard_renders_every_figure_without_console_errors(tiny_space, fashi
         driver.save_screenshot(str(shots / "dashboard.png"))
     finally:
         driver.quit()
+
+
+def test_rungs_and_latency_prediction_figures_render(tiny_space, fashion_dir, tmp_path,
+                                                     monkeypatch) -> None:
+    # a multi-fidelity search, timed and predicted from a profile: the two figures only such
+    # studies have
+    import search.objective
+    from runners.latency_profile import run_plan
+    from tests.helpers import FakeTimer, FakeTrainer, profile_plan
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(search.objective, "train_seed", FakeTrainer())
+    profile = tmp_path / "dev.json"
+    run_plan(profile_plan(tiny_space), profile, device="fake device", backend="torch", repeats=5,
+             plain=FakeTimer(), timer=FakeTimer(), log=lambda s: None)
+    space = tiny_space("rungs", n_trials=9, extra=(
+        "fidelity: {rungs: [{epochs: 1, train_subset: 100}, {epochs: 2, train_subset: 300}]}\n"))
+    space.write_text(space.read_text().replace(
+        "latency: {device: cpu,", f"latency: {{profile: {profile}, relative: true, device: cpu,"))
+    assert main(["--space", str(space), "--quiet"]) == 0
+    study = optuna.load_study(study_name="rungs", storage=f"sqlite:///{tmp_path / 'runs/rungs/study.db'}")
+    page = write_dashboard(study, tmp_path / "dashboard.html")
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.get(page.as_uri())
+        deadline = time.time() + 30
+        while time.time() < deadline and driver.execute_script(
+                "return document.querySelectorAll('#rungs .main-svg').length") == 0:
+            time.sleep(0.2)
+        for fig in ("rungs", "latency-prediction"):
+            marks = driver.execute_script("return document.querySelectorAll(arguments[0]).length",
+                                          f"#{fig} .point, #{fig} .barlayer path")
+            assert marks > 0, f"figure {fig} drew no data"
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors
+    finally:
+        driver.quit()

@@ -24,6 +24,7 @@ from studies import (
     records,
     study_claims,
 )
+from tests.helpers import FakeTrainer
 
 RUNGS = """\
 fidelity:
@@ -46,27 +47,6 @@ def _study(tmp_path: Path, name: str) -> optuna.Study:
     """The run's study, in the storage the run chose (a journal file for --jobs N)."""
     url = default_storage(tmp_path / "runs" / name)
     return optuna.load_study(study_name=name, storage=make_storage(url))
-
-
-class FakeTrainer:
-    """Accuracy a known function of the architecture and the rung's budget (epochs, images):
-    SE adds most, ECA less, reduction 4 a little more; more epochs and images add a little.
-    Records every training as (arch key, epochs, images); ``stop_at`` raises Ctrl-C there."""
-
-    def __init__(self, stop_at: tuple[float, int] | None = None) -> None:
-        self.calls: list[tuple[str, float, int]] = []
-        self.stop_at = stop_at
-
-    def __call__(self, arch, space, data, *, seed, device, budget=None) -> dict:
-        epochs, images = (budget or space.config.budget).epochs, len(data.train_y)
-        if self.stop_at == (epochs, images):
-            raise KeyboardInterrupt
-        self.calls.append((arch.key(), epochs, images))
-        quality = sum({"none": 0.0, "se": 0.02, "eca": 0.01}[s.attention]
-                      + 0.005 * (dict(s.hparams).get("reduction") == 4) for s in arch.stages)
-        acc = 0.5 + quality + 0.01 * epochs + images / 1e5 + 0.0001 * seed
-        return {"accuracy": acc, "val_loss": 1 - acc, "train_seconds": 0.01,
-                "images_per_second": 1.0, "step_path": "eager", "graph_fallback": None}
 
 
 @pytest.fixture()
