@@ -175,3 +175,17 @@ def test_onnx_runtime_device_needs_no_torch(tiny_space, fashion_dir, tmp_path) -
     assert profile.target == TARGET
     keys = set(profile.increments)
     assert choice_key("stage1", dict(PLAIN, attention="se", hparams={"reduction": 4})) in keys
+
+
+def test_the_torch_profile_needs_no_optuna(tiny_space, fashion_dir, tmp_path) -> None:
+    # the target device has torch and this package's light dependencies, not the search's
+    space, out = tiny_space("light"), tmp_path / "dev.json"
+    code = ("import sys\n"
+            "for m in ('optuna', 'plotly', 'scipy', 'sqlalchemy'): sys.modules[m] = None\n"
+            "from runners.profile import main\n"
+            f"sys.exit(main(['--space', {str(space)!r}, '--out', {str(out)!r}, '--check', '0', "
+            "'--repeats', '4']))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert len(load_profile(out).increments) == 12
