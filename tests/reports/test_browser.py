@@ -43,6 +43,22 @@ def _driver(profile: Path):
     return webdriver.Chrome(service=Service(driver), options=opts)
 
 
+def _assert_renders(driver, page: Path, figures: tuple[str, ...]) -> None:
+    """Open ``page``; each of ``figures`` draws data, and the console has no error."""
+    driver.get(page.as_uri())
+    deadline = time.time() + 30
+    while time.time() < deadline and driver.execute_script(
+            "return document.querySelectorAll('.js-plotly-plot .main-svg').length") < len(figures):
+        time.sleep(0.2)
+    for fig in figures:
+        marks = driver.execute_script(
+            "return document.querySelectorAll(arguments[0]).length",
+            f"#{fig} .point, #{fig} .boxlayer path, #{fig} .scatterlayer .lines path, #{fig} .barlayer path")
+        assert marks > 0, f"figure {fig} drew no data"
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
 def test_dashboard_renders_every_figure_without_console_errors(tiny_space, fashion_dir, tmp_path,
                                                                monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -61,19 +77,8 @@ def test_dashboard_renders_every_figure_without_console_errors(tiny_space, fashi
 
     driver = _driver(tmp_path / "profile")
     try:
-        driver.get(page.as_uri())
-        deadline = time.time() + 30
-        while time.time() < deadline and driver.execute_script(
-                "return document.querySelectorAll('.js-plotly-plot .main-svg').length") < len(FIGURES):
-            time.sleep(0.2)
-        for fig in FIGURES:
-            marks = driver.execute_script(
-                "return document.querySelectorAll(arguments[0]).length",
-                f"#{fig} .point, #{fig} .boxlayer path, #{fig} .scatterlayer .lines path, #{fig} .barlayer path")
-            assert marks > 0, f"figure {fig} drew no data"
+        _assert_renders(driver, page, FIGURES)
         assert driver.execute_script("return document.querySelectorAll('#front-table tbody tr').length") > 0
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        assert not errors, errors
         shots = ROOT / "test-artifacts"
         shots.mkdir(exist_ok=True)
         driver.save_screenshot(str(shots / "dashboard.png"))
@@ -103,16 +108,6 @@ def test_rungs_and_latency_prediction_figures_render(tiny_space, fashion_dir, tm
     page = write_dashboard(study, tmp_path / "dashboard.html")
     driver = _driver(tmp_path / "profile")
     try:
-        driver.get(page.as_uri())
-        deadline = time.time() + 30
-        while time.time() < deadline and driver.execute_script(
-                "return document.querySelectorAll('#rungs .main-svg').length") == 0:
-            time.sleep(0.2)
-        for fig in ("rungs", "latency-prediction"):
-            marks = driver.execute_script("return document.querySelectorAll(arguments[0]).length",
-                                          f"#{fig} .point, #{fig} .barlayer path")
-            assert marks > 0, f"figure {fig} drew no data"
-        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        assert not errors, errors
+        _assert_renders(driver, page, ("rungs", "latency-prediction"))
     finally:
         driver.quit()
