@@ -24,7 +24,9 @@ compute each search *would* have spent is counted whether or not the cache answe
 and so are the training seconds (recorded when the training ran).
 
 Also: Kendall tau between rung 0 and the top rung over 12 random architectures of the
-space (seed 0 at both), which bounds what promotion by rung 0 can do here.
+space (seed 0 at both), which bounds what promotion by rung 0 can do here; and with
+``--rank-only``, the same for cheaper trainings against 3- and 12-epoch ones (which rung
+could rank at all).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from runners.catalog import model_catalog  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.latency_profile import kendall_tau  # noqa: E402
 from search.objective import Objective, run_trials  # noqa: E402
-from search.rungs import rung_data, rungs_of  # noqa: E402
+from search.rungs import Rung, rung_data, rungs_of  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402
 from spaces import load_space  # noqa: E402
@@ -198,24 +200,61 @@ def hypervolume(points: list[tuple[float, float]], flops_ref: float) -> float:
     return hypervolume_2d([(-acc, f / 1e6) for acc, f in points], (-0.5, flops_ref / 1e6))
 
 
-def rank_agreement(trainer: CachedTrainer, tmp: Path, data, n: int = 12) -> dict:
-    """Accuracy at rung 0 and at the top rung (seed 0) of ``n`` random architectures."""
-    space = load_space(space_file(tmp, "tau", "random", 0, RUNGS), catalog=model_catalog())
-    rungs = rungs_of(space)
-    assert rungs is not None
+def _tau_architectures(space, n: int) -> list[Architecture]:
+    """``n`` distinct random architectures of ``space`` (seed 0): the rank-agreement sample."""
     study = optuna.create_study(directions=space.directions,
                                 sampler=optuna.samplers.RandomSampler(seed=0))
     archs: dict[str, Architecture] = {}
     while len(archs) < n:
         a = suggest_architecture(study.ask(), space, in_channels=1, input_size=28, num_classes=10)
         archs.setdefault(a.key(), a)
-    low, top = [], []
-    for a in archs.values():
-        for rung, out in ((rungs[0], low), (rungs[-1], top)):
-            out.append(trainer(a, space, rung_data(data, rung, seed=0), seed=0,
-                               device=torch.device("cpu"), budget=rung.budget)["accuracy"])
+    return list(archs.values())
+
+
+def _accuracy(trainer: CachedTrainer, space, data, arch: Architecture, epochs: float,
+              images: int) -> float:
+    """One training (seed 0) of ``arch`` for ``epochs`` on ``images`` of the training split."""
+    rung = Rung(0, space.config.budget.model_copy(update={"epochs": epochs}), images, (0,))
+    return trainer(arch, space, rung_data(data, rung, seed=0), seed=0, device=torch.device("cpu"),
+                   budget=rung.budget)["accuracy"]
+
+
+def rank_agreement(trainer: CachedTrainer, tmp: Path, data, n: int = 12) -> dict:
+    """Accuracy at rung 0 and at the top rung (seed 0) of ``n`` random architectures."""
+    space = load_space(space_file(tmp, "tau", "random", 0, RUNGS), catalog=model_catalog())
+    rungs = rungs_of(space)
+    assert rungs is not None
+    archs = _tau_architectures(space, n)
+    low = [_accuracy(trainer, space, data, a, rungs[0].budget.epochs, rungs[0].train_images or 3000)
+           for a in archs]
+    top = [_accuracy(trainer, space, data, a, *TOP) for a in archs]
     return {"architectures": n, "kendall_tau_rung0_vs_top": kendall_tau(low, top),
             "rung0": low, "top": top}
+
+
+LOWS = ((1, 1000), (1, 3000), (2, 1500), (2, 3000), (3, 3000))
+
+
+def rank_table(trainer: CachedTrainer, tmp: Path, data, *, tops: tuple[float, ...] = (3, 12),
+               n: int = 12) -> str:
+    """Kendall tau of cheaper trainings (``LOWS``) against longer ones (``tops`` epochs on all
+    3,000 images) over the rank-agreement sample: which rung could rank here."""
+    space = load_space(space_file(tmp, "tau", "random", 0, RUNGS), catalog=model_catalog())
+    archs = _tau_architectures(space, n)
+    lines = ["| cheap training (seed 0) | SGD steps | against | cost | Kendall tau |",
+             "|---|---|---|---|---|"]
+    for top_epochs in tops:
+        top = [_accuracy(trainer, space, data, a, top_epochs, 3000) for a in archs]
+        lines.append(f"| (top: {top_epochs:g} epochs x 3,000, accuracies "
+                     f"{min(top):.3f}-{max(top):.3f}) | | | | |")
+        for epochs, images in LOWS:
+            if epochs >= top_epochs:
+                continue
+            low = [_accuracy(trainer, space, data, a, epochs, images) for a in archs]
+            steps = int(epochs * (images // 64))
+            lines.append(f"| {epochs} epoch(s) x {images:,} images | {steps} | {top_epochs:g} epochs | "
+                         f"{epochs * images / (top_epochs * 3000):.2f} | {kendall_tau(low, top):.2f} |")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -225,12 +264,23 @@ def main() -> int:
     p.add_argument("--methods", nargs="+", default=list(METHODS))
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--cache", type=Path, default=ROOT / "bench/results/multifidelity_cache.json")
+    p.add_argument("--rank-only", action="store_true",
+                   help="only the rank agreement of cheaper trainings with 3- and 12-epoch ones")
     a = p.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     torch.set_num_threads(2)
     trainer = CachedTrainer(a.cache)
     search.objective.train_seed = trainer  # every training of the searches goes through the cache
     limit = a.budget * TOP[0] * TOP[1]
+    if a.rank_only:
+        with tempfile.TemporaryDirectory() as tmp_s:
+            base = load_space(space_file(Path(tmp_s), "base", "tpe", 0, ""), catalog=model_catalog())
+            data = load_proxy_data(**base.config.dataset.model_dump(), seed=0, progress=False)
+            try:
+                print(rank_table(trainer, Path(tmp_s), data))
+            finally:
+                trainer.save()
+        return 0
     runs = []
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
