@@ -85,3 +85,19 @@ def test_killed_worker_trial_is_failed_and_rerun(postgres_url, tiny_space, fashi
     assert finished_count(study) == 6
     keys = [TrialRecord.of(t).arch_key for t in _distinct(study)]
     assert len(keys) == len(set(keys))
+
+
+def test_two_machines_share_one_set_of_rungs(postgres_url, tiny_space, fashion_dir, tmp_path) -> None:
+    """A multi-fidelity study on PostgreSQL: both machines promote through the storage, and no
+    promotion is trained twice."""
+    space = tiny_space("pgrungs", n_trials=8, extra=(
+        "fidelity: {rungs: [{epochs: 1, train_subset: 100}, {epochs: 2, train_subset: 300}]}\n"))
+    procs = [_worker(space, postgres_url, "pgrungs", tmp_path, fashion_dir, 8) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    study = optuna.load_study(study_name="pgrungs", storage=postgres_url)
+    promoted = [TrialRecord.of(t).promoted_from for t in _distinct(study) if TrialRecord.of(t).rung]
+    assert promoted and len(promoted) == len(set(promoted))
+    assert finished_count(study) == 8  # architectures, not their promotions
+    assert len({TrialRecord.of(t).worker for t in _distinct(study)}) == 2
