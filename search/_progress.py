@@ -83,10 +83,10 @@ class StopRule:
         self.failures = self.failures + 1 if t.state == TrialState.FAIL else 0
         if finished and not duplicate and not TrialRecord.of(t).rung and self.bar is not None:
             self.bar.update(1)
-        if finished_count(study) >= self.n_trials:
-            if self.more_work is None or not self.more_work(study):
-                study.stop()
-        elif self.duplicates >= self.MAX_DUPLICATES_IN_A_ROW:
+        full = finished_count(study) >= self.n_trials
+        if full and (self.more_work is None or not self.more_work(study)):
+            study.stop()
+        elif not full and self.duplicates >= self.MAX_DUPLICATES_IN_A_ROW:
             self.log(f"stopping: the sampler proposed {self.duplicates} evaluated architectures "
                      f"in a row; the space ({self.space_size:,} architectures) looks exhausted")
             study.stop()

@@ -212,3 +212,25 @@ def test_every_sampler_searches_with_rungs(tiny_space, fashion_dir, fake, tmp_pa
     assert main(["--space", str(path), "--quiet"]) == 0
     recs = [r for r in records(_study(tmp_path, sampler)) if r.is_original]
     assert {r.rung or 0 for r in recs} == {0, 1, 2}
+
+
+def test_promotions_after_n_trials_still_keep_the_time_budget(monkeypatch) -> None:
+    import search._progress as progress
+
+    class Study:  # what StopRule touches
+        stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    monkeypatch.setattr(progress, "finished_count", lambda s: 9)  # n_trials reached
+    trial = optuna.trial.create_trial(values=[0.5, 1.0], user_attrs={"rung": 1})
+    budget_left = {"reason": None}
+    rule = progress.StopRule(9, lambda *a, **k: None, None, space_size=100,
+                             stop_reason=lambda s: budget_left["reason"], more_work=lambda s: True)
+    study = Study()
+    rule(study, trial)
+    assert not study.stopped  # promotions to make, time left: go on
+    budget_left["reason"] = "stopping the search: time budget"
+    rule(study, trial)
+    assert study.stopped and rule.stopped_by == "stopping the search: time budget"
