@@ -89,6 +89,8 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -
           f"({seeds} seed(s) x {steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency "
           f"and validation add a few seconds); {cfg.search.n_trials} trials: "
           f"~{cfg.search.n_trials * (per_trial * seeds + 2) / 60:.0f} min")
+    if cfg.latency.profile is not None:  # read (and checked readable) by the caller
+        print(f"  {latency_source(space, load_profile(cfg.latency.profile))}")
     rungs = rungs_of(space)
     if rungs is not None and cfg.fidelity is not None:
         print(f"  multi-fidelity: {len(rungs)} rungs, each promotes the best 1/{cfg.fidelity.eta:g} "

@@ -33,7 +33,8 @@ def _search(tiny_space, tmp_path: Path, name: str, latency: str) -> tuple[optuna
     return optuna.load_study(study_name=name, storage=f"sqlite:///{runs / 'study.db'}"), runs
 
 
-def test_search_predicts_latency_from_a_profile(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
+def test_search_predicts_latency_from_a_profile(tiny_space, fashion_dir, tmp_path, monkeypatch,
+                                                 capsys) -> None:
     monkeypatch.chdir(tmp_path)
     profile = _profile_for_tiny(tiny_space, tmp_path, check=3)
     study, runs = _search(tiny_space, tmp_path, "pred", f"backend: profile, profile: {profile}")
@@ -49,6 +50,8 @@ def test_search_predicts_latency_from_a_profile(tiny_space, fashion_dir, tmp_pat
     best = (runs / "best.yaml").read_text()
     assert "latency_source: predicted" in best and loaded.sha256 in best
     assert "latency predicted for fake device" in (runs / "run.log").read_text()
+    assert search_main(["--space", str(tmp_path / "pred.yaml"), "--dry-run"]) == 0
+    assert "latency predicted for fake device" in capsys.readouterr().out
 
 
 def test_search_refuses_a_profile_made_for_something_else(tiny_space, fashion_dir, tmp_path,
