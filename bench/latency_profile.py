@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
-from runners.latency_profile import Item, Options, check_architectures, kendall_tau, prediction_errors  # noqa: E402
+from runners.latency_profile import kendall_tau, prediction_errors  # noqa: E402
 from runners.measure import count_flops  # noqa: E402
 from runners.profile_models import (  # noqa: E402
     architecture,
@@ -47,6 +47,7 @@ from runners.profile_models import (  # noqa: E402
     stage_choices,
     torch_timers,
 )
+from runners.profile_plan import Item, Options, check_architectures  # noqa: E402
 from spaces import load_space  # noqa: E402
 
 

@@ -30,11 +30,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runners.latency_profile import (
+from runners.latency_profile import Profile, ProfileError
+from runners.profile_plan import (
     BACKENDS,
     Options,
-    Profile,
-    ProfileError,
     onnxruntime_device,
     onnxruntime_timers,
     read_plan,

@@ -17,24 +17,20 @@ import torch
 
 from models import Architecture, StageChoice, build_model, get_backbone_spec
 from runners.catalog import model_catalog
-from runners.latency_profile import (
-    PLAIN,
+from runners.latency_profile import PLAIN, Profile, ProfileError, choice_key, load_profile
+from runners.measure import measure_latency
+from runners.profile_plan import (
     PLAN_FILE,
     Item,
     Options,
     Plan,
-    Profile,
-    ProfileError,
     Timer,
     check_architectures,
-    choice_key,
     cpu_name,
-    load_profile,
     onnxruntime_device,
     onnxruntime_timers,
     run_plan,
 )
-from runners.measure import measure_latency
 from spaces import FOLDER, SearchSpace, SpaceError, StageSpace, load_space
 
 

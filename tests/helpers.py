@@ -11,8 +11,9 @@ import torch
 
 from models import Architecture, StageChoice, build_model
 from runners.catalog import model_catalog
-from runners.latency_profile import PLAIN, Item, Plan
+from runners.latency_profile import PLAIN
 from runners.profile_models import make_plan, profile_target
+from runners.profile_plan import Item, Plan
 from spaces import load_space
 
 TINY_SPACE = """\

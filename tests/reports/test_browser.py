@@ -91,7 +91,7 @@ def test_rungs_and_latency_prediction_figures_render(tiny_space, fashion_dir, tm
     # a multi-fidelity search, timed and predicted from a profile: the two figures only such
     # studies have
     import search.objective
-    from runners.latency_profile import run_plan
+    from runners.profile_plan import run_plan
     from tests.helpers import FakeTimer, FakeTrainer, profile_plan
 
     monkeypatch.chdir(tmp_path)

@@ -13,17 +13,15 @@ import pytest
 from runners.catalog import model_catalog
 from runners.latency_profile import (
     PLAIN,
-    Plan,
     ProfileError,
-    calibrate,
     choice_key,
     kendall_tau,
     load_profile,
     prediction_errors,
-    run_plan,
 )
 from runners.profile import main
 from runners.profile_models import space_choice_keys, stage_choices
+from runners.profile_plan import Plan, calibrate, run_plan
 from spaces import SPACES_DIR, load_space
 from tests.helpers import FakeTimer, profile_plan
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from runners.latency_profile import load_profile, run_plan
+from runners.latency_profile import load_profile
+from runners.profile_plan import run_plan
 from search.run import main as search_main
 from studies import StudyRecord, TrialRecord
 from tests.helpers import FakeTimer, profile_plan
