@@ -20,7 +20,8 @@ needs torch (``--backend torch``, the default), or, for ``--backend onnxruntime`
 machine with torch exports the models first (``--export-onnx DIR``) and the device, with
 only ONNX Runtime and NumPy, times them (``--onnx DIR``). This module imports neither
 torch nor Optuna at the top: the file format and the prediction are
-``runners.latency_profile``, the building and exporting ``runners.profile_models``.
+``runners.latency_profile``, timing a plan ``runners.profile_plan``, the building and
+exporting ``runners.profile_models``.
 """
 
 from __future__ import annotations
