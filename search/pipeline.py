@@ -21,7 +21,6 @@ from runners.data.folder import scan
 from runners.device import DeviceUnavailable, resolve_device
 from runners.latency_profile import Profile, ProfileError, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from runners.profile_models import profile_for
 from runners.trainer import seconds_per_step
 from search._outputs import front_table, write_trials_csv
 from search._progress import RunLog, StopRule, quiet_interrupts
@@ -62,7 +61,8 @@ def cfg_time_budget(space: SearchSpace, flag: str | None) -> float | None:
     return seconds
 
 
-def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -> int:
+def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None,
+             profile: Profile | None) -> int:
     cfg = space.config
     refs, skipped = reference_trials(space)
     study = optuna.create_study(directions=space.directions,
@@ -89,8 +89,8 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None) -
           f"({seeds} seed(s) x {steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency "
           f"and validation add a few seconds); {cfg.search.n_trials} trials: "
           f"~{cfg.search.n_trials * (per_trial * seeds + 2) / 60:.0f} min")
-    if cfg.latency.profile is not None:  # read (and checked readable) by the caller
-        print(f"  {latency_source(space, load_profile(cfg.latency.profile))}")
+    if profile is not None:
+        print(f"  {latency_source(space, profile)}")
     rungs = rungs_of(space)
     if rungs is not None and cfg.fidelity is not None:
         print(f"  multi-fidelity: {len(rungs)} rungs, each promotes the best 1/{cfg.fidelity.eta:g} "
@@ -165,12 +165,12 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         try:
             if cfg.dataset.name == FOLDER:  # the folder's layout is checked; nothing is decoded
                 scan(cfg.dataset.path)
-            if cfg.latency.profile is not None:  # readable; what it was made for needs the data
-                load_profile(cfg.latency.profile)
+            # readable; what it was made for needs the data
+            profile = None if cfg.latency.profile is None else load_profile(cfg.latency.profile)
         except (DatasetNotFound, DatasetError, ProfileError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        return _dry_run(space, device, budget.seconds)
+        return _dry_run(space, device, budget.seconds, profile)
     study_name = args.study_name or cfg.name
     out = Path(args.out or Path("runs") / study_name)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,11 +181,13 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     except (DatasetNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    try:
-        profile = profile_for(space, in_channels=data.in_channels, num_classes=data.num_classes)
+    n_trials = args.n_trials or cfg.search.n_trials
+    try:  # reads and checks the space's latency profile, once
+        objective = Objective(space, data, device=device, n_trials=n_trials)
     except ProfileError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    profile = objective.profile
     jobs = args.jobs
     if jobs == "auto":
         jobs, why = choose_jobs(space, data, device)
@@ -206,7 +208,6 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         return 2
     write_study(study, device=str(device), data_sizes=(len(data.train_x), len(data.val_x)),
                 latency_profile=None if profile is None else profile.summary())
-    n_trials = args.n_trials or cfg.search.n_trials
     done = finished_count(study)
     remaining = max(0, n_trials - done)
     if budget.seconds is not None:
@@ -217,7 +218,6 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
         f"training on {device_why}, {latency_source(space, profile)}")
 
     interrupted = False
-    objective = Objective(space, data, device=device, n_trials=n_trials)
     # a multi-fidelity search whose architectures are all in may still have promotions to make
     pending = objective.promote is not None and objective.promote.pending(study)
     if (remaining or pending) and jobs > 1:
