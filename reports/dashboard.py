@@ -29,18 +29,17 @@ from plotly.subplots import make_subplots
 from pydantic import ValidationError
 
 from reports._fidelity import fidelity_data, fidelity_figure
+from reports._prediction import prediction_data, prediction_figure
 from reports._rungs import rung_data, rung_figure
 from reports.figure_data import (
     FrontData,
     HypervolumeData,
     Importance,
-    PredictionData,
     StageData,
     TimelineRow,
     front_data,
     hypervolume_data,
     importance_data,
-    prediction_data,
     stage_data,
     timeline_data,
     total_compute_seconds,
@@ -169,24 +168,6 @@ def cost_figure(data: FrontData) -> go.Figure:
     fig.update_yaxes(title_text=f"latency ({', '.join(filter(None, ('ms', data.latency_setting)))})")
     fig.update_layout(title="Cost relations, coloured by the attention types used", height=420,
                       **_LAYOUT)
-    return fig
-
-
-def prediction_figure(data: PredictionData) -> go.Figure:
-    """Predicted (latency profile) against measured latency ratio, with y = x."""
-    e = data.errors
-    lo, hi = min(data.predicted + data.measured), max(data.predicted + data.measured)
-    fig = go.Figure([
-        go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="predicted = measured",
-                   line={"dash": "dot", "color": "#888"}),
-        go.Scatter(x=data.predicted, y=data.measured, mode="markers", name="trial",
-                   hovertext=[f"trial {n}: {a}" for n, a in zip(data.numbers, data.arch, strict=True)],
-                   hoverinfo="text+x+y")])
-    fig.update_layout(
-        title=(f"Latency profile: predicted vs measured ratio to the plain backbone ({e['architectures']} "
-               f"trials; median error {e['median_ape_pct']:.1f}%, largest {e['max_ape_pct']:.1f}%, "
-               f"Kendall tau {e['kendall_tau']:.2f})"),
-        xaxis_title="predicted from the profile", yaxis_title="measured here", height=420, **_LAYOUT)
     return fig
 
 

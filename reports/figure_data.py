@@ -8,7 +8,6 @@ from typing import NamedTuple
 import optuna
 from optuna.trial import TrialState
 
-from runners.latency_profile import prediction_errors
 from studies import Claim, StudyClaims, StudyRecord, TrialRecord, latency_scale_ms, records, study_claims
 from studies.claims import display_latency_ms
 from studies.pareto import hypervolume_2d
@@ -148,29 +147,6 @@ def latency_setting(trials: list[TrialRecord]) -> str:
     if lat.get("source") == "predicted":
         return f"predicted, batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
     return f"batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
-
-
-class PredictionData(NamedTuple):
-    """Trials whose latency was both timed and predicted from a latency profile."""
-
-    numbers: list[int]
-    arch: list[str]
-    predicted: list[float]  # ratios to the plain backbone
-    measured: list[float]
-    errors: dict[str, float]  # runners.profile.prediction_errors
-
-
-def prediction_data(study: optuna.Study) -> PredictionData | None:
-    """Predicted against measured latency ratio, where a study has both (``latency.profile``
-    beside a timed backend); None with fewer than 3 such trials."""
-    rows = [t for t in records(study) if not t.is_duplicate and t.predicted_latency_ratio is not None
-            and t.latency_ratio is not None and (t.latency or {}).get("source") == "measured"]
-    if len(rows) < 3:
-        return None
-    pred = [float(t.predicted_latency_ratio) for t in rows]  # type: ignore[arg-type]
-    meas = [float(t.latency_ratio) for t in rows]  # type: ignore[arg-type]
-    return PredictionData([t.number for t in rows], [t.arch_short or "?" for t in rows], pred, meas,
-                          prediction_errors(zip(pred, meas, strict=True)))
 
 
 def stage_data(study: optuna.Study) -> StageData:
