@@ -180,7 +180,7 @@ def run_search(method: str, seed: int, trainer: CachedTrainer, data, limit: floa
     return {"method": method, "seed": seed, "images": trainer.images,
             "train_seconds": trainer.seconds, "wall_seconds": time.perf_counter() - start,
             "architectures": len({r.arch_key for r in recs}),
-            "per_rung": [sum(1 for r in recs if (r.rung or 0) == k) for k in range(3)],
+            "per_rung": [sum(1 for r in recs if r.at_rung == k) for k in range(3)],
             "fronts": {**budget.snapshots, "1": front_archs(study)}}
 
 

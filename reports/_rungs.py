@@ -32,15 +32,15 @@ def rung_data(study: optuna.Study) -> RungData | None:
     recs = [r for r in records(study) if r.is_original]
     if not any(r.rung is not None for r in recs):
         return None
-    top = max(r.rung or 0 for r in recs)
-    seen = [sum(1 for r in recs if (r.rung or 0) == k) for k in range(top + 1)]
+    top = max(r.at_rung for r in recs)
+    seen = [sum(1 for r in recs if r.at_rung == k) for k in range(top + 1)]
     promoted_to: dict[int, TrialRecord] = {r.promoted_from: r for r in recs if r.promoted_from is not None}
-    promoted = [sum(1 for r in recs if (r.rung or 0) == k and r.number in promoted_to)
+    promoted = [sum(1 for r in recs if r.at_rung == k and r.number in promoted_to)
                 for k in range(top + 1)]
     pairs = []
     for k in range(top):
         pts = [(r.number, r.arch_short or "?", float(r.accuracy), float(promoted_to[r.number].accuracy))  # type: ignore[arg-type]
-               for r in recs if (r.rung or 0) == k and r.number in promoted_to]
+               for r in recs if r.at_rung == k and r.number in promoted_to]
         tau = kendall_tau([p[2] for p in pts], [p[3] for p in pts]) if len(pts) >= 2 else float("nan")
         pairs.append(RungPair(k, pts, tau))
     return RungData(seen, promoted, pairs)

@@ -89,13 +89,9 @@ def rung_data(data: ProxyData, rung: Rung, *, seed: int) -> ProxyData:
     return _SUBSETS[key]
 
 
-def rung_of(t: TrialRecord) -> int:
-    return t.rung or 0
-
-
 def _results(recs: Sequence[TrialRecord], rung: int) -> list[TrialRecord]:
     """The architectures rung ``rung`` has seen: its distinct complete trained trials."""
-    return [r for r in recs if r.is_original and rung_of(r) == rung]
+    return [r for r in recs if r.is_original and r.at_rung == rung]
 
 
 class Promotion(NamedTuple):
@@ -139,7 +135,7 @@ def enqueue_promotion(study: optuna.Study, promotion: Promotion) -> None:
     source = promotion.source
     frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == source.number)
     study.enqueue_trial(frozen.params, user_attrs=trial_attrs(
-        rung=rung_of(source) + 1, promoted_from=source.number, promoted_rank=promotion.rank,
+        rung=source.at_rung + 1, promoted_from=source.number, promoted_rank=promotion.rank,
         promoted_among=promotion.seen,
         **({"reference": source.reference} if source.reference is not None else {})),
         skip_if_exists=False)
@@ -175,7 +171,7 @@ class Promote:
 def duplicate_promotion(study: optuna.Study, number: int, source: int, rung: int) -> int | None:
     """An earlier trial that promotes ``source`` to ``rung`` too (its number), if any."""
     for r in records(study):
-        if (r.number < number and r.promoted_from == source and rung_of(r) == rung
+        if (r.number < number and r.promoted_from == source and r.at_rung == rung
                 and r.state != TrialState.FAIL and not r.is_duplicate):
             return r.number
     return None

@@ -166,7 +166,7 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     trials = [r for r in recs if r.is_original and not r.is_infeasible]
     rung = report_rung(trials)
     if rung is not None:  # one rung, one budget: results of two rungs are never compared
-        trials = [t for t in trials if (t.rung or 0) == rung]
+        trials = [t for t in trials if t.at_rung == rung]
     extra = confirmations(study)
     accs = {t.number: {**t.seed_accuracies(seed), **extra.get(t.arch_key, {})}  # type: ignore[arg-type]
             for t in trials}

@@ -95,6 +95,11 @@ class TrialRecord:
                    **{k: ua[k] for k in ATTRS if k in ua and ua[k] is not None})
 
     @property
+    def at_rung(self) -> int:
+        """The rung it trained at; 0 for a single-fidelity trial (its one budget)."""
+        return self.rung or 0
+
+    @property
     def is_duplicate(self) -> bool:
         return self.duplicate_of is not None
 
