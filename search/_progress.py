@@ -24,7 +24,7 @@ class _NoInterruptTraceback(logging.Filter):
         self.interrupted = False
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+        if record.exc_info and _caused_by_interrupt(record.exc_info[1]):
             self.interrupted = True
             return False
         if self.interrupted and "failed with value None" in record.getMessage():
@@ -33,12 +33,25 @@ class _NoInterruptTraceback(logging.Filter):
         return True
 
 
+def _caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a KeyboardInterrupt or was raised while handling one (SQLAlchemy's
+    "Error closing cursor" when Ctrl-C lands inside a fetch)."""
+    while exc is not None:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc = exc.__context__
+    return False
+
+
 def quiet_interrupts() -> None:
     """Ctrl-C is a request, not an error: drop Optuna's "Trial N failed ..." warning with the
-    KeyboardInterrupt traceback (our own line says the trial was interrupted)."""
-    emitter = logging.getLogger("optuna.study._optimize")
-    if not any(isinstance(f, _NoInterruptTraceback) for f in emitter.filters):
-        emitter.addFilter(_NoInterruptTraceback())
+    KeyboardInterrupt traceback (our own line says the trial was interrupted), and any record
+    that reaches no handler of its own (``logging.lastResort``: SQLAlchemy's pool logs "Error
+    closing cursor" there) whose exception came from the interrupt."""
+    for emitter in (logging.getLogger("optuna.study._optimize"), logging.lastResort):
+        if emitter is not None and not any(isinstance(f, _NoInterruptTraceback)
+                                           for f in emitter.filters):
+            emitter.addFilter(_NoInterruptTraceback())
 
 
 class RunLog:

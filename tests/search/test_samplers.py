@@ -139,3 +139,30 @@ def test_ctrl_c_while_a_heartbeat_starts_still_exits(tiny_space, fashion_dir, tm
     interrupted = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
     assert [(t.state, TrialRecord.of(t).fail_reason) for t in interrupted] == [
         (optuna.trial.TrialState.FAIL, "interrupted (Ctrl-C)")]
+
+
+def test_a_library_error_caused_by_ctrl_c_prints_no_traceback() -> None:
+    # SQLAlchemy logs "Error closing cursor" when Ctrl-C lands inside a fetch; with no handler of
+    # its own the record goes to logging.lastResort (stderr). Its exception was raised while
+    # handling the interrupt.
+    import logging
+    import sys
+
+    from search._progress import quiet_interrupts
+
+    quiet_interrupts()
+
+    def record(message: str, exc_info) -> logging.LogRecord:
+        return logging.LogRecord("sqlalchemy.pool.impl.QueuePool", logging.ERROR, __file__, 1,
+                                 message, None, exc_info)
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("Cannot operate on a closed database.")  # noqa: B904
+    except RuntimeError:
+        during_interrupt = sys.exc_info()
+    assert logging.lastResort is not None
+    assert not logging.lastResort.filter(record("Error closing cursor", during_interrupt))
+    assert logging.lastResort.filter(record("a real error", None))  # not from Ctrl-C: shown
