@@ -1,6 +1,8 @@
 """The rungs section of the dashboard (multi-fidelity studies, ``search.rungs``): how many
 architectures each rung saw and promoted, and accuracy at rung k against rung k + 1 with the
-rank agreement between the two fidelities, computed from the study itself."""
+rank agreement between the two fidelities, computed from the study itself, beside the tau that
+chance alone stays under (only the promoted architectures have both rungs: the top 1/eta of
+rung k, a narrow range, so a low tau there is weaker evidence than over all of rung k)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import optuna
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from runners.latency_profile import kendall_tau
+from runners.latency_profile import chance_tau, kendall_tau
 from studies import TrialRecord, records
 
 
@@ -18,6 +20,18 @@ class RungPair(NamedTuple):
     rung: int  # accuracy at this rung (x) against rung + 1 (y)
     points: list[tuple[int, str, float, float]]  # rung-k trial, arch, accuracy at k, at k + 1
     kendall_tau: float  # nan with fewer than 2 points
+
+    @property
+    def agreement(self) -> str:
+        """"tau 0.42 over 9 promoted, beyond chance" (or "within chance: below 0.56")."""
+        n = len(self.points)
+        if n < 2:
+            return f"{n} promoted: no tau yet"
+        limit = chance_tau(n)
+        if limit == float("inf"):
+            return f"tau {self.kendall_tau:.2f} over {n} promoted: too few to tell from chance"
+        word = "beyond chance" if abs(self.kendall_tau) >= limit else f"within chance (|tau| < {limit:.2f})"
+        return f"tau {self.kendall_tau:.2f} over {n} promoted, {word}"
 
 
 class RungData(NamedTuple):
@@ -49,8 +63,7 @@ def rung_data(study: optuna.Study) -> RungData | None:
 def rung_figure(data: RungData) -> go.Figure:
     fig = make_subplots(rows=1, cols=1 + len(data.pairs), subplot_titles=(
         "architectures per rung",
-        *(f"rung {p.rung} vs {p.rung + 1}: Kendall tau {p.kendall_tau:.2f} ({len(p.points)})"
-          for p in data.pairs)))
+        *(f"rung {p.rung} vs {p.rung + 1}: {p.agreement}" for p in data.pairs)))
     rungs = [f"rung {k}" for k in range(len(data.seen))]
     fig.add_trace(go.Bar(x=rungs, y=data.seen, name="trained"), row=1, col=1)
     fig.add_trace(go.Bar(x=rungs, y=data.promoted, name="promoted"), row=1, col=1)

@@ -61,6 +61,34 @@ def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
     return (concordant - discordant) / denom if denom else float("nan")
 
 
+def chance_tau(n: int, level: float = 0.95) -> float:
+    """The smallest |Kendall tau| of ``n`` pairs that a random order reaches with probability
+    at most ``1 - level``: a tau of that size or more is beyond chance (two-sided, no ties).
+    Exact up to 40 pairs, from the distribution of inversions over the n! orders (Mahonian
+    numbers); the normal approximation above. ``inf`` when no tau of ``n`` pairs is beyond
+    chance (n <= 4 at 95%).
+    """
+    if n < 2:
+        return math.inf
+    pairs = n * (n - 1) / 2
+    if n > 40:
+        z = statistics.NormalDist().inv_cdf(1 - (1 - level) / 2)
+        return z * math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1)))
+    counts = [1]  # counts[k]: orders of m items with k inversions
+    for m in range(2, n + 1):  # the m-th item adds 0 .. m - 1 inversions
+        prefix = [0]
+        for c in counts:
+            prefix.append(prefix[-1] + c)
+        size = len(counts) + m - 1
+        counts = [prefix[min(k, len(counts) - 1) + 1] - prefix[max(0, k - m + 1)] for k in range(size)]
+    total, tail = math.factorial(n), 0
+    for k in range(len(counts) // 2 + 1):  # tau = 1 - 2 k / pairs, and its mirror -tau
+        tail += counts[k]
+        if 2 * tail / total > 1 - level:  # k inversions is no longer rare enough
+            return math.inf if k == 0 else 1 - 2 * (k - 1) / pairs
+    return math.inf
+
+
 def prediction_errors(pairs: Iterable[tuple[float, float]]) -> dict[str, float]:
     """Median and largest absolute percentage error and Kendall tau of (predicted, measured)."""
     pairs = list(pairs)

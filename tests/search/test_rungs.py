@@ -12,7 +12,9 @@ from optuna.trial import TrialState
 
 import search.confirm
 import search.objective
+from reports._rungs import RungPair
 from runners.catalog import model_catalog
+from runners.latency_profile import kendall_tau
 from search.run import main
 from search.rungs import next_promotion, rungs_of
 from spaces import load_space
@@ -95,6 +97,20 @@ def test_the_top_third_is_promoted_and_dominated_ones_are_not(tiny_space) -> Non
     assert third is not None and third.source.number in (2, 4) and third.seen == 9
 
 
+def test_rung_agreement_says_whether_tau_is_beyond_chance() -> None:
+    def pair(accs: list[tuple[float, float]]) -> RungPair:
+        pts = [(i, "a", x, y) for i, (x, y) in enumerate(accs)]
+        return RungPair(0, pts, kendall_tau([p[2] for p in pts], [p[3] for p in pts]))
+
+    ordered = [(i / 10, i / 10 + 0.01) for i in range(8)]
+    assert pair(ordered).agreement == "tau 1.00 over 8 promoted, beyond chance"
+    ys = [ordered[i][1] for i in (3, 0, 6, 1, 7, 2, 5, 4)]
+    shuffled = [(x, y) for (x, _), y in zip(ordered, ys, strict=True)]
+    assert "within chance (|tau| < 0.64)" in pair(shuffled).agreement
+    assert pair(ordered[:4]).agreement.endswith("too few to tell from chance")
+    assert pair(ordered[:1]).agreement == "1 promoted: no tau yet"
+
+
 def test_search_with_rungs_promotes_the_best_and_reports_the_top_rung(tiny_space, fashion_dir,
                                                                        fake, tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
@@ -131,7 +147,7 @@ def test_search_with_rungs_promotes_the_best_and_reports_the_top_rung(tiny_space
     assert claims.rung == 2 and {c.number for c in claims.claims} == {r.number for r in by_rung[2]}
     assert "Compared at rung 2" in claims.verdict
     html = (tmp_path / "runs/mf/dashboard.html").read_text()
-    assert "architectures per rung" in html
+    assert "architectures per rung" in html and " promoted" in html and "chance" in html
     assert "rung,promoted_from" in (tmp_path / "runs/mf/trials.csv").read_text().splitlines()[0]
 
 
