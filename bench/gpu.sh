@@ -13,18 +13,25 @@
 #   latency      bench/latency_repeatability.py: CUDA-event latency, two passes, batch 1
 #   jobs         bench/search_jobs.py: trials/hour of the default space for --jobs 1, 2, 4, 8
 #   search       the default search (attention.yaml) with --jobs auto: wall time, run.log
+#   multifidelity  bench/multifidelity.py --proxy large (issue #15's comparison at the scale
+#                where a cheap rung ranks), 8 processes on the GPU; only when STEPS names it:
+#                  STEPS=multifidelity bash bench/gpu.sh
+#                its training cache stays in RESULTS_DIR, so a run cut off by its limit
+#                goes on where it stopped when run again
 # steps.txt lists each step's exit code and seconds.
 set -u
 cd "$(dirname "$0")/.."
 R=${1:-bench/results/gpu}
 DEVICE=${DEVICE:-cuda}
+STEPS=${STEPS:-tests throughput latency jobs search}
 PY=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1
 mkdir -p "$R"
 : > "$R/steps.txt"
 
-step() {  # step NAME LIMIT_S COMMAND...
+step() {  # step NAME LIMIT_S COMMAND...: runs when STEPS names it
     local name=$1 limit=$2
+    case " $STEPS " in *" $name "*) ;; *) return 0 ;; esac
     shift 2
     local t0=$SECONDS
     echo "== $name (limit ${limit} s)"
@@ -37,9 +44,11 @@ step() {  # step NAME LIMIT_S COMMAND...
 if [ -n "${QUICK:-}" ]; then
     MODULES=none,se BATCHES=64 REPEATS=1 JOBS=1,2 NTRIALS=3 SEARCH_TRIALS=(--n-trials 3 --time-budget 90)
     SIZES=(--train-images 500 --epochs 1)
+    MF=(--proxy tiny --seeds 2 --budget 3 --jobs 2)
 else
     MODULES=none,se,eca,gc,ca,cbam BATCHES=128,512 REPEATS=2 JOBS=1,2,4,8 NTRIALS=16 SEARCH_TRIALS=()
     SIZES=()
+    MF=(--proxy large --seeds 5 --budget 10 --jobs 8)
 fi
 
 {
@@ -61,4 +70,6 @@ rm -rf /tmp/attnas-gpu-search
 step search 130 $PY -m search.run --space attention.yaml --device "$DEVICE" --jobs auto --quiet \
     --out /tmp/attnas-gpu-search "${SEARCH_TRIALS[@]}"
 cp /tmp/attnas-gpu-search/run.log "$R/search_run.log" 2>/dev/null
+step multifidelity 420 $PY bench/multifidelity.py --device "$DEVICE" "${MF[@]}" \
+    --json "$R/multifidelity.json" --cache "$R/multifidelity_cache.json"
 echo "== done"; cat "$R/steps.txt"

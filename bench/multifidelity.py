@@ -1,17 +1,26 @@
 """Multi-fidelity search against single-fidelity search at equal compute (search.rungs).
 
-    python bench/multifidelity.py [--seeds 5] [--budget 12] [--json PATH] [--cache PATH]
+    python bench/multifidelity.py [--proxy small|large] [--seeds 5] [--budget 10] [--jobs N]
+                                  [--device cpu|cuda] [--json PATH] [--cache PATH] [--rank-only]
 
 The space: the attention zoo (12 modules with their hyper-parameters, two positions,
 all/last blocks, ODConv) on a CIFAR ResNet-8 of width 8 -- 10 million architectures --
-on Fashion-MNIST (3,000 training / 1,000 validation images), objectives accuracy and
-FLOPs (deterministic, so that the comparison is about accuracy, not timing noise).
+on Fashion-MNIST, objectives accuracy and FLOPs (deterministic, so that the comparison
+is about accuracy, not timing noise). ``--proxy`` (``PROXIES``) sets the scale:
+
+- ``small``: 3,000 training / 1,000 validation images; top rung 3 epochs x 3,000 (138
+  SGD steps); rungs 1 x 1,000 and 2 x 1,500 below it (eta 3).
+- ``large``: 12,000 / 4,000 images; top rung 4 epochs x 12,000 (750 steps); one rung of
+  1 epoch x 6,000 below it (1/8 of the cost; eta 3), the cheapest training that ranked
+  these architectures as well as a second training at the top budget does
+  (``--rank-only``).
+- ``tiny``: seconds, to check that the script runs (``QUICK=1 bash bench/gpu.sh``).
+
 Three searches, each for ``--seeds`` search seeds, each stopped when it has trained
 ``--budget`` x the top rung's images (epochs x images x seeds, the compute measure):
 
 - (a) ``tpe``: today's single-fidelity TPE, every architecture at the top rung's budget;
-- (b) ``tpe+rungs``: TPE with rungs 1 epoch x 1,000 images, 2 x 1,500, 3 x 3,000 (eta 3;
-  batch 64: 15, 46 and 140 steps);
+- (b) ``tpe+rungs``: TPE with the proxy's rungs;
 - (c) ``random+rungs``: random sampling with the same rungs (the ASHA baseline).
 
 Quality is the hypervolume of the front a search reports (its claims' front; at the
@@ -19,14 +28,20 @@ highest rung reached for (b) and (c)), with every front architecture trained aga
 the top rung's budget with seeds 0, 1, 2 and scored by the 3-seed mean; reference point
 accuracy 0.5 and 1.1 x the largest FLOPs of any scored front. Fronts are taken at 50% and
 100% of the budget. Every training is real and cached on disk by (architecture,
-epochs, images, seed), so a rerun and the three searches share what they trained; the
-compute each search *would* have spent is counted whether or not the cache answered,
-and so are the training seconds (recorded when the training ran).
+epochs, images, seed, data; device and threads where they are not the CPU's 2), so a
+rerun and the three searches share what they trained; the compute each search *would*
+have spent is counted whether or not the cache answered, and so are the training
+seconds (recorded when the training ran).
 
-Also: Kendall tau between rung 0 and the top rung over 12 random architectures of the
-space (seed 0 at both), which bounds what promotion by rung 0 can do here; and with
-``--rank-only``, the same for cheaper trainings against 3- and 12-epoch ones (which rung
-could rank at all).
+``--jobs N`` runs the searches, then the scoring trainings, in N processes (spawned;
+each with the CPU's threads divided among them, or sharing the one GPU); each process
+reads the cache as it was at the start and sends back what it trained.
+
+Also the rank table: Kendall tau of cheaper trainings against the top rung over 12
+random architectures of the space (seed 0 at both), which bounds what promotion by a
+cheap rung can do, beside the ceiling: the top rung at seed 1 against seed 0, i.e.
+how well a training at the full budget ranks them itself. ``--rank-only`` prints only
+that table.
 """
 
 from __future__ import annotations
@@ -34,10 +49,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing as mp
+import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
@@ -50,9 +70,9 @@ import search.objective  # noqa: E402
 from models import Architecture  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
-from runners.latency_profile import kendall_tau  # noqa: E402
+from runners.latency_profile import chance_tau, kendall_tau  # noqa: E402
 from search.objective import Objective, run_trials  # noqa: E402
-from search.rungs import Rung, rung_data, rungs_of  # noqa: E402
+from search.rungs import Rung, rung_data  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402
 from spaces import load_space  # noqa: E402
@@ -61,8 +81,8 @@ from studies import hypervolume_2d, records, study_claims  # noqa: E402
 SPACE = """\
 name: {name}
 backbone: {{name: resnet_cifar, depth: 8, width: 8}}
-dataset: {{name: fashion-mnist, train_subset: 4000, val_fraction: 0.25}}
-budget: {{epochs: 3, batch_size: 64, lr: 0.1}}
+dataset: {{name: fashion-mnist, train_subset: {train_subset}, val_fraction: 0.25}}
+budget: {{epochs: {epochs:g}, batch_size: 64, lr: 0.1}}
 objectives: [accuracy, flops]
 latency: {{device: cpu, batch_size: 1, threads: 1, repeats: 4}}
 search: {{sampler: {sampler}, n_trials: 100000, seed: {seed}}}
@@ -84,17 +104,43 @@ confirm: false
     blocks: [all, last]
     conv: {{standard: {{}}, odconv: {{kernel_num: [1, 4]}}}}
 """
-RUNGS = """\
-fidelity:
-  rungs:
-    - {epochs: 1, train_subset: 1000}
-    - {epochs: 2, train_subset: 1500}
-    - {epochs: 3, train_subset: 3000}
-  eta: 3
-"""
-TOP = (3.0, 3000)  # the top rung: epochs, training images
 EVAL_SEEDS = (0, 1, 2)
-METHODS = {"tpe": ("tpe", ""), "tpe+rungs": ("tpe", RUNGS), "random+rungs": ("random", RUNGS)}
+METHODS = {"tpe": ("tpe", False), "tpe+rungs": ("tpe", True), "random+rungs": ("random", True)}
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """One scale of the benchmark: the proxy split, the top rung and the rungs below it."""
+
+    train_subset: int  # images of the proxy split: 3/4 training, 1/4 validation
+    top: tuple[float, int]  # the top rung: epochs, training images (all of the split's)
+    rungs: tuple[tuple[float, int], ...]  # the rungs below the top, cheapest first
+    eta: int
+    lows: tuple[tuple[float, int], ...]  # the rank table's cheaper trainings
+    longer: tuple[float, ...] = ()  # the rank table's longer trainings (epochs, all images)
+
+    def space(self, name: str, sampler: str, seed: int, rungs: bool) -> str:
+        fidelity = ""
+        if rungs:
+            rows = "".join(f"    - {{epochs: {e:g}, train_subset: {n}}}\n"
+                           for e, n in (*self.rungs, self.top))
+            fidelity = f"fidelity:\n  rungs:\n{rows}  eta: {self.eta}\n"
+        return SPACE.format(name=name, train_subset=self.train_subset, epochs=self.top[0],
+                            sampler=sampler, seed=seed, fidelity=fidelity)
+
+    @property
+    def top_images(self) -> float:
+        return self.top[0] * self.top[1]
+
+
+PROXIES = {
+    "small": Proxy(4000, (3, 3000), ((1, 1000), (2, 1500)), 3,
+                   lows=((1, 1000), (1, 3000), (2, 1500), (2, 3000)), longer=(12,)),
+    "large": Proxy(16000, (4, 12000), ((1, 6000),), 3,
+                   lows=((1, 1500), (1, 3000), (1, 6000), (2, 6000))),
+    # a check that the script runs end to end in seconds (bench/gpu.sh with QUICK=1): no benchmark
+    "tiny": Proxy(800, (1, 600), ((1, 200),), 3, lows=((1, 200),)),
+}
 
 
 def fingerprint(data) -> str:
@@ -105,42 +151,91 @@ def fingerprint(data) -> str:
 
 
 class CachedTrainer:
-    """``search.objective.train_seed`` with a disk cache; counts the compute a search spends."""
+    """``search.objective.train_seed`` with a disk cache; counts the compute a search spends.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``tag`` goes into every key (the device and thread count where they are not the CPU's
+    2 threads that the cached results on disk were made with: they change the numbers).
+    """
+
+    def __init__(self, path: Path, tag: str = "") -> None:
+        self.path, self.tag = path, tag
         self.cache: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
         self.real = search.objective.train_seed
+        self.new: dict[str, dict] = {}  # trained by this process, not yet on disk
         self.images = 0.0
         self.seconds = 0.0
         self.hits = self.misses = 0
+        self.trained = 0  # by the processes of ``in_parallel``, this one included
 
     def reset(self) -> None:
         self.images = self.seconds = 0.0
 
     def __call__(self, arch, space, data, *, seed, device, budget=None) -> dict:
         epochs, n = (budget or space.config.budget).epochs, len(data.train_y)
-        key = f"{arch.key()}|{epochs:g}|{n}|{seed}|{fingerprint(data)}"
+        key = f"{arch.key()}|{epochs:g}|{n}|{seed}|{fingerprint(data)}{self.tag}"
         if key in self.cache:
             self.hits += 1
         else:
             self.misses += 1
-            self.cache[key] = self.real(arch, space, data, seed=seed, device=device, budget=budget)
-            if self.misses % 10 == 0:
-                self.save()
+            self.cache[key] = self.new[key] = self.real(arch, space, data, seed=seed, device=device,
+                                                         budget=budget)
         self.images += epochs * n
         self.seconds += self.cache[key]["train_seconds"]
         return self.cache[key]
 
+    def merge(self, entries: dict[str, dict]) -> None:
+        self.cache.update(entries)
+        self.new.update(entries)
+
     def save(self) -> None:
+        if not self.new:
+            return
+        on_disk = json.loads(self.path.read_text()) if self.path.exists() else {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.cache))
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({**on_disk, **self.new}))
+        tmp.replace(self.path)
+        self.new = {}
 
 
-def space_file(tmp: Path, name: str, sampler: str, seed: int, fidelity: str) -> Path:
-    path = tmp / f"{name}.yaml"
-    path.write_text(SPACE.format(name=name, sampler=sampler, seed=seed, fidelity=fidelity))
-    return path
+class Worker:
+    """What one process needs: the proxy data, the base space and the cached trainer."""
+
+    def __init__(self, proxy: Proxy, cache: Path, device: str, threads: int, tmp: Path) -> None:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        torch.set_num_threads(threads)
+        self.proxy, self.device, self.tmp = proxy, torch.device(device), tmp
+        tag = "" if device == "cpu" and threads == 2 else f"|{device}:{threads}"
+        self.trainer = CachedTrainer(cache, tag)
+        search.objective.train_seed = self.trainer  # every training of a search goes through it
+        self.base = load_space(self.space_file("base", "tpe", 0, False), catalog=model_catalog())
+        self.data = load_proxy_data(**self.base.config.dataset.model_dump(), seed=0,
+                                    device=self.device, progress=False)
+
+    def space_file(self, name: str, sampler: str, seed: int, rungs: bool) -> Path:
+        path = self.tmp / f"{name}.yaml"
+        path.write_text(self.proxy.space(name, sampler, seed, rungs))
+        return path
+
+    def train(self, arch: Architecture, epochs: float, images: int, seed: int) -> dict:
+        """One training of ``arch`` for ``epochs`` on ``images`` of the training split (the
+        same stratified subset for every architecture and seed)."""
+        rung = Rung(0, self.base.config.budget.model_copy(update={"epochs": epochs}), images, (seed,))
+        return self.trainer(arch, self.base, rung_data(self.data, rung, seed=0), seed=seed,
+                            device=self.device, budget=rung.budget)
+
+
+_WORKER: Worker | None = None
+
+
+def _start(*args) -> None:
+    global _WORKER
+    _WORKER = Worker(*args)
+
+
+def _worker() -> Worker:
+    assert _WORKER is not None, "_start runs first, in every process"
+    return _WORKER
 
 
 class Budget:
@@ -165,39 +260,38 @@ def front_archs(study: optuna.Study) -> list[dict]:
              "rung": claims.rung} for c in claims.front]
 
 
-def run_search(method: str, seed: int, trainer: CachedTrainer, data, limit: float, tmp: Path) -> dict:
-    sampler, fidelity = METHODS[method]
+def run_search(job: tuple[str, int, float]) -> tuple[dict, dict[str, dict]]:
+    """One search (method, search seed, images to spend) in this process: its run record,
+    and what it trained that the cache did not have."""
+    method, seed, limit = job
+    w = _worker()
+    sampler, rungs = METHODS[method]
     name = f"{method.replace('+', '-')}-{seed}"
-    space = load_space(space_file(tmp, name, sampler, seed, fidelity), catalog=model_catalog())
-    study = open_study(space, storage=f"sqlite:///{tmp / name}.db", study_name=name,
+    space = load_space(w.space_file(name, sampler, seed, rungs), catalog=model_catalog())
+    study = open_study(space, storage=f"sqlite:///{w.tmp / name}.db", study_name=name,
                        sampler=make_sampler(space, seed=seed), baselines=False)
-    trainer.reset()
-    budget = Budget(trainer, limit)
+    w.trainer.reset()
+    budget = Budget(w.trainer, limit)
     start = time.perf_counter()
-    run_trials(study, Objective(space, data, device=torch.device("cpu")), stop=budget, timeout=None,
+    run_trials(study, Objective(space, w.data, device=w.device), stop=budget, timeout=None,
                shared=False)
     recs = [r for r in records(study) if r.is_original]
-    return {"method": method, "seed": seed, "images": trainer.images,
-            "train_seconds": trainer.seconds, "wall_seconds": time.perf_counter() - start,
-            "architectures": len({r.arch_key for r in recs}),
-            "per_rung": [sum(1 for r in recs if r.at_rung == k) for k in range(3)],
-            "fronts": {**budget.snapshots, "1": front_archs(study)}}
+    run = {"method": method, "seed": seed, "images": w.trainer.images,
+           "train_seconds": w.trainer.seconds, "wall_seconds": time.perf_counter() - start,
+           "architectures": len({r.arch_key for r in recs}),
+           "per_rung": [sum(1 for r in recs if r.at_rung == k) for k in range(len(w.proxy.rungs) + 1)],
+           "fronts": {**budget.snapshots, "1": front_archs(study)}}
+    new, w.trainer.new = w.trainer.new, {}
+    return run, new
 
 
-def score(archs: list[dict], trainer: CachedTrainer, space, data_top) -> list[tuple[float, float]]:
-    """(3-seed mean accuracy at the top rung's budget, FLOPs) of each front architecture."""
-    out = []
-    for a in archs:
-        arch = Architecture.from_dict(a["arch"])
-        accs = [trainer(arch, space, data_top, seed=s, device=torch.device("cpu"),
-                        budget=space.config.budget)["accuracy"] for s in EVAL_SEEDS]
-        out.append((statistics.fmean(accs), float(a["flops"])))
-    return out
-
-
-def hypervolume(points: list[tuple[float, float]], flops_ref: float) -> float:
-    # maximise accuracy, minimise FLOPs: as minimisation of (-accuracy, FLOPs / 1e6)
-    return hypervolume_2d([(-acc, f / 1e6) for acc, f in points], (-0.5, flops_ref / 1e6))
+def train_one(job: tuple[dict, float, int, int]) -> dict[str, dict]:
+    """One training (architecture as a dict, epochs, images, seed) in this process."""
+    arch, epochs, images, seed = job
+    w = _worker()
+    w.train(Architecture.from_dict(arch), epochs, images, seed)
+    new, w.trainer.new = w.trainer.new, {}
+    return new
 
 
 def _tau_architectures(space, n: int) -> list[Architecture]:
@@ -211,119 +305,170 @@ def _tau_architectures(space, n: int) -> list[Architecture]:
     return list(archs.values())
 
 
-def _accuracy(trainer: CachedTrainer, space, data, arch: Architecture, epochs: float,
-              images: int) -> float:
-    """One training (seed 0) of ``arch`` for ``epochs`` on ``images`` of the training split."""
-    rung = Rung(0, space.config.budget.model_copy(update={"epochs": epochs}), images, (0,))
-    return trainer(arch, space, rung_data(data, rung, seed=0), seed=0, device=torch.device("cpu"),
-                   budget=rung.budget)["accuracy"]
+def rank_trainings(proxy: Proxy) -> list[tuple[float, int, int]]:
+    """(epochs, images, seed) of every training the rank table reads, per architecture."""
+    epochs, images = proxy.top
+    return [(epochs, images, 0), (epochs, images, 1), *((e, n, 0) for e, n in proxy.lows),
+            *((e, images, 0) for e in proxy.longer)]
 
 
-def rank_agreement(trainer: CachedTrainer, tmp: Path, data, n: int = 12) -> dict:
-    """Accuracy at rung 0 and at the top rung (seed 0) of ``n`` random architectures."""
-    space = load_space(space_file(tmp, "tau", "random", 0, RUNGS), catalog=model_catalog())
-    rungs = rungs_of(space)
-    assert rungs is not None
-    archs = _tau_architectures(space, n)
-    low = [_accuracy(trainer, space, data, a, rungs[0].budget.epochs, rungs[0].train_images or 3000)
-           for a in archs]
-    top = [_accuracy(trainer, space, data, a, *TOP) for a in archs]
-    return {"architectures": n, "kendall_tau_rung0_vs_top": kendall_tau(low, top),
-            "rung0": low, "top": top}
+def rank_table(w: Worker, archs: list[Architecture]) -> tuple[str, dict]:
+    """Kendall tau of cheaper trainings (``lows``; seed 0) against the top rung (seed 0), with
+    the ceiling (the top rung at seed 1), and against longer trainings where the proxy has
+    them, over ``archs``. Returns the table and the numbers behind it."""
+    proxy, acc = w.proxy, {}
 
+    def accuracies(epochs: float, images: int, seed: int = 0) -> list[float]:
+        return acc.setdefault((epochs, images, seed), [w.train(a, epochs, images, seed)["accuracy"]
+                                                       for a in archs])
 
-LOWS = ((1, 1000), (1, 3000), (2, 1500), (2, 3000), (3, 3000))
-
-
-def rank_table(trainer: CachedTrainer, tmp: Path, data, *, tops: tuple[float, ...] = (3, 12),
-               n: int = 12) -> str:
-    """Kendall tau of cheaper trainings (``LOWS``) against longer ones (``tops`` epochs on all
-    3,000 images) over the rank-agreement sample: which rung could rank here."""
-    space = load_space(space_file(tmp, "tau", "random", 0, RUNGS), catalog=model_catalog())
-    archs = _tau_architectures(space, n)
-    lines = ["| cheap training (seed 0) | SGD steps | against | cost | Kendall tau |",
+    lines = ["| cheaper training (seed 0) | SGD steps | against (seed 0) | cost | Kendall tau |",
              "|---|---|---|---|---|"]
-    for top_epochs in tops:
-        top = [_accuracy(trainer, space, data, a, top_epochs, 3000) for a in archs]
-        lines.append(f"| (top: {top_epochs:g} epochs x 3,000, accuracies "
+    top_n = proxy.top[1]
+    taus: dict[str, float] = {}
+    for top_epochs in (proxy.top[0], *proxy.longer):
+        top = accuracies(top_epochs, top_n)
+        lines.append(f"| (top: {top_epochs:g} epochs x {top_n:,}, accuracies "
                      f"{min(top):.3f}-{max(top):.3f}) | | | | |")
-        for epochs, images in LOWS:
-            if epochs >= top_epochs:
-                continue
-            low = [_accuracy(trainer, space, data, a, epochs, images) for a in archs]
+        rows = [(e, n, 0) for e, n in (*proxy.lows, proxy.top) if e * n < top_epochs * top_n]
+        if top_epochs == proxy.top[0]:
+            rows.append((top_epochs, top_n, 1))
+        for epochs, images, seed in rows:
+            low = accuracies(epochs, images, seed)
             steps = int(epochs * (images // 64))
-            lines.append(f"| {epochs} epoch(s) x {images:,} images | {steps} | {top_epochs:g} epochs | "
-                         f"{epochs * images / (top_epochs * 3000):.2f} | {kendall_tau(low, top):.2f} |")
-    return "\n".join(lines)
+            what = ("**the same training, seed 1 (ceiling)**" if seed else
+                    f"{epochs:g} epoch(s) x {images:,} images")
+            tau = kendall_tau(low, top)
+            taus[f"{epochs:g}x{images}s{seed} vs {top_epochs:g}x{top_n}"] = tau
+            lines.append(f"| {what} | {steps} | {top_epochs:g} epochs | "
+                         f"{epochs * images / (top_epochs * top_n):.2f} | {tau:.2f} |")
+    limit = chance_tau(len(archs))
+    lines.append(f"\nChance alone: a random order of {len(archs)} architectures reaches |tau| {limit:.2f} "
+                 "with probability 5%; a smaller tau is within chance.")
+    return "\n".join(lines), {"kendall_tau": taus, "architectures": len(archs), "chance_tau": limit,
+                              "accuracy": {f"{e:g}x{n}s{s}": v for (e, n, s), v in acc.items()}}
+
+
+def hypervolume(points: list[tuple[float, float]], flops_ref: float) -> float:
+    # maximise accuracy, minimise FLOPs: as minimisation of (-accuracy, FLOPs / 1e6)
+    return hypervolume_2d([(-acc, f / 1e6) for acc, f in points], (-0.5, flops_ref / 1e6))
+
+
+def score(w: Worker, archs: list[dict]) -> list[tuple[float, float]]:
+    """(3-seed mean accuracy at the top rung's budget, FLOPs) of each front architecture."""
+    return [(statistics.fmean(w.train(Architecture.from_dict(a["arch"]), *w.proxy.top, s)["accuracy"]
+                              for s in EVAL_SEEDS), float(a["flops"])) for a in archs]
+
+
+def in_parallel(fn: Callable, jobs: list, pool: ProcessPoolExecutor | None, w: Worker) -> list:
+    """``fn`` over ``jobs`` (in ``pool``'s processes, or here); every result's trainings go
+    into this process's cache, and onto disk."""
+    out = []
+    for res in (pool.map(fn, jobs) if pool is not None else map(fn, jobs)):
+        new = res[1] if isinstance(res, tuple) else res
+        w.trainer.trained += len(new)
+        w.trainer.merge(new)
+        w.trainer.save()
+        out.append(res[0] if isinstance(res, tuple) else None)
+    return out
+
+
+def missing(w: Worker, trainings: Iterable[tuple[dict, float, int, int]]) -> list:
+    """The trainings the cache does not answer yet (each once)."""
+    todo: dict[str, tuple] = {}
+    for arch, epochs, images, seed in trainings:
+        key = f"{Architecture.from_dict(arch).key()}|{epochs:g}|{images}|{seed}"
+        todo.setdefault(key, (arch, epochs, images, seed))
+    return [job for job in todo.values() if not _cached(w, *job)]
+
+
+def _cached(w: Worker, arch: dict, epochs: float, images: int, seed: int) -> bool:
+    rung = Rung(0, w.base.config.budget, images, (seed,))
+    data = rung_data(w.data, rung, seed=0)
+    key = (f"{Architecture.from_dict(arch).key()}|{epochs:g}|{len(data.train_y)}|{seed}|"
+           f"{fingerprint(data)}{w.trainer.tag}")
+    return key in w.trainer.cache
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--proxy", choices=sorted(PROXIES), default="small")
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--budget", type=float, default=12.0, help="in top-rung trainings")
-    p.add_argument("--methods", nargs="+", default=list(METHODS))
+    p.add_argument("--budget", type=float, default=10.0, help="in top-rung trainings")
+    p.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    p.add_argument("--jobs", type=int, default=1, help="processes (searches, then trainings)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--cache", type=Path, default=ROOT / "bench/results/multifidelity_cache.json")
     p.add_argument("--rank-only", action="store_true",
-                   help="only the rank agreement of cheaper trainings with 3- and 12-epoch ones")
+                   help="only the rank agreement of cheaper trainings with the top rung")
     a = p.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    torch.set_num_threads(2)
-    trainer = CachedTrainer(a.cache)
-    search.objective.train_seed = trainer  # every training of the searches goes through the cache
-    limit = a.budget * TOP[0] * TOP[1]
-    if a.rank_only:
-        with tempfile.TemporaryDirectory() as tmp_s:
-            base = load_space(space_file(Path(tmp_s), "base", "tpe", 0, ""), catalog=model_catalog())
-            data = load_proxy_data(**base.config.dataset.model_dump(), seed=0, progress=False)
-            try:
-                print(rank_table(trainer, Path(tmp_s), data))
-            finally:
-                trainer.save()
-        return 0
-    runs = []
+    if a.jobs < 1 or a.seeds < 1 or a.budget <= 0:
+        p.error("--jobs and --seeds must be at least 1 and --budget above 0")
+    proxy = PROXIES[a.proxy]
+    threads = max(1, (os.cpu_count() or 2) // a.jobs) if a.device == "cpu" else 1
+    if a.device == "cpu" and a.jobs == 1:
+        threads = 2  # the thread count the cache on disk was made with (it changes the numbers)
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        base = load_space(space_file(tmp, "base", "tpe", 0, ""), catalog=model_catalog())
-        data = load_proxy_data(**base.config.dataset.model_dump(), seed=0, progress=False)
+        args = (proxy, a.cache, a.device, threads, tmp)
+        _start(*args)
+        w = _worker()
+        pool = (ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn"), initializer=_start,
+                                    initargs=args) if a.jobs > 1 else None)
         try:
-            for seed in range(a.seeds):
-                for method in a.methods:
-                    run = run_search(method, seed, trainer, data, limit, tmp)
-                    runs.append(run)
-                    print(f"{method:13s} seed {seed}: {run['architectures']} architectures "
-                          f"(per rung {run['per_rung']}), {run['images']:,.0f} images, "
-                          f"{run['train_seconds']:.0f} s of training", flush=True)
-            for run in runs:  # score every snapshot's front at the top rung, 3 seeds
-                run["scored"] = {f: score(archs, trainer, base, data) for f, archs in run["fronts"].items()}
-            tau = rank_agreement(trainer, tmp, data)
+            archs = _tau_architectures(w.base, 12)
+            rank_jobs = [(x.to_dict(), e, n, s) for x in archs for e, n, s in rank_trainings(proxy)]
+            in_parallel(train_one, missing(w, rank_jobs), pool, w)
+            table_text, rank = rank_table(w, archs)
+            if a.rank_only:
+                print(table_text)
+                if a.json:
+                    a.json.parent.mkdir(parents=True, exist_ok=True)
+                    a.json.write_text(json.dumps({"proxy": a.proxy, "device": a.device,
+                                                  "rank_agreement": rank}, indent=1))
+                return 0
+            jobs = [(m, seed, a.budget * proxy.top_images) for seed in range(a.seeds) for m in a.methods]
+            runs = in_parallel(run_search, jobs, pool, w)
+            for run in runs:
+                print(f"{run['method']:13s} seed {run['seed']}: {run['architectures']} architectures "
+                      f"(per rung {run['per_rung']}), {run['images']:,.0f} images, "
+                      f"{run['train_seconds']:.0f} s of training", flush=True)
+            scoring = [(f["arch"], *proxy.top, s) for run in runs for front in run["fronts"].values()
+                       for f in front for s in EVAL_SEEDS]
+            in_parallel(train_one, missing(w, scoring), pool, w)
+            for run in runs:  # every snapshot's front at the top rung, 3 seeds (all cached now)
+                run["scored"] = {f: score(w, archs_) for f, archs_ in run["fronts"].items()}
         finally:
-            trainer.save()
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+            w.trainer.save()
     flops_ref = 1.1 * max(f for run in runs for pts in run["scored"].values() for _, f in pts)
     for run in runs:
         run["hypervolume"] = {f: hypervolume(pts, flops_ref) for f, pts in run["scored"].items()}
-    print(table(runs, a.methods))
-    print(f"rank agreement over {tau['architectures']} random architectures: Kendall tau "
-          f"{tau['kendall_tau_rung0_vs_top']:.2f} between rung 0 and the top rung")
-    print(f"trainings: {trainer.misses} run, {trainer.hits} answered by the cache")
+    print(table(runs, a.methods, len(proxy.rungs) + 1))
+    print(table_text)
+    print(f"trainings run now: {w.trainer.trained} (the rest answered by {a.cache})")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({"runs": runs, "rank_agreement": tau, "flops_ref": flops_ref,
-                                      "budget_images": limit}, indent=1))
+        a.json.write_text(json.dumps({"proxy": a.proxy, "device": a.device, "jobs": a.jobs,
+                                      "runs": runs, "rank_agreement": rank, "flops_ref": flops_ref,
+                                      "budget_images": a.budget * proxy.top_images}, indent=1))
     return 0
 
 
-def table(runs: list[dict], methods: list[str]) -> str:
+def table(runs: list[dict], methods: list[str], n_rungs: int) -> str:
     lines = ["| search | hypervolume at 50% / 100% of the compute (mean ± sd over seeds) | "
-             "architectures trained (per rung) | training s |", "|---|---|---|---|"]
+             "architectures trained (per rung) | training s | wall s |", "|---|---|---|---|---|"]
     for m in methods:
         rs = [r for r in runs if r["method"] == m]
         hv = {f: [r["hypervolume"][f] for r in rs if f in r["hypervolume"]] for f in ("0.5", "1")}
         cells = " / ".join(f"{statistics.fmean(v):.3f} ± {statistics.stdev(v) if len(v) > 1 else 0:.3f}"
                            for v in hv.values() if v)
-        per_rung = [round(statistics.fmean(r["per_rung"][k] for r in rs), 1) for k in range(3)]
+        per_rung = [round(statistics.fmean(r["per_rung"][k] for r in rs), 1) for k in range(n_rungs)]
         lines.append(f"| {m} | {cells} | {statistics.fmean(r['architectures'] for r in rs):.1f} "
-                     f"{per_rung} | {statistics.fmean(r['train_seconds'] for r in rs):.0f} |")
+                     f"{per_rung} | {statistics.fmean(r['train_seconds'] for r in rs):.0f} | "
+                     f"{statistics.fmean(r['wall_seconds'] for r in rs):.0f} |")
     return "\n".join(lines)
 
 
