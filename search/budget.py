@@ -7,7 +7,8 @@ reports. The rule, applied after every search trial:
   reports, covers one more trial (the median duration of the trials so far)
   *and* the confirmation of the front as it stands now (its architectures and
   the reference, times the seeds each still needs, times the median duration
-  of one training);
+  of one training; with rungs, of one training at the top rung, where
+  confirmation trains);
 - confirmation then trains, reference first, seed by seed, while the time left
   covers one more training.
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import optuna
@@ -48,19 +50,29 @@ class TimeBudget:
         return self.remaining() - REPORTS_RESERVE_S >= seconds
 
 
-def _trained(study: optuna.Study) -> list[tuple[float, int]]:
-    """(wall seconds, trainings) of every trial that trained an architecture."""
-    return [(r.duration_s, r.seeds) for r in records(study, states=(TrialState.COMPLETE,))
+def _trained(study: optuna.Study) -> list[tuple[float, int, int]]:
+    """(wall seconds, trainings, rung) of every trial that trained an architecture."""
+    return [(r.duration_s, r.seeds, r.at_rung) for r in records(study, states=(TrialState.COMPLETE,))
             if r.is_trained and r.duration_s is not None]
 
 
 def seconds_per_trial(study: optuna.Study) -> float | None:
     """Median wall seconds of a search trial that trained; None before any."""
     runs = _trained(study)
-    return statistics.median(s for s, _ in runs) if runs else None
+    return statistics.median(s for s, _, _ in runs) if runs else None
 
 
-def seconds_per_training(study: optuna.Study) -> float | None:
-    """Median wall seconds of one proxy training (a trial's duration over its seeds); None before any."""
+def seconds_per_training(study: optuna.Study, *,
+                         top_ratio: Mapping[int, float] | None = None) -> float | None:
+    """Median wall seconds of one proxy training (a trial's duration over its seeds); None before any.
+
+    With ``top_ratio`` (a multi-fidelity study: rung -> the cost of one training at the top
+    rung over one at that rung, ``search.rungs.top_cost_ratio``), of one training at the top
+    rung, which is what confirmation trains: the median at the highest rung that has trained,
+    times its ratio. (Over all rungs the many cheap rung-0 trainings would set the median.)
+    """
     runs = _trained(study)
-    return statistics.median(s / n for s, n in runs) if runs else None
+    if runs and top_ratio is not None:
+        highest = max(k for _, _, k in runs)
+        return statistics.median(s / n for s, n, k in runs if k == highest) * top_ratio[highest]
+    return statistics.median(s / n for s, n, _ in runs) if runs else None

@@ -30,7 +30,7 @@ from models import Architecture
 from runners.data import ProxyData
 from search.budget import TimeBudget, seconds_per_training, seconds_per_trial
 from search.objective import train_seed
-from search.rungs import rung_data, rungs_of
+from search.rungs import rung_data, rungs_of, top_cost_ratio
 from spaces import SearchSpace
 from studies import (
     Claim,
@@ -88,7 +88,7 @@ def confirmation_jobs(study: optuna.Study, space: SearchSpace) -> list[ConfirmJo
 
 def confirmation_reserve(study: optuna.Study, space: SearchSpace) -> float:
     """Seconds the confirmation of the current front would take (0 before any trial)."""
-    per = seconds_per_training(study)
+    per = seconds_per_training(study, top_ratio=top_cost_ratio(space))
     return 0.0 if per is None else per * len(confirmation_jobs(study, space))
 
 
@@ -124,7 +124,7 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
             "run the same command again, with more trials or time, to get there")
         return 0, 0
     train_data = data if top is None else rung_data(data, top, seed=space.config.search.seed)
-    per = seconds_per_training(study) or 0.0
+    per = seconds_per_training(study, top_ratio=top_cost_ratio(space)) or 0.0
     log(f"confirming {len({j.trial.number for j in jobs})} architectures: {len(jobs)} trainings "
         f"(seeds {', '.join(str(s) for s in sorted({j.seed for j in jobs}))}), ~{per * len(jobs):.0f} s")
     done = 0

@@ -70,6 +70,19 @@ def rungs_of(space: SearchSpace) -> list[Rung] | None:
             for i, r in enumerate(cfg.fidelity.rungs)]
 
 
+def top_cost_ratio(space: SearchSpace) -> dict[int, float] | None:
+    """Rung -> the images one training at the top rung trains over one at that rung (epochs x
+    training images; seeds apart): how much longer a top-rung training takes. None for a
+    single-fidelity space."""
+    rungs = rungs_of(space)
+    if rungs is None:
+        return None
+    every = (space.config.dataset.split_sizes()[0] if any(r.train_images is None for r in rungs)
+             else 0)  # "all images" is the proxy split's training part
+    cost = [r.budget.epochs * (r.train_images or every) for r in rungs]
+    return {r.index: cost[-1] / c if c > 0 else 1.0 for r, c in zip(rungs, cost, strict=True)}
+
+
 _SUBSETS: dict[tuple[int, int, int], ProxyData] = {}
 
 

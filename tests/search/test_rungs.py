@@ -3,6 +3,7 @@ promotion shared through the storage, resuming after a crash mid-rung, and bad f
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import optuna
@@ -15,8 +16,9 @@ import search.objective
 from reports._rungs import RungPair
 from runners.catalog import model_catalog
 from runners.latency_profile import kendall_tau
+from search.budget import seconds_per_training
 from search.run import main
-from search.rungs import next_promotion, rungs_of
+from search.rungs import next_promotion, rungs_of, top_cost_ratio
 from spaces import load_space
 from studies import (
     TrialRecord,
@@ -228,6 +230,32 @@ def test_every_sampler_searches_with_rungs(tiny_space, fashion_dir, fake, tmp_pa
     assert main(["--space", str(path), "--quiet"]) == 0
     recs = [r for r in records(_study(tmp_path, sampler)) if r.is_original]
     assert {r.rung or 0 for r in recs} == {0, 1, 2}
+
+
+def test_confirmation_reserve_is_priced_at_the_top_rung(tiny_space) -> None:
+    """Many cheap rung-0 trainings must not set the price of confirming at the top rung."""
+    space = load_space(_space(tiny_space, "price", 4), catalog=model_catalog())
+    ratio = top_cost_ratio(space)  # rungs 1 x 100, 2 x 100, 2 x 300 images (2 seeds)
+    assert ratio == {0: 6.0, 1: 3.0, 2: 1.0}
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    start = datetime.datetime(2026, 1, 1)
+
+    def add(rung: int, seconds: float, seeds: int) -> None:
+        t = optuna.trial.create_trial(values=[0.5, 1.0], user_attrs={
+            "rung": rung, "arch_key": f"a{len(study.trials)}", "accuracy": 0.5,
+            "accuracy_seeds": {str(s): 0.5 for s in range(seeds)}})
+        t.datetime_start, t.datetime_complete = start, start + datetime.timedelta(seconds=seconds)
+        study.add_trial(t)
+
+    for _ in range(9):
+        add(0, 1.0, 1)
+    assert seconds_per_training(study) == 1.0
+    assert seconds_per_training(study, top_ratio=ratio) == 6.0  # scaled from rung 0
+    add(1, 3.5, 1)
+    assert seconds_per_training(study, top_ratio=ratio) == 10.5  # the highest rung trained, scaled
+    add(2, 16.0, 2)
+    assert seconds_per_training(study, top_ratio=ratio) == 8.0  # measured at the top: 16 s / 2 seeds
+    assert top_cost_ratio(load_space(tiny_space("single"), catalog=model_catalog())) is None
 
 
 def test_promotions_after_n_trials_still_keep_the_time_budget(monkeypatch) -> None:
