@@ -142,6 +142,11 @@ def check_metrics(cfg: SpaceConfig, problems: list[str]) -> None:
     if "peak_memory" in used and cfg.latency.device != "cuda":
         problems.append("peak_memory: measured on CUDA only; set latency.device: cuda or drop it "
                         f"from objectives/constraints; got latency.device: {cfg.latency.device}")
+    if "latency_flops" in used and cfg.latency.input_size in (None, cfg.dataset.input_size):
+        problems.append("latency_flops: the FLOPs at latency.input_size, a deployment resolution "
+                        f"other than the training's {cfg.dataset.input_size} px; set "
+                        "latency.input_size or use flops; got latency.input_size: "
+                        f"{cfg.latency.input_size}")
     if cfg.latency.backend == "onnxruntime" and cfg.latency.device != "cpu":
         problems.append("latency.backend: onnxruntime is timed on the CPU; set latency.device: cpu; "
                         f"got {cfg.latency.device}")

@@ -33,6 +33,7 @@ METRICS: dict[str, str] = {
     "latency_ratio": "minimize",
     "params": "minimize",
     "flops": "minimize",
+    "latency_flops": "minimize",  # FLOPs at latency.input_size, the deployment resolution
     "peak_memory": "minimize",
 }
 Sampler = Literal["tpe", "nsga2", "random", "grid", "gp"]

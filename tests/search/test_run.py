@@ -212,6 +212,28 @@ def test_latency_ratio_objective(tiny_space, fashion_dir, tmp_path, monkeypatch)
     assert "batch 1 at 56 px on cpu" in html
 
 
+def test_flops_at_the_deployment_size_as_objective_and_constraint(tiny_space, fashion_dir, tmp_path,
+                                                                 monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    limit = 10**9
+    space = tiny_space("dflops", n_trials=3, extra=f"constraints: {{latency_flops: {{max: {limit}}}}}\n")
+    text = space.read_text().replace("objectives: [accuracy, latency_ms]",
+                                     "objectives: [accuracy, latency_flops]")
+    space.write_text(text)
+    assert main(["--space", str(space), "--dry-run"]) == 2  # no deployment size: refused, named
+    err = capsys.readouterr().err
+    assert "latency_flops: the FLOPs at latency.input_size" in err and "got latency.input_size: None" in err
+    space.write_text(text.replace("latency: {device: cpu,", "latency: {input_size: 56, device: cpu,"))
+    assert main(["--space", str(space), "--quiet"]) == 0
+    study = optuna.load_study(study_name="dflops", storage=f"sqlite:///{tmp_path / 'runs/dflops/study.db'}")
+    recs = [TrialRecord.of(t) for t in study.trials]
+    assert len(recs) == 3 and study.directions[1] == optuna.study.StudyDirection.MINIMIZE
+    for t, r in zip(study.trials, recs, strict=True):
+        assert r.latency_flops is not None and r.latency_flops > 3.5 * r.flops  # at 56 px, not 28
+        assert t.values[1] == r.latency_flops
+        assert r.constraint_violations["latency_flops_max"] == r.latency_flops - limit
+
+
 def test_onnxruntime_latency_backend(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
