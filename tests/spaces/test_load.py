@@ -85,7 +85,7 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_unknown_objective_metric_lists_metrics(tmp_path: Path) -> None:
-    with pytest.raises(SpaceError, match=r"objectives\[1\]: unknown metric 'speed'; allowed: accuracy, latency_ms, latency_ratio, params, flops, peak_memory"):
+    with pytest.raises(SpaceError, match=r"objectives\[1\]: unknown metric 'speed'; allowed: accuracy, latency_ms, latency_ratio, params, flops, latency_flops, peak_memory"):
         load_space(write(tmp_path, "objectives: [accuracy, speed]\n" + GOOD), catalog=CATALOG)
 
 
