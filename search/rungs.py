@@ -33,6 +33,7 @@ study, and a promotion whose trial failed is enqueued again.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -41,7 +42,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from runners.data import ProxyData, stratified_split
-from spaces import BudgetConfig, SearchSpace
+from spaces import BudgetConfig, DatasetConfig, SearchSpace
 from studies import TrialRecord, promotion_order, records, study_directions, trial_attrs
 
 
@@ -77,10 +78,17 @@ def top_cost_ratio(space: SearchSpace) -> dict[int, float] | None:
     rungs = rungs_of(space)
     if rungs is None:
         return None
-    every = (space.config.dataset.split_sizes()[0] if any(r.train_images is None for r in rungs)
+    every = (_split_train_images(space.config.dataset) if any(r.train_images is None for r in rungs)
              else 0)  # "all images" is the proxy split's training part
     cost = [r.budget.epochs * (r.train_images or every) for r in rungs]
     return {r.index: cost[-1] / c if c > 0 else 1.0 for r, c in zip(rungs, cost, strict=True)}
+
+
+@functools.cache
+def _split_train_images(dataset: DatasetConfig) -> int:
+    """The proxy split's training images: a folder is counted once, not after every trial (the
+    time budget asks for ``top_cost_ratio`` after each one)."""
+    return dataset.split_sizes()[0]
 
 
 _SUBSETS: dict[tuple[int, int, int], ProxyData] = {}
