@@ -8,10 +8,9 @@ from typing import NamedTuple
 import optuna
 import plotly.graph_objects as go
 
+from reports._layout import LAYOUT
 from runners.latency_profile import prediction_errors
 from studies import records
-
-_LAYOUT = dict(template="plotly_white", margin=dict(t=60, l=60, r=20, b=50))  # as the dashboard's
 
 
 class PredictionData(NamedTuple):
@@ -51,5 +50,5 @@ def prediction_figure(data: PredictionData) -> go.Figure:
         title=(f"Latency profile: predicted vs measured ratio to the plain backbone ({e['architectures']} "
                f"trials; median error {e['median_ape_pct']:.1f}%, largest {e['max_ape_pct']:.1f}%, "
                f"Kendall tau {e['kendall_tau']:.2f})"),
-        xaxis_title="predicted from the profile", yaxis_title="measured here", height=420, **_LAYOUT)
+        xaxis_title="predicted from the profile", yaxis_title="measured here", height=420, **LAYOUT)
     return fig

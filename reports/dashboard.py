@@ -29,6 +29,7 @@ from plotly.subplots import make_subplots
 from pydantic import ValidationError
 
 from reports._fidelity import fidelity_data, fidelity_figure
+from reports._layout import LAYOUT
 from reports._prediction import prediction_data, prediction_figure
 from reports._rungs import rung_data, rung_figure
 from reports.figure_data import (
@@ -53,7 +54,6 @@ _STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
           "infeasible": ("#7f7f7f", "x")}
 _STATE_COLOURS = {"complete": "#2ca02c", "duplicate": "#17becf", "infeasible": "#7f7f7f",
                   "fail": "#d62728", "running": "#ff7f0e", "pruned": "#bcbd22", "waiting": "#c7c7c7"}
-_LAYOUT = dict(template="plotly_white", margin=dict(t=60, l=60, r=20, b=50))
 
 
 def _x(p, cost: str) -> float:
@@ -109,7 +109,7 @@ def front_figure(data: FrontData, cost: str = "latency_ms") -> go.Figure:
     fig.update_layout(title=f"Validation accuracy against {cost} (Pareto front outlined; bars: "
                             "interval of the mean over seeds)",
                       xaxis_title=_axis_title(data, cost), yaxis_title="validation accuracy",
-                      height=520, **_LAYOUT)
+                      height=520, **LAYOUT)
     return fig
 
 
@@ -119,7 +119,7 @@ def hypervolume_figure(data: HypervolumeData) -> go.Figure:
     fig.update_layout(
         title=(f"Hypervolume of (accuracy, {data.cost}) over trials; reference point: accuracy "
                f"{data.reference[0]:g}, {data.cost} {data.reference[1]:.4g}"),
-        xaxis_title="trial", yaxis_title="hypervolume", height=360, **_LAYOUT)
+        xaxis_title="trial", yaxis_title="hypervolume", height=360, **LAYOUT)
     return fig
 
 
@@ -138,7 +138,7 @@ def stage_figure(data: StageData) -> go.Figure:
             fig.add_trace(go.Box(x=xs, y=ys, name=a, legendgroup=a, showlegend=col == 1,
                                  marker_color=palette[i % len(palette)], boxpoints="all",
                                  jitter=0.4, pointpos=0), row=1, col=col)
-    fig.update_layout(boxmode="group", title="What each stage wants", height=440, **_LAYOUT)
+    fig.update_layout(boxmode="group", title="What each stage wants", height=440, **LAYOUT)
     return fig
 
 
@@ -149,7 +149,7 @@ def importance_figure(data: list[Importance]) -> go.Figure:
         fig.add_trace(go.Bar(x=[v for _, v in top], y=[k for k, _ in top], orientation="h",
                              showlegend=False), row=1, col=col)
     fig.update_layout(title="Hyper-parameter importance per objective (PED-ANOVA)",
-                      height=440, **_LAYOUT)
+                      height=440, **LAYOUT)
     return fig
 
 
@@ -167,7 +167,7 @@ def cost_figure(data: FrontData) -> go.Figure:
                 hovertext=[p.hover for p in group], hoverinfo="text"), row=1, col=col)
     fig.update_yaxes(title_text=f"latency ({', '.join(filter(None, ('ms', data.latency_setting)))})")
     fig.update_layout(title="Cost relations, coloured by the attention types used", height=420,
-                      **_LAYOUT)
+                      **LAYOUT)
     return fig
 
 
@@ -182,7 +182,7 @@ def timeline_figure(rows: list[TimelineRow]) -> go.Figure:
             hovertext=[f"trial {r.number}: {state}, {r.seconds:.1f} s" for r in group],
             hoverinfo="text"))
     fig.update_layout(title="Trial timeline", xaxis=dict(type="date"), yaxis_title="trial",
-                      barmode="overlay", height=max(300, 14 * len(rows) + 120), **_LAYOUT)
+                      barmode="overlay", height=max(300, 14 * len(rows) + 120), **LAYOUT)
     return fig
 
 
