@@ -35,7 +35,8 @@ seconds (recorded when the training ran).
 
 ``--jobs N`` runs the searches, then the scoring trainings, in N processes (spawned;
 each with the CPU's threads divided among them, or sharing the one GPU); each process
-reads the cache as it was at the start and sends back what it trained.
+reads the cache as it was at the start and sends back what it trained
+(``bench/_multifidelity_setup.py``: the space, the proxies and the cached trainings).
 
 Also the rank table: Kendall tau of cheaper trainings against the top rung over 12
 random architectures of the space (seed 0 at both), which bounds what promotion by a
@@ -47,7 +48,6 @@ that table.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -55,187 +55,37 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import optuna
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import search.objective  # noqa: E402
+from _multifidelity_setup import (  # noqa: E402  (beside this script)
+    PROXIES,
+    CachedTrainer,
+    Proxy,
+    Worker,
+    in_parallel,
+    missing,
+    start,
+    train_one,
+    worker,
+)
+
 from models import Architecture  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
-from runners.data import load_proxy_data  # noqa: E402
 from runners.latency_profile import chance_tau, kendall_tau  # noqa: E402
 from search.objective import Objective, run_trials  # noqa: E402
-from search.rungs import Rung, rung_data  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402
 from spaces import load_space  # noqa: E402
 from studies import hypervolume_2d, records, study_claims  # noqa: E402
 
-SPACE = """\
-name: {name}
-backbone: {{name: resnet_cifar, depth: 8, width: 8}}
-dataset: {{name: fashion-mnist, train_subset: {train_subset}, val_fraction: 0.25}}
-budget: {{epochs: {epochs:g}, batch_size: 64, lr: 0.1}}
-objectives: [accuracy, flops]
-latency: {{device: cpu, batch_size: 1, threads: 1, repeats: 4}}
-search: {{sampler: {sampler}, n_trials: 100000, seed: {seed}}}
-confirm: false
-{fidelity}stages:
-  all:
-    attention:
-      none: {{}}
-      se: {{reduction: [4, 16]}}
-      eca: {{kernel_size: [auto, 5]}}
-      gc: {{ratio: [0.0625, 0.25], fusion: [add, mul]}}
-      ca: {{reduction: [8, 32]}}
-      cbam: {{reduction: 16, kernel_size: [3, 7]}}
-      simam: {{}}
-      triplet: {{kernel_size: [3, 7]}}
-      ese: {{}}
-      ge: {{extent: [global, 2]}}
-    position: [pre_add, post_add]
-    blocks: [all, last]
-    conv: {{standard: {{}}, odconv: {{kernel_num: [1, 4]}}}}
-"""
 EVAL_SEEDS = (0, 1, 2)
 METHODS = {"tpe": ("tpe", False), "tpe+rungs": ("tpe", True), "random+rungs": ("random", True)}
-
-
-@dataclass(frozen=True)
-class Proxy:
-    """One scale of the benchmark: the proxy split, the top rung and the rungs below it."""
-
-    train_subset: int  # images of the proxy split: 3/4 training, 1/4 validation
-    top: tuple[float, int]  # the top rung: epochs, training images (all of the split's)
-    rungs: tuple[tuple[float, int], ...]  # the rungs below the top, cheapest first
-    eta: int
-    lows: tuple[tuple[float, int], ...]  # the rank table's cheaper trainings
-    longer: tuple[float, ...] = ()  # the rank table's longer trainings (epochs, all images)
-
-    def space(self, name: str, sampler: str, seed: int, rungs: bool) -> str:
-        fidelity = ""
-        if rungs:
-            rows = "".join(f"    - {{epochs: {e:g}, train_subset: {n}}}\n"
-                           for e, n in (*self.rungs, self.top))
-            fidelity = f"fidelity:\n  rungs:\n{rows}  eta: {self.eta}\n"
-        return SPACE.format(name=name, train_subset=self.train_subset, epochs=self.top[0],
-                            sampler=sampler, seed=seed, fidelity=fidelity)
-
-    @property
-    def top_images(self) -> float:
-        return self.top[0] * self.top[1]
-
-
-PROXIES = {
-    "small": Proxy(4000, (3, 3000), ((1, 1000), (2, 1500)), 3,
-                   lows=((1, 1000), (1, 3000), (2, 1500), (2, 3000)), longer=(12,)),
-    "large": Proxy(16000, (4, 12000), ((1, 6000),), 3,
-                   lows=((1, 1500), (1, 3000), (1, 6000), (2, 6000))),
-    # a check that the script runs end to end in seconds (bench/gpu.sh with QUICK=1): no benchmark
-    "tiny": Proxy(800, (1, 600), ((1, 200),), 3, lows=((1, 200),)),
-}
-
-
-def fingerprint(data) -> str:
-    """Which training images (a rung's subset depends on the search seed): labels and a pixel."""
-    h = hashlib.sha1(data.train_y.cpu().numpy().tobytes())
-    h.update(data.train_x[:, 0, 14, 14].cpu().numpy().tobytes())
-    return h.hexdigest()[:10]
-
-
-class CachedTrainer:
-    """``search.objective.train_seed`` with a disk cache; counts the compute a search spends.
-
-    ``tag`` goes into every key (the device and thread count where they are not the CPU's
-    2 threads that the cached results on disk were made with: they change the numbers).
-    """
-
-    def __init__(self, path: Path, tag: str = "") -> None:
-        self.path, self.tag = path, tag
-        self.cache: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
-        self.real = search.objective.train_seed
-        self.new: dict[str, dict] = {}  # trained by this process, not yet on disk
-        self.images = 0.0
-        self.seconds = 0.0
-        self.hits = self.misses = 0
-        self.trained = 0  # by the processes of ``in_parallel``, this one included
-
-    def reset(self) -> None:
-        self.images = self.seconds = 0.0
-
-    def __call__(self, arch, space, data, *, seed, device, budget=None) -> dict:
-        epochs, n = (budget or space.config.budget).epochs, len(data.train_y)
-        key = f"{arch.key()}|{epochs:g}|{n}|{seed}|{fingerprint(data)}{self.tag}"
-        if key in self.cache:
-            self.hits += 1
-        else:
-            self.misses += 1
-            self.cache[key] = self.new[key] = self.real(arch, space, data, seed=seed, device=device,
-                                                         budget=budget)
-        self.images += epochs * n
-        self.seconds += self.cache[key]["train_seconds"]
-        return self.cache[key]
-
-    def merge(self, entries: dict[str, dict]) -> None:
-        self.cache.update(entries)
-        self.new.update(entries)
-
-    def save(self) -> None:
-        if not self.new:
-            return
-        on_disk = json.loads(self.path.read_text()) if self.path.exists() else {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**on_disk, **self.new}))
-        tmp.replace(self.path)
-        self.new = {}
-
-
-class Worker:
-    """What one process needs: the proxy data, the base space and the cached trainer."""
-
-    def __init__(self, proxy: Proxy, cache: Path, device: str, threads: int, tmp: Path) -> None:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        torch.set_num_threads(threads)
-        self.proxy, self.device, self.tmp = proxy, torch.device(device), tmp
-        tag = "" if device == "cpu" and threads == 2 else f"|{device}:{threads}"
-        self.trainer = CachedTrainer(cache, tag)
-        search.objective.train_seed = self.trainer  # every training of a search goes through it
-        self.base = load_space(self.space_file("base", "tpe", 0, False), catalog=model_catalog())
-        self.data = load_proxy_data(**self.base.config.dataset.model_dump(), seed=0,
-                                    device=self.device, progress=False)
-
-    def space_file(self, name: str, sampler: str, seed: int, rungs: bool) -> Path:
-        path = self.tmp / f"{name}.yaml"
-        path.write_text(self.proxy.space(name, sampler, seed, rungs))
-        return path
-
-    def train(self, arch: Architecture, epochs: float, images: int, seed: int) -> dict:
-        """One training of ``arch`` for ``epochs`` on ``images`` of the training split (the
-        same stratified subset for every architecture and seed)."""
-        rung = Rung(0, self.base.config.budget.model_copy(update={"epochs": epochs}), images, (seed,))
-        return self.trainer(arch, self.base, rung_data(self.data, rung, seed=0), seed=seed,
-                            device=self.device, budget=rung.budget)
-
-
-_WORKER: Worker | None = None
-
-
-def _start(*args) -> None:
-    global _WORKER
-    _WORKER = Worker(*args)
-
-
-def _worker() -> Worker:
-    assert _WORKER is not None, "_start runs first, in every process"
-    return _WORKER
 
 
 class Budget:
@@ -264,7 +114,7 @@ def run_search(job: tuple[str, int, float]) -> tuple[dict, dict[str, dict]]:
     """One search (method, search seed, images to spend) in this process: its run record,
     and what it trained that the cache did not have."""
     method, seed, limit = job
-    w = _worker()
+    w = worker()
     sampler, rungs = METHODS[method]
     name = f"{method.replace('+', '-')}-{seed}"
     space = load_space(w.space_file(name, sampler, seed, rungs), catalog=model_catalog())
@@ -281,17 +131,7 @@ def run_search(job: tuple[str, int, float]) -> tuple[dict, dict[str, dict]]:
            "architectures": len({r.arch_key for r in recs}),
            "per_rung": [sum(1 for r in recs if r.at_rung == k) for k in range(len(w.proxy.rungs) + 1)],
            "fronts": {**budget.snapshots, "1": front_archs(study)}}
-    new, w.trainer.new = w.trainer.new, {}
-    return run, new
-
-
-def train_one(job: tuple[dict, float, int, int]) -> dict[str, dict]:
-    """One training (architecture as a dict, epochs, images, seed) in this process."""
-    arch, epochs, images, seed = job
-    w = _worker()
-    w.train(Architecture.from_dict(arch), epochs, images, seed)
-    new, w.trainer.new = w.trainer.new, {}
-    return new
+    return run, w.take_new()
 
 
 def _tau_architectures(space, n: int) -> list[Architecture]:
@@ -360,36 +200,6 @@ def score(w: Worker, archs: list[dict]) -> list[tuple[float, float]]:
                               for s in EVAL_SEEDS), float(a["flops"])) for a in archs]
 
 
-def in_parallel(fn: Callable, jobs: list, pool: ProcessPoolExecutor | None, w: Worker) -> list:
-    """``fn`` over ``jobs`` (in ``pool``'s processes, or here); every result's trainings go
-    into this process's cache, and onto disk."""
-    out = []
-    for res in (pool.map(fn, jobs) if pool is not None else map(fn, jobs)):
-        new = res[1] if isinstance(res, tuple) else res
-        w.trainer.trained += len(new)
-        w.trainer.merge(new)
-        w.trainer.save()
-        out.append(res[0] if isinstance(res, tuple) else None)
-    return out
-
-
-def missing(w: Worker, trainings: Iterable[tuple[dict, float, int, int]]) -> list:
-    """The trainings the cache does not answer yet (each once)."""
-    todo: dict[str, tuple] = {}
-    for arch, epochs, images, seed in trainings:
-        key = f"{Architecture.from_dict(arch).key()}|{epochs:g}|{images}|{seed}"
-        todo.setdefault(key, (arch, epochs, images, seed))
-    return [job for job in todo.values() if not _cached(w, *job)]
-
-
-def _cached(w: Worker, arch: dict, epochs: float, images: int, seed: int) -> bool:
-    rung = Rung(0, w.base.config.budget, images, (seed,))
-    data = rung_data(w.data, rung, seed=0)
-    key = (f"{Architecture.from_dict(arch).key()}|{epochs:g}|{len(data.train_y)}|{seed}|"
-           f"{fingerprint(data)}{w.trainer.tag}")
-    return key in w.trainer.cache
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--proxy", choices=sorted(PROXIES), default="small")
@@ -412,9 +222,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         args = (proxy, a.cache, a.device, threads, tmp)
-        _start(*args)
-        w = _worker()
-        pool = (ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn"), initializer=_start,
+        start(*args)
+        w = worker()
+        pool = (ProcessPoolExecutor(a.jobs, mp_context=mp.get_context("spawn"), initializer=start,
                                     initargs=args) if a.jobs > 1 else None)
         try:
             archs = _tau_architectures(w.base, 12)
@@ -423,10 +233,7 @@ def main() -> int:
             table_text, rank = rank_table(w, archs)
             if a.rank_only:
                 print(table_text)
-                if a.json:
-                    a.json.parent.mkdir(parents=True, exist_ok=True)
-                    a.json.write_text(json.dumps({"proxy": a.proxy, "device": a.device,
-                                                  "rank_agreement": rank}, indent=1))
+                write_json(a.json, {"proxy": a.proxy, "device": a.device, "rank_agreement": rank})
                 return 0
             jobs = [(m, seed, a.budget * proxy.top_images) for seed in range(a.seeds) for m in a.methods]
             runs = in_parallel(run_search, jobs, pool, w)
@@ -449,12 +256,16 @@ def main() -> int:
     print(table(runs, a.methods, len(proxy.rungs) + 1))
     print(table_text)
     print(f"trainings run now: {w.trainer.trained} (the rest answered by {a.cache})")
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({"proxy": a.proxy, "device": a.device, "jobs": a.jobs,
-                                      "runs": runs, "rank_agreement": rank, "flops_ref": flops_ref,
-                                      "budget_images": a.budget * proxy.top_images}, indent=1))
+    write_json(a.json, {"proxy": a.proxy, "device": a.device, "jobs": a.jobs, "runs": runs,
+                        "rank_agreement": rank, "flops_ref": flops_ref,
+                        "budget_images": a.budget * proxy.top_images})
     return 0
+
+
+def write_json(path: Path | None, payload: dict) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(payload, indent=1))
 
 
 def table(runs: list[dict], methods: list[str], n_rungs: int) -> str:
