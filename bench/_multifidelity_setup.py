@@ -83,6 +83,8 @@ class Proxy:
 PROXIES = {
     "small": Proxy(4000, (3, 3000), ((1, 1000), (2, 1500)), 3,
                    lows=((1, 1000), (1, 3000), (2, 1500), (2, 3000)), longer=(12,)),
+    "medium": Proxy(8000, (4, 6000), ((1, 6000),), 3,
+                    lows=((1, 1500), (1, 3000), (1, 6000), (2, 6000))),
     "large": Proxy(16000, (4, 12000), ((1, 6000),), 3,
                    lows=((1, 1500), (1, 3000), (1, 6000), (2, 6000))),
     # a check that the script runs end to end in seconds (bench/gpu.sh with QUICK=1): no benchmark

@@ -10,6 +10,8 @@ is about accuracy, not timing noise). ``--proxy`` (``PROXIES``) sets the scale:
 
 - ``small``: 3,000 training / 1,000 validation images; top rung 3 epochs x 3,000 (138
   SGD steps); rungs 1 x 1,000 and 2 x 1,500 below it (eta 3).
+- ``medium``: 6,000 / 2,000 images; top rung 4 epochs x 6,000 (372 steps); one rung of
+  1 epoch x 6,000 below it (a quarter of the cost; eta 3).
 - ``large``: 12,000 / 4,000 images; top rung 4 epochs x 12,000 (750 steps); one rung of
   1 epoch x 6,000 below it (1/8 of the cost; eta 3), the cheapest training that ranked
   these architectures as well as a second training at the top budget does
@@ -42,7 +44,10 @@ Also the rank table: Kendall tau of cheaper trainings against the top rung over 
 random architectures of the space (seed 0 at both), which bounds what promotion by a
 cheap rung can do, beside the ceiling: the top rung at seed 1 against seed 0, i.e.
 how well a training at the full budget ranks them itself. ``--rank-only`` prints only
-that table.
+that table. Beside it, how much of the spread in top-rung accuracy is the architecture's
+rather than the seed's (``architecture_share``: the intraclass correlation, over the rank
+table's architectures at seeds 0 and 1, and over every scored front architecture at
+seeds 0, 1, 2): where it is low, no search can rank the architectures, with rungs or without.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -185,8 +191,47 @@ def rank_table(w: Worker, archs: list[Architecture]) -> tuple[str, dict]:
     limit = chance_tau(len(archs))
     lines.append(f"\nChance alone: a random order of {len(archs)} architectures reaches |tau| {limit:.2f} "
                  "with probability 5%; a smaller tau is within chance.")
+    seed0, seed1 = acc[(*proxy.top, 0)], acc[(*proxy.top, 1)]
+    share = architecture_share([list(p) for p in zip(seed0, seed1, strict=True)])
+    lines.append(share_line(share, "architectures at the top rung, seeds 0 and 1"))
     return "\n".join(lines), {"kendall_tau": taus, "architectures": len(archs), "chance_tau": limit,
+                              "architecture_share": share,
                               "accuracy": {f"{e:g}x{n}s{s}": v for (e, n, s), v in acc.items()}}
+
+
+def architecture_share(groups: list[list[float]], draws: int = 2000) -> dict:
+    """How much of the spread in accuracy is the architecture's and how much the seed's:
+    the intraclass correlation ICC(1) of a one-way random-effects model over ``groups``
+    (one architecture's accuracies over seeds each; unequal sizes allowed), with a 95%
+    bootstrap interval over architectures, and the two standard deviations. An ICC near 0
+    means seeds decide the ranking; no search, with or without rungs, can rank better than
+    the data lets it."""
+    groups = [g for g in groups if len(g) >= 2]
+    if len(groups) < 3:
+        raise ValueError(f"need at least 3 architectures with 2 or more seeds, got {len(groups)}")
+
+    def components(gs: list[list[float]]) -> tuple[float, float, float]:
+        n = sum(map(len, gs))
+        grand = sum(map(sum, gs)) / n
+        ms_between = sum(len(g) * (statistics.fmean(g) - grand) ** 2 for g in gs) / (len(gs) - 1)
+        ms_within = sum((x - statistics.fmean(g)) ** 2 for g in gs for x in g) / (n - len(gs))
+        k0 = (n - sum(len(g) ** 2 for g in gs) / n) / (len(gs) - 1)  # the typical group size
+        between = max(0.0, (ms_between - ms_within) / k0)
+        icc = (ms_between - ms_within) / (ms_between + (k0 - 1) * ms_within) if ms_between > 0 else 0.0
+        return icc, between ** 0.5, ms_within ** 0.5
+
+    icc, sd_arch, sd_seed = components(groups)
+    rng = random.Random(0)
+    boot = sorted(components([rng.choice(groups) for _ in groups])[0] for _ in range(draws))
+    return {"icc": icc, "low": boot[int(0.025 * draws)], "high": boot[int(0.975 * draws) - 1],
+            "sd_architecture": sd_arch, "sd_seed": sd_seed, "architectures": len(groups)}
+
+
+def share_line(share: dict, what: str) -> str:
+    return (f"Architecture against seed over {share['architectures']} {what}: the architecture "
+            f"explains {share['icc']:.2f} of the variance in accuracy (ICC; 95% "
+            f"{share['low']:.2f} to {share['high']:.2f}); sd {share['sd_architecture'] * 100:.1f} "
+            f"points between architectures, {share['sd_seed'] * 100:.1f} between seeds.")
 
 
 def hypervolume(points: list[tuple[float, float]], flops_ref: float) -> float:
@@ -253,11 +298,16 @@ def main() -> int:
     flops_ref = 1.1 * max(f for run in runs for pts in run["scored"].values() for _, f in pts)
     for run in runs:
         run["hypervolume"] = {f: hypervolume(pts, flops_ref) for f, pts in run["scored"].items()}
+    scored = {Architecture.from_dict(f["arch"]).key(): f["arch"] for run in runs
+              for front in run["fronts"].values() for f in front}
+    share = architecture_share([[w.train(Architecture.from_dict(x), *proxy.top, s)["accuracy"]
+                                 for s in EVAL_SEEDS] for x in scored.values()])
     print(table(runs, a.methods, len(proxy.rungs) + 1))
+    print(share_line(share, "front architectures at the top rung, seeds 0, 1, 2"))
     print(table_text)
     print(f"trainings run now: {w.trainer.trained} (the rest answered by {a.cache})")
     write_json(a.json, {"proxy": a.proxy, "device": a.device, "jobs": a.jobs, "runs": runs,
-                        "rank_agreement": rank, "flops_ref": flops_ref,
+                        "rank_agreement": rank, "architecture_share": share, "flops_ref": flops_ref,
                         "budget_images": a.budget * proxy.top_images})
     return 0
 
