@@ -40,10 +40,13 @@ each with the CPU's threads divided among them, or sharing the one GPU); each pr
 reads the cache as it was at the start and sends back what it trained
 (``bench/_multifidelity_setup.py``: the space, the proxies and the cached trainings).
 
-Also the rank table: Kendall tau of cheaper trainings against the top rung over 12
-random architectures of the space (seed 0 at both), which bounds what promotion by a
-cheap rung can do, beside the ceiling: the top rung at seed 1 against seed 0, i.e.
-how well a training at the full budget ranks them itself. ``--rank-only`` prints only
+Also the rank table: Kendall tau of cheaper trainings (seed 0) against the top rung over
+12 random architectures of the space, which bounds what promotion by a cheap rung can do:
+against the top rung at the same seed (what promotion sees: a search trains every rung
+with its ``search.seed``, so the two share initialisation and the first batches) and at
+another seed (what the cheap rung says about the architecture rather than about the
+seed), beside the ceiling: the top rung at seed 1 against seed 0, i.e. how well a
+training at the full budget ranks them itself. ``--rank-only`` prints only
 that table. Beside it, how much of the spread in top-rung accuracy is the architecture's
 rather than the seed's (``architecture_share``: the intraclass correlation, over the rank
 table's architectures at seeds 0 and 1, and over every scored front architecture at
@@ -159,35 +162,42 @@ def rank_trainings(proxy: Proxy) -> list[tuple[float, int, int]]:
 
 
 def rank_table(w: Worker, archs: list[Architecture]) -> tuple[str, dict]:
-    """Kendall tau of cheaper trainings (``lows``; seed 0) against the top rung (seed 0), with
-    the ceiling (the top rung at seed 1), and against longer trainings where the proxy has
-    them, over ``archs``. Returns the table and the numbers behind it."""
+    """Kendall tau of cheaper trainings (``lows``; seed 0) against the top rung at seeds 0 and
+    1, with the ceiling (the top rung's seed 1 against its seed 0), and against longer
+    trainings (seed 0) where the proxy has them, over ``archs``. Returns the table and the
+    numbers behind it."""
     proxy, acc = w.proxy, {}
 
     def accuracies(epochs: float, images: int, seed: int = 0) -> list[float]:
         return acc.setdefault((epochs, images, seed), [w.train(a, epochs, images, seed)["accuracy"]
                                                        for a in archs])
 
-    lines = ["| cheaper training (seed 0) | SGD steps | against (seed 0) | cost | Kendall tau |",
-             "|---|---|---|---|---|"]
+    lines = ["| cheaper training (seed 0) | SGD steps | against | cost | tau, same seed (0) | "
+             "tau, other seed (1) |", "|---|---|---|---|---|---|"]
     top_n = proxy.top[1]
     taus: dict[str, float] = {}
     for top_epochs in (proxy.top[0], *proxy.longer):
         top = accuracies(top_epochs, top_n)
+        other = accuracies(top_epochs, top_n, 1) if top_epochs == proxy.top[0] else None
         lines.append(f"| (top: {top_epochs:g} epochs x {top_n:,}, accuracies "
-                     f"{min(top):.3f}-{max(top):.3f}) | | | | |")
-        rows = [(e, n, 0) for e, n in (*proxy.lows, proxy.top) if e * n < top_epochs * top_n]
-        if top_epochs == proxy.top[0]:
-            rows.append((top_epochs, top_n, 1))
-        for epochs, images, seed in rows:
-            low = accuracies(epochs, images, seed)
-            steps = int(epochs * (images // 64))
-            what = ("**the same training, seed 1 (ceiling)**" if seed else
-                    f"{epochs:g} epoch(s) x {images:,} images")
-            tau = kendall_tau(low, top)
-            taus[f"{epochs:g}x{images}s{seed} vs {top_epochs:g}x{top_n}"] = tau
-            lines.append(f"| {what} | {steps} | {top_epochs:g} epochs | "
-                         f"{epochs * images / (top_epochs * top_n):.2f} | {tau:.2f} |")
+                     f"{min(top):.3f}-{max(top):.3f}) | | | | | |")
+        for epochs, images in (*proxy.lows, proxy.top):
+            if epochs * images >= top_epochs * top_n:
+                continue
+            low = accuracies(epochs, images)
+            name = f"{epochs:g}x{images}s0 vs {top_epochs:g}x{top_n}"
+            taus[name] = kendall_tau(low, top)
+            cross = "–"
+            if other is not None:
+                taus[f"{name}s1"] = kendall_tau(low, other)
+                cross = f"{taus[f'{name}s1']:.2f}"
+            lines.append(f"| {epochs:g} epoch(s) x {images:,} images | {int(epochs * (images // 64))} | "
+                         f"{top_epochs:g} epochs | {epochs * images / (top_epochs * top_n):.2f} | "
+                         f"{taus[name]:.2f} | {cross} |")
+        if other is not None:  # the ceiling: the top rung against itself at another seed
+            taus[f"{top_epochs:g}x{top_n}s1 vs {top_epochs:g}x{top_n}"] = ceiling = kendall_tau(other, top)
+            lines.append(f"| **the top rung, seed 0 (ceiling)** | {int(top_epochs * (top_n // 64))} | "
+                         f"{top_epochs:g} epochs | 1.00 | – | {ceiling:.2f} |")
     limit = chance_tau(len(archs))
     lines.append(f"\nChance alone: a random order of {len(archs)} architectures reaches |tau| {limit:.2f} "
                  "with probability 5%; a smaller tau is within chance.")
