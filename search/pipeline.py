@@ -31,7 +31,7 @@ from search.export import export_best
 from search.objective import Objective, run_trials
 from search.rungs import rungs_of
 from search.sampling import reference_trials, suggest_architecture
-from search.study import enqueue_grid, finished_count, make_sampler, open_study
+from search.study import enqueue_grid, finished_count, make_sampler, open_study, random_start_note
 from spaces import FOLDER, SearchSpace, SpaceError, load_space, parse_duration
 from studies import (
     PickError,
@@ -91,6 +91,9 @@ def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None,
           f"~{cfg.search.n_trials * (per_trial * seeds + 2) / 60:.0f} min")
     if profile is not None:
         print(f"  {latency_source(space, profile)}")
+    note = random_start_note(cfg.search.sampler, cfg.search.n_trials)
+    if note:
+        print(f"  {note}")
     rungs = rungs_of(space)
     if rungs is not None and cfg.fidelity is not None:
         print(f"  multi-fidelity: {len(rungs)} rungs, each promotes the best 1/{cfg.fidelity.eta:g} "
@@ -216,6 +219,9 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     log(f"study {study_name!r} ({storage}): {done} finished, {remaining} to run; "
         f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
         f"training on {device_why}, {latency_source(space, profile)}")
+    note = random_start_note(args.sampler or cfg.search.sampler, n_trials)
+    if note:
+        log(note)
 
     interrupted = False
     # a multi-fidelity search whose architectures are all in may still have promotions to make

@@ -27,20 +27,40 @@ def make_sampler(space: SearchSpace, *, name: str | None = None,
     return RungZeroSampler(sampler) if space.config.fidelity is not None else sampler
 
 
+# How many trials each model-based sampler draws at random before its model takes over
+# (Optuna's defaults, passed explicitly so that ``random_start_note`` says what is true):
+# TPE's and the GP's n_startup_trials, NSGA-II's first generation.
+RANDOM_START = {"tpe": 10, "gp": 10, "nsga2": 50}
+
+
+def random_start_note(sampler: str, n_trials: int) -> str | None:
+    """A line for the user when ``n_trials`` ends before ``sampler`` stops drawing at random:
+    such a search is a random search under the sampler's name. None otherwise."""
+    start = RANDOM_START.get(sampler)
+    if start is None or n_trials > start:
+        return None
+    what = "first generation" if sampler == "nsga2" else "first trials"
+    return (f"note: {sampler} draws its {what} at random ({start} trials, reference trials "
+            f"included) and n_trials is {n_trials}: this search is a random search; give it more "
+            f"than {start} trials for the sampler's model to take part")
+
+
 def _sampler(space: SearchSpace, *, name: str | None, seed: int | None) -> optuna.samplers.BaseSampler:
     name = name or space.config.search.sampler
     seed = space.config.search.seed if seed is None else seed
     if name == "tpe":
         with warnings.catch_warnings():  # multivariate/group are "experimental" in Optuna 5
             warnings.simplefilter("ignore", ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
+                                              n_startup_trials=RANDOM_START["tpe"])
     if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=RANDOM_START["nsga2"])
     if name == "gp":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)
             # conditional hyper-parameters fall outside the GP's joint space: sampled independently
-            return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False)
+            return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False,
+                                             n_startup_trials=RANDOM_START["gp"])
     if name in ("random", "grid"):  # grid: every architecture is enqueued, see enqueue_grid
         return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"unknown sampler {name!r}; valid: {', '.join(SAMPLERS)}")

@@ -18,7 +18,7 @@ from search.sampling import (
     reference_trials,
     suggest_architecture,
 )
-from search.study import make_sampler
+from search.study import RANDOM_START, make_sampler, random_start_note
 from spaces import load_space
 from studies import TrialRecord
 
@@ -49,6 +49,44 @@ def test_conv_choices_are_enumerated_sampled_and_get_a_reference(tiny_space) -> 
     assert skipped == ["eca everywhere"]  # its paper default (auto) is outside [3, 5]
     odconv = params_to_architecture(space, refs[-1][1], **SHAPE)
     assert odconv.short() == "|".join(["odconv(n=4,ratio=0.0625)"] * 3)
+
+
+def _sequence(space, sampler: str, seed: int, n: int) -> list[str]:
+    study = optuna.create_study(directions=space.directions,
+                                sampler=make_sampler(space, name=sampler, seed=seed))
+    out = []
+    for i in range(n):
+        t = study.ask()
+        arch = suggest_architecture(t, space, **SHAPE)
+        out.append(arch.short())
+        study.tell(t, [len(arch.short()) / 100 + i / 1000, float(len(out))])
+    return out
+
+
+def test_tpe_is_random_search_for_its_random_start(tiny_space) -> None:
+    """What random_start_note tells the user: TPE's first RANDOM_START trials are the random
+    sampler's, draw for draw; after them its model takes part."""
+    space = load_space(tiny_space("start"), catalog=model_catalog())
+    n = RANDOM_START["tpe"]
+    tpe, rnd = _sequence(space, "tpe", 3, n + 6), _sequence(space, "random", 3, n + 6)
+    assert tpe[:n] == rnd[:n]
+    assert tpe[n:] != rnd[n:]
+
+
+def test_random_start_note_names_the_sampler_and_the_limit() -> None:
+    note = random_start_note("tpe", 10)
+    assert note is not None and "random search" in note and "more than 10 trials" in note
+    assert random_start_note("tpe", 11) is None
+    assert "first generation" in random_start_note("nsga2", 36)  # NSGA-II: a generation of 50
+    assert random_start_note("nsga2", 51) is None
+    assert random_start_note("gp", 4) is not None
+    assert random_start_note("random", 3) is None and random_start_note("grid", 3) is None
+
+
+def test_the_dry_run_says_when_the_search_is_random(tiny_space, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["--space", str(tiny_space("few", n_trials=4)), "--dry-run"]) == 0
+    assert "tpe draws its first trials at random (10 trials" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random", "gp"])
