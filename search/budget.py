@@ -4,8 +4,9 @@
 reports. The rule, applied after every search trial:
 
 - the next search trial starts only if the time left, less a reserve for the
-  reports, covers one more trial (the median duration of the trials so far)
-  *and* the confirmation of the front as it stands now (its architectures and
+  reports, covers one more trial (the median duration of the trials so far;
+  with rungs, of a trial at the rung the next one trains at: a waiting
+  promotion's, else rung 0) *and* the confirmation of the front as it stands now (its architectures and
   the reference, times the seeds each still needs, times the median duration
   of one training; with rungs, of one training at the top rung, where
   confirmation trains);
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import optuna
@@ -56,10 +57,24 @@ def _trained(study: optuna.Study) -> list[tuple[float, int, int]]:
             if r.is_trained and r.duration_s is not None]
 
 
-def seconds_per_trial(study: optuna.Study) -> float | None:
-    """Median wall seconds of a search trial that trained; None before any."""
+def seconds_per_trial(study: optuna.Study, *, top_ratio: Mapping[int, float] | None = None,
+                      seeds: Sequence[int] | None = None) -> float | None:
+    """Wall seconds of the next search trial; None before any trial has trained.
+
+    Without rungs, the median duration of the trials that trained. With them (``top_ratio``
+    as in ``seconds_per_training``, ``seeds``: trainings per trial at each rung), of a trial
+    at the rung the next trial trains at -- a waiting promotion's (they run first), else
+    rung 0 -- so that a promotion to the top rung is not priced at the cheap rung-0 median.
+    """
     runs = _trained(study)
-    return statistics.median(s for s, _, _ in runs) if runs else None
+    if not runs:
+        return None
+    if top_ratio is None or seeds is None:
+        return statistics.median(s for s, _, _ in runs)
+    waiting = [r.at_rung for r in records(study, states=(TrialState.WAITING,))
+               if r.promoted_from is not None]
+    rung = waiting[0] if waiting else 0
+    return _per_training_at(runs, rung, top_ratio) * seeds[rung]
 
 
 def seconds_per_training(study: optuna.Study, *,
@@ -73,6 +88,17 @@ def seconds_per_training(study: optuna.Study, *,
     """
     runs = _trained(study)
     if runs and top_ratio is not None:
-        highest = max(k for _, _, k in runs)
-        return statistics.median(s / n for s, n, k in runs if k == highest) * top_ratio[highest]
+        return _per_training_at(runs, max(top_ratio), top_ratio)
     return statistics.median(s / n for s, n, _ in runs) if runs else None
+
+
+def _per_training_at(runs: list[tuple[float, int, int]], rung: int,
+                     top_ratio: Mapping[int, float]) -> float:
+    """Seconds of one training at ``rung``: its median where it has trained, else the highest
+    rung that has, scaled by the two rungs' costs."""
+    at = [s / n for s, n, k in runs if k == rung]
+    if at:
+        return statistics.median(at)
+    highest = max(k for _, _, k in runs)
+    per = statistics.median(s / n for s, n, k in runs if k == highest)
+    return per * top_ratio[highest] / top_ratio[rung]

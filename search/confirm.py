@@ -95,7 +95,9 @@ def confirmation_reserve(study: optuna.Study, space: SearchSpace) -> float:
 def search_stop_reason(study: optuna.Study, space: SearchSpace, budget: TimeBudget) -> str | None:
     """Why the search must stop now to keep the time budget (``search.budget``'s rule); None
     while one more trial and the confirmation of the current front still fit."""
-    per_trial = seconds_per_trial(study)
+    rungs = rungs_of(space)
+    per_trial = seconds_per_trial(study, top_ratio=top_cost_ratio(space),
+                                  seeds=[len(r.seeds) for r in rungs] if rungs else None)
     if budget.seconds is None or per_trial is None:
         return None
     reserve = confirmation_reserve(study, space)

@@ -16,7 +16,7 @@ import search.objective
 from reports._rungs import RungPair
 from runners.catalog import model_catalog
 from runners.latency_profile import kendall_tau
-from search.budget import seconds_per_training
+from search.budget import seconds_per_training, seconds_per_trial
 from search.run import main
 from search.rungs import next_promotion, rungs_of, top_cost_ratio
 from spaces import load_space
@@ -256,6 +256,26 @@ def test_confirmation_reserve_is_priced_at_the_top_rung(tiny_space) -> None:
     add(2, 16.0, 2)
     assert seconds_per_training(study, top_ratio=ratio) == 8.0  # measured at the top: 16 s / 2 seeds
     assert top_cost_ratio(load_space(tiny_space("single"), catalog=model_catalog())) is None
+
+
+def test_the_next_trial_is_priced_at_the_rung_it_trains_at(tiny_space) -> None:
+    """The stop rule's "one more trial": a waiting promotion runs next, at its rung's cost,
+    not at the median of the many cheap rung-0 trials."""
+    space = load_space(_space(tiny_space, "next", 4), catalog=model_catalog())
+    ratio, seeds = top_cost_ratio(space), [len(r.seeds) for r in rungs_of(space)]
+    assert seeds == [1, 1, 2]
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    start = datetime.datetime(2026, 1, 1)
+    for i in range(9):
+        t = optuna.trial.create_trial(values=[0.5, 1.0], user_attrs={
+            "rung": 0, "arch_key": f"a{i}", "accuracy": 0.5, "accuracy_seeds": {"0": 0.5}})
+        t.datetime_start, t.datetime_complete = start, start + datetime.timedelta(seconds=1.0)
+        study.add_trial(t)
+    assert seconds_per_trial(study) == seconds_per_trial(study, top_ratio=ratio, seeds=seeds) == 1.0
+    study.enqueue_trial({}, user_attrs={"rung": 2, "promoted_from": 3})
+    # one training at the top costs 6 rung-0 ones (300 x 2 against 100 x 1 images x epochs), 2 seeds
+    assert seconds_per_trial(study, top_ratio=ratio, seeds=seeds) == 12.0
+    assert seconds_per_trial(study) == 1.0  # without rungs: the median, as before
 
 
 def test_promotions_after_n_trials_still_keep_the_time_budget(monkeypatch) -> None:
