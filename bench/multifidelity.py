@@ -249,10 +249,14 @@ def hypervolume(points: list[tuple[float, float]], flops_ref: float) -> float:
     return hypervolume_2d([(-acc, f / 1e6) for acc, f in points], (-0.5, flops_ref / 1e6))
 
 
+def top_accuracies(w: Worker, arch: dict) -> list[float]:
+    """``arch``'s accuracies at the top rung's budget with each of ``EVAL_SEEDS``."""
+    return [w.train(Architecture.from_dict(arch), *w.proxy.top, s)["accuracy"] for s in EVAL_SEEDS]
+
+
 def score(w: Worker, archs: list[dict]) -> list[tuple[float, float]]:
     """(3-seed mean accuracy at the top rung's budget, FLOPs) of each front architecture."""
-    return [(statistics.fmean(w.train(Architecture.from_dict(a["arch"]), *w.proxy.top, s)["accuracy"]
-                              for s in EVAL_SEEDS), float(a["flops"])) for a in archs]
+    return [(statistics.fmean(top_accuracies(w, a["arch"])), float(a["flops"])) for a in archs]
 
 
 def main() -> int:
@@ -310,8 +314,7 @@ def main() -> int:
         run["hypervolume"] = {f: hypervolume(pts, flops_ref) for f, pts in run["scored"].items()}
     scored = {Architecture.from_dict(f["arch"]).key(): f["arch"] for run in runs
               for front in run["fronts"].values() for f in front}
-    share = architecture_share([[w.train(Architecture.from_dict(x), *proxy.top, s)["accuracy"]
-                                 for s in EVAL_SEEDS] for x in scored.values()])
+    share = architecture_share([top_accuracies(w, x) for x in scored.values()])
     print(table(runs, a.methods, len(proxy.rungs) + 1))
     print(share_line(share, "front architectures at the top rung, seeds 0, 1, 2"))
     print(table_text)
