@@ -92,20 +92,8 @@ def test_the_dry_run_says_when_the_search_is_random(tiny_space, tmp_path, capsys
 @pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random", "gp"])
 def test_same_seed_same_sequence(tiny_space, sampler: str) -> None:
     space = load_space(tiny_space("seq"), catalog=model_catalog())
-
-    def sequence(seed: int) -> list[str]:
-        study = optuna.create_study(directions=space.directions,
-                                    sampler=make_sampler(space, name=sampler, seed=seed))
-        out = []
-        for i in range(12):
-            t = study.ask()
-            arch = suggest_architecture(t, space, **SHAPE)
-            out.append(arch.short())
-            study.tell(t, [len(arch.short()) / 100 + i / 1000, float(len(out))])
-        return out
-
-    assert sequence(0) == sequence(0)
-    assert sequence(0) != sequence(1)
+    assert _sequence(space, sampler, 0, 12) == _sequence(space, sampler, 0, 12)
+    assert _sequence(space, sampler, 0, 12) != _sequence(space, sampler, 1, 12)
 
 
 def test_grid_evaluates_every_architecture_once(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
