@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
@@ -26,6 +26,7 @@ import search.objective
 from models import Architecture
 from runners.catalog import model_catalog
 from runners.data import ProxyData, load_proxy_data
+from runners.data.proxy import channel_stats
 from search.rungs import Rung, rung_data
 from spaces import load_space
 
@@ -56,6 +57,56 @@ confirm: false
     conv: {{standard: {{}}, odconv: {{kernel_num: [1, 4]}}}}
 """
 @dataclass(frozen=True)
+class Clutter:
+    """Cluttered images, after Cluttered MNIST (Mnih et al. 2014, "Recurrent Models of Visual
+    Attention"; Jaderberg et al. 2015): each image is placed at a random position on a
+    ``canvas`` x ``canvas`` black field and ``patches`` pieces of ``patch`` x ``patch`` pixels cut
+    from other images of the same split are laid over the field (pixel-wise maximum). The
+    class is the placed image's; the pieces are distractors, so a network has to find the
+    object, which is what spatial attention is for."""
+
+    canvas: int = 40
+    patches: int = 6
+    patch: int = 12
+
+    def __call__(self, images: torch.Tensor, seed: int) -> torch.Tensor:
+        """``images`` (uint8, N x C x H x W, H = W <= canvas) cluttered; seeded, the same on
+        every machine (a CPU generator)."""
+        n, c, size, _ = images.shape
+        if not size <= self.canvas or not self.patch <= size:
+            raise ValueError(f"clutter: images of {size} pixels need canvas >= {size} and patch <= {size}")
+        g = torch.Generator().manual_seed(seed)
+        src = images.cpu()
+        out = torch.zeros(n, c, self.canvas, self.canvas, dtype=torch.uint8)
+        room = self.canvas - size + 1
+        at = torch.randint(room, (n, 2), generator=g)
+        for i in range(n):  # the object
+            y, x = at[i].tolist()
+            out[i, :, y:y + size, x:x + size] = src[i]
+        reach = size - self.patch + 1
+        place = self.canvas - self.patch + 1
+        for _ in range(self.patches):  # the distractors: a piece of another image each
+            other = torch.randint(n, (n,), generator=g)
+            cut = torch.randint(reach, (n, 2), generator=g)
+            put = torch.randint(place, (n, 2), generator=g)
+            for i in range(n):
+                (cy, cx), (py, px) = cut[i].tolist(), put[i].tolist()
+                piece = src[other[i], :, cy:cy + self.patch, cx:cx + self.patch]
+                view = out[i, :, py:py + self.patch, px:px + self.patch]
+                torch.maximum(view, piece, out=view)
+        return out.to(images.device)
+
+    def data(self, data: ProxyData) -> ProxyData:
+        """``data`` with both splits cluttered (seeds 0 and 1) and the training split's
+        statistics recomputed."""
+        train_x = self(data.train_x, seed=0)
+        mean, std = channel_stats(train_x)
+        return replace(data, name=f"{data.name}, cluttered ({self.canvas}px, {self.patches}x"
+                       f"{self.patch}px pieces)", train_x=train_x, val_x=self(data.val_x, seed=1),
+                       mean=mean, std=std)
+
+
+@dataclass(frozen=True)
 class Proxy:
     """One scale of the benchmark: the proxy split, the top rung and the rungs below it."""
 
@@ -65,6 +116,7 @@ class Proxy:
     eta: int
     lows: tuple[tuple[float, int], ...]  # the rank table's cheaper trainings
     longer: tuple[float, ...] = ()  # the rank table's longer trainings (epochs, all images)
+    clutter: Clutter | None = None  # the images cluttered (``Clutter``), or as they are
 
     def space(self, name: str, sampler: str, seed: int, rungs: bool) -> str:
         fidelity = ""
@@ -87,6 +139,10 @@ PROXIES = {
                     lows=((1, 1500), (1, 3000), (1, 6000), (2, 6000))),
     "large": Proxy(16000, (4, 12000), ((1, 6000),), 3,
                    lows=((1, 1500), (1, 3000), (1, 6000), (2, 6000))),
+    # the medium proxy's sizes on cluttered images (40 px), where finding the object is the task;
+    # its rung is 2 x 6,000, the cheapest that ranked as well as the ceiling there (--rank-only)
+    "clutter": Proxy(8000, (4, 6000), ((2, 6000),), 3,
+                     lows=((1, 1500), (1, 3000), (1, 6000), (2, 6000)), clutter=Clutter()),
     # a check that the script runs end to end in seconds (bench/gpu.sh with QUICK=1): no benchmark
     "tiny": Proxy(800, (1, 600), ((1, 200),), 3, lows=((1, 200),)),
 }
@@ -159,6 +215,8 @@ class Worker:
         self.base = load_space(self.space_file("base", "tpe", 0, False), catalog=model_catalog())
         self.data = load_proxy_data(**self.base.config.dataset.model_dump(), seed=0,
                                     device=self.device, progress=False)
+        if proxy.clutter is not None:
+            self.data = proxy.clutter.data(self.data)
 
     def space_file(self, name: str, sampler: str, seed: int, rungs: bool) -> Path:
         path = self.tmp / f"{name}.yaml"
