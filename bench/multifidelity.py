@@ -97,7 +97,7 @@ from search.objective import Objective, run_trials  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402
 from spaces import load_space  # noqa: E402
-from studies import hypervolume_2d, records, study_claims  # noqa: E402
+from studies import hypervolume_2d, records, study_claims, t_interval  # noqa: E402
 
 EVAL_SEEDS = (0, 1, 2)
 METHODS = {"tpe": ("tpe", False), "tpe+rungs": ("tpe", True), "random+rungs": ("random", True)}
@@ -322,12 +322,15 @@ def main() -> int:
     scored = {Architecture.from_dict(f["arch"]).key(): f["arch"] for run in runs
               for front in run["fronts"].values() for f in front}
     share = architecture_share([top_accuracies(w, x) for x in scored.values()])
+    diffs = paired(runs, a.methods)
     print(table(runs, a.methods, len(proxy.rungs) + 1))
+    print(paired_table(diffs))
     print(share_line(share, "front architectures at the top rung, seeds 0, 1, 2"))
     print(table_text)
     print(f"trainings run now: {w.trainer.trained} (the rest answered by {a.cache})")
     write_json(a.json, {"proxy": a.proxy, "device": a.device, "jobs": a.jobs, "runs": runs,
                         "rank_agreement": rank, "architecture_share": share, "flops_ref": flops_ref,
+                        "paired": diffs,
                         "budget_images": a.budget * proxy.top_images})
     return 0
 
@@ -350,6 +353,39 @@ def table(runs: list[dict], methods: list[str], n_rungs: int) -> str:
         lines.append(f"| {m} | {cells} | {statistics.fmean(r['architectures'] for r in rs):.1f} "
                      f"{per_rung} | {statistics.fmean(r['train_seconds'] for r in rs):.0f} | "
                      f"{statistics.fmean(r['wall_seconds'] for r in rs):.0f} |")
+    return "\n".join(lines)
+
+
+def paired(runs: list[dict], methods: list[str]) -> dict[str, dict]:
+    """Each search against the first of ``methods`` (today's single-fidelity TPE), paired by
+    search seed: its final hypervolume minus the first's (equal compute), and its hypervolume
+    at half the compute minus the first's final one (the issue's "with half the compute"),
+    each as mean and 95% t-interval over the seeds both ran."""
+    def by_seed(method: str, frac: str) -> dict[int, float]:
+        return {r["seed"]: r["hypervolume"][frac] for r in runs
+                if r["method"] == method and frac in r["hypervolume"]}
+
+    base = by_seed(methods[0], "1")
+    out = {}
+    for m in methods[1:]:
+        for frac, what in (("1", "equal compute"), ("0.5", "half the compute")):
+            other = by_seed(m, frac)
+            diffs = [other[s] - base[s] for s in sorted(base.keys() & other.keys())]
+            if diffs:
+                out[f"{m} at {what} - {methods[0]}"] = {
+                    "mean": statistics.fmean(diffs), "interval": t_interval(diffs), "seeds": len(diffs)}
+    return out
+
+
+def paired_table(diffs: dict[str, dict]) -> str:
+    lines = ["| difference in hypervolume (paired by search seed) | mean | 95% interval | seeds | "
+             "verdict |", "|---|---|---|---|---|"]
+    for name, d in diffs.items():
+        low, high = d["interval"] or (float("nan"), float("nan"))
+        verdict = ("better" if low > 0 else "worse" if high < 0 else "a tie (within the noise)"
+                   ) if d["interval"] else "one seed: no interval"
+        lines.append(f"| {name} | {d['mean']:+.3f} | {low:+.3f} to {high:+.3f} | {d['seeds']} | "
+                     f"{verdict} |")
     return "\n".join(lines)
 
 

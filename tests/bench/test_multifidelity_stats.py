@@ -49,3 +49,33 @@ def test_architecture_share_tells_architectures_from_seeds(mf):
 def test_architecture_share_needs_repeated_seeds(mf):
     with pytest.raises(ValueError, match="at least 3 architectures with 2 or more seeds"):
         mf.architecture_share([[0.7], [0.8, 0.81], [0.6]])
+
+
+def _run(method: str, seed: int, half: float, full: float) -> dict:
+    return {"method": method, "seed": seed, "hypervolume": {"0.5": half, "1": full}}
+
+
+def test_paired_pairs_by_seed_and_compares_half_against_full(mf):
+    base = [0.20, 0.22, 0.21, 0.25]
+    runs = [_run("tpe", s, 0.0, hv) for s, hv in enumerate(base)]
+    # rungs: +0.01 at every seed at equal compute; at half the compute -0.02 +- noise
+    runs += [_run("tpe+rungs", s, hv - 0.02 + 0.001 * (-1) ** s, hv + 0.01)
+             for s, hv in reversed(list(enumerate(base)))]  # order must not matter
+    runs.append(_run("tpe+rungs", 9, 1.0, 1.0))  # a seed the baseline did not run: unpaired
+    diffs = mf.paired(runs, ["tpe", "tpe+rungs"])
+    equal, half = diffs["tpe+rungs at equal compute - tpe"], diffs["tpe+rungs at half the compute - tpe"]
+    assert equal["seeds"] == half["seeds"] == 4
+    assert equal["mean"] == pytest.approx(0.01) and equal["interval"] == pytest.approx((0.01, 0.01))
+    assert half["mean"] == pytest.approx(-0.02) and half["interval"][1] < 0
+    table = mf.paired_table(diffs)
+    assert "| +0.010 | +0.010 to +0.010 | 4 | better |" in table
+    assert "| -0.020 |" in table and "| worse |" in table
+
+
+def test_paired_calls_an_interval_across_zero_a_tie(mf):
+    runs = [_run("tpe", s, 0.0, 0.2) for s in range(3)]
+    runs += [_run("random+rungs", s, 0.2, 0.2 + d) for s, d in enumerate((0.01, -0.01, 0.002))]
+    diffs = mf.paired(runs, ["tpe", "random+rungs"])
+    low, high = diffs["random+rungs at equal compute - tpe"]["interval"]
+    assert low < 0 < high
+    assert "a tie (within the noise)" in mf.paired_table(diffs)
