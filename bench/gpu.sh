@@ -16,6 +16,8 @@
 #   multifidelity  bench/multifidelity.py --proxy large (issue #15's comparison at the scale
 #                where a cheap rung ranks), 8 processes on the GPU; only when STEPS names it:
 #                  STEPS=multifidelity bash bench/gpu.sh
+#                MF_PROXY=clutter (the cluttered images, where the architecture matters) and
+#                MF_BUDGET=20 (so that TPE models the space in both searches) choose another
 #                its training cache stays in RESULTS_DIR, so a run cut off by its limit
 #                goes on where it stopped when run again
 # steps.txt lists each step's exit code and seconds.
@@ -48,7 +50,7 @@ if [ -n "${QUICK:-}" ]; then
 else
     MODULES=none,se,eca,gc,ca,cbam BATCHES=128,512 REPEATS=2 JOBS=1,2,4,8 NTRIALS=16 SEARCH_TRIALS=()
     SIZES=()
-    MF=(--proxy large --seeds 5 --budget 10 --jobs 8)
+    MF=(--proxy "${MF_PROXY:-large}" --seeds 5 --budget "${MF_BUDGET:-10}" --jobs 8)
 fi
 
 {
