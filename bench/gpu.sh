@@ -16,8 +16,9 @@
 #   multifidelity  bench/multifidelity.py --proxy large (issue #15's comparison at the scale
 #                where a cheap rung ranks), 8 processes on the GPU; only when STEPS names it:
 #                  STEPS=multifidelity bash bench/gpu.sh
-#                MF_PROXY=clutter (the cluttered images, where the architecture matters) and
-#                MF_BUDGET=20 (so that TPE models the space in both searches) choose another
+#                MF_PROXY=clutter-cheap (cluttered images, where the architecture matters; the
+#                one proxy where rungs lean ahead on the CPU) and MF_BUDGET=20 (so that TPE
+#                models the space in every search) choose another
 #                its training cache stays in RESULTS_DIR, so a run cut off by its limit
 #                goes on where it stopped when run again
 # steps.txt lists each step's exit code and seconds.

@@ -1,6 +1,6 @@
 """Multi-fidelity search against single-fidelity search at equal compute (search.rungs).
 
-    python bench/multifidelity.py [--proxy small|medium|large|clutter] [--seeds 5] [--budget 10]
+    python bench/multifidelity.py [--proxy NAME] [--seeds 5] [--budget 10]
                                   [--jobs N] [--device cpu|cuda] [--json PATH] [--cache PATH]
                                   [--rank-only]
 
@@ -22,6 +22,8 @@ is about accuracy, not timing noise). ``--proxy`` (``PROXIES``) sets the scale:
   after Cluttered MNIST), a task where the network has to find the object, so where the
   placement of (spatial) attention can matter more than on the clean images. One rung of
   2 epochs x 6,000 below the top (half the cost; eta 3): there 1 epoch ranked within chance.
+- ``clutter-cheap``: the same with the rung at 1 epoch x 6,000 (a quarter of the cost):
+  more architectures, promoted on a noisier ranking.
 - ``tiny``: seconds, to check that the script runs (``QUICK=1 bash bench/gpu.sh``).
 
 Three searches, each for ``--seeds`` search seeds, each stopped when it has trained
