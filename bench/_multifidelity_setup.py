@@ -121,12 +121,13 @@ class Proxy:
     clutter: Clutter | None = None  # the images cluttered (``Clutter``), or as they are
     accuracy_ref: float = 0.5  # the hypervolume's reference accuracy: below every front's
 
-    def space(self, name: str, sampler: str, seed: int, rungs: bool) -> str:
+    def space(self, name: str, sampler: str, seed: int, learn_from: str | None) -> str:
+        """The space file of one search; ``learn_from`` None: single fidelity."""
         fidelity = ""
-        if rungs:
+        if learn_from is not None:
             rows = "".join(f"    - {{epochs: {e:g}, train_subset: {n}}}\n"
                            for e, n in (*self.rungs, self.top))
-            fidelity = f"fidelity:\n  rungs:\n{rows}  eta: {self.eta}\n"
+            fidelity = f"fidelity:\n  rungs:\n{rows}  eta: {self.eta}\n  learn_from: {learn_from}\n"
         return SPACE.format(name=name, train_subset=self.train_subset, epochs=self.top[0],
                             sampler=sampler, seed=seed, fidelity=fidelity)
 
@@ -220,15 +221,15 @@ class Worker:
         tag = "" if device == "cpu" and threads == 2 else f"|{device}:{threads}"
         self.trainer = CachedTrainer(cache, tag)
         search.objective.train_seed = self.trainer  # every training of a search goes through it
-        self.base = load_space(self.space_file("base", "tpe", 0, False), catalog=model_catalog())
+        self.base = load_space(self.space_file("base", "tpe", 0, None), catalog=model_catalog())
         self.data = load_proxy_data(**self.base.config.dataset.model_dump(), seed=0,
                                     device=self.device, progress=False)
         if proxy.clutter is not None:
             self.data = proxy.clutter.data(self.data)
 
-    def space_file(self, name: str, sampler: str, seed: int, rungs: bool) -> Path:
+    def space_file(self, name: str, sampler: str, seed: int, learn_from: str | None) -> Path:
         path = self.tmp / f"{name}.yaml"
-        path.write_text(self.proxy.space(name, sampler, seed, rungs))
+        path.write_text(self.proxy.space(name, sampler, seed, learn_from))
         return path
 
     def images(self, n: int) -> ProxyData:

@@ -24,8 +24,10 @@ Optuna trial with a ``rung`` attribute:
   so a continued run is not the run a single-fidelity search at that budget would
   make; restarting keeps each rung's accuracy exactly that run's, comparable across
   architectures and with confirmation. Its earlier rungs stay in the study.
-- Samplers see rung 0 only (``RungZeroSampler``): there every architecture has a
-  result at the same budget, so the sampler compares like with like.
+- Samplers see one rung's trials (``RungSampler``), so that they compare results at one
+  budget: rung 0 by default, where every architecture has a result; with
+  ``learn_from: highest`` (model-based samplers), the highest rung with enough results for
+  the sampler's model (BOHB's rule).
 
 A crash loses only the trainings in progress: finished rungs are trials in the
 study, and a promotion whose trial failed is enqueued again.
@@ -198,18 +200,17 @@ def duplicate_promotion(study: optuna.Study, number: int, source: int, rung: int
     return None
 
 
-class _RungZeroView:
-    """A study as a sampler should see it in a multi-fidelity search: its rung-0 trials only."""
+class _RungView:
+    """A study as a sampler should see it in a multi-fidelity search: one rung's trials only."""
 
-    def __init__(self, study: optuna.Study) -> None:
-        self._study = study
+    def __init__(self, study: optuna.Study, rung: int) -> None:
+        self._study, self._rung = study, rung
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._study, name)
 
-    @staticmethod
-    def _keep(trials: list[FrozenTrial]) -> list[FrozenTrial]:
-        return [t for t in trials if not t.user_attrs.get("rung")]
+    def _keep(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
+        return [t for t in trials if (t.user_attrs.get("rung") or 0) == self._rung]
 
     def _get_trials(self, deepcopy: bool = True, states: Any = None, use_cache: bool = False
                     ) -> list[FrozenTrial]:
@@ -224,31 +225,59 @@ class _RungZeroView:
         return self.get_trials()
 
 
-class RungZeroSampler(optuna.samplers.BaseSampler):
-    """Wraps the study's sampler so that it learns from rung 0 only: the one rung where every
-    architecture has a result at the same budget. Promotions carry fixed parameters, so the
-    sampler never proposes them."""
+def learning_rung(study: optuna.Study, enough: int) -> int:
+    """The highest rung with at least ``enough`` complete results (duplicates apart); rung 0
+    until a higher one has them (BOHB's rule, Falkner et al. 2018)."""
+    counts: dict[int, int] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if t.user_attrs.get("duplicate_of") is None:
+            k = t.user_attrs.get("rung") or 0
+            counts[k] = counts.get(k, 0) + 1
+    return max((k for k, n in counts.items() if n >= enough), default=0)
 
-    def __init__(self, inner: optuna.samplers.BaseSampler) -> None:
-        self.inner = inner
+
+class RungSampler(optuna.samplers.BaseSampler):
+    """Wraps the study's sampler so that it learns from one rung's results, where every result
+    has the same budget and the sampler compares like with like (``fidelity.learn_from``).
+
+    - ``rung0`` (default): rung 0, the one rung where every architecture has a result.
+    - ``highest``: the highest rung with at least ``enough`` results (the sampler's random
+      start, so that its model has as many as it needs), rung 0 until then (BOHB's rule).
+      Rung 0 ranks what a short training sees; the top rung ranks what the front is
+      reported at. Each new trial chooses its rung once, when it starts.
+
+    Promotions carry fixed parameters, so the sampler never proposes them."""
+
+    def __init__(self, inner: optuna.samplers.BaseSampler, *, highest: bool = False,
+                 enough: int = 10) -> None:
+        self.inner, self.highest, self.enough = inner, highest, enough
+        self._rung_of: dict[int, int] = {}  # trial number -> the rung it learns from
+
+    def _view(self, study: optuna.Study, trial: FrozenTrial) -> _RungView:
+        rung = self._rung_of.get(trial.number)
+        if rung is None:
+            rung = learning_rung(study, self.enough) if self.highest else 0
+            self._rung_of[trial.number] = rung
+        return _RungView(study, rung)
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict:
-        return self.inner.infer_relative_search_space(_RungZeroView(study), trial)  # type: ignore[arg-type]
+        return self.inner.infer_relative_search_space(self._view(study, trial), trial)  # type: ignore[arg-type]
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict) -> dict:
-        return self.inner.sample_relative(_RungZeroView(study), trial, search_space)  # type: ignore[arg-type]
+        return self.inner.sample_relative(self._view(study, trial), trial, search_space)  # type: ignore[arg-type]
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: Any) -> Any:
-        return self.inner.sample_independent(_RungZeroView(study), trial, param_name,  # type: ignore[arg-type]
+        return self.inner.sample_independent(self._view(study, trial), trial, param_name,  # type: ignore[arg-type]
                                              param_distribution)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.inner.before_trial(_RungZeroView(study), trial)  # type: ignore[arg-type]
+        self.inner.before_trial(self._view(study, trial), trial)  # type: ignore[arg-type]
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
-        self.inner.after_trial(_RungZeroView(study), trial, state, values)  # type: ignore[arg-type]
+        self.inner.after_trial(self._view(study, trial), trial, state, values)  # type: ignore[arg-type]
+        self._rung_of.pop(trial.number, None)
 
     def reseed_rng(self) -> None:
         self.inner.reseed_rng()

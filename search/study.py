@@ -10,7 +10,7 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.trial import FrozenTrial, TrialState
 
-from search.rungs import RungZeroSampler
+from search.rungs import RungSampler
 from search.sampling import enumerate_params, reference_trials
 from spaces import SAMPLERS, SearchSpace, SpaceError
 from studies import StudyRecord, make_storage, records, trial_attrs, write_study
@@ -19,12 +19,16 @@ from studies import StudyRecord, make_storage, records, trial_attrs, write_study
 def make_sampler(space: SearchSpace, *, name: str | None = None,
                  seed: int | None = None) -> optuna.samplers.BaseSampler:
     """The space's sampler (or ``name``), seeded; in a multi-fidelity search wrapped so that
-    it learns from rung 0 only (``search.rungs.RungZeroSampler``).
+    it learns from one rung (``search.rungs.RungSampler``, ``fidelity.learn_from``).
 
     Constraints reach the samplers through ``trial.set_constraint`` (Optuna 5).
     """
     sampler = _sampler(space, name=name, seed=seed)
-    return RungZeroSampler(sampler) if space.config.fidelity is not None else sampler
+    fidelity = space.config.fidelity
+    if fidelity is None:
+        return sampler
+    return RungSampler(sampler, highest=fidelity.learn_from == "highest",
+                       enough=RANDOM_START.get(name or space.config.search.sampler, 10))
 
 
 # How many trials each model-based sampler draws at random before its model takes over

@@ -167,13 +167,23 @@ def rung_cost(epochs: float, train_images: int, seeds: int) -> float:
     return epochs * train_images * seeds
 
 
+# the samplers that fit a model to the results they see (``fidelity.learn_from: highest``); the
+# others keep their own bookkeeping over the study (NSGA-II's generations, the grid's cells)
+MODEL_SAMPLERS = ("tpe", "gp")
+
+
 def check_fidelity(cfg: SpaceConfig, problems: list[str]) -> None:
-    """Rungs that fit the proxy split, with strictly growing cost."""
+    """Rungs that fit the proxy split, with strictly growing cost; a ``learn_from`` that the
+    sampler can follow."""
     if cfg.fidelity is None:
         return
     if cfg.search.seeds != 1:
         problems.append(f"search.seeds: with fidelity, each rung sets its own seeds "
                         f"(fidelity.rungs[i].seeds); leave search.seeds at 1, got {cfg.search.seeds}")
+    if cfg.fidelity.learn_from == "highest" and cfg.search.sampler not in MODEL_SAMPLERS:
+        problems.append(f"fidelity.learn_from: highest is for the samplers that fit a model to "
+                        f"results ({', '.join(MODEL_SAMPLERS)}); search.sampler is "
+                        f"{cfg.search.sampler}, which learns from rung 0 (learn_from: rung0)")
     train_images, _ = cfg.dataset.split_sizes()
     costs = []
     for i, rung in enumerate(cfg.fidelity.rungs):

@@ -247,6 +247,9 @@ class FidelityConfig(_Strict):
 
     rungs: list[RungConfig] = Field(min_length=2, max_length=10)
     eta: float = Field(3.0, gt=1.0, le=100.0)
+    # the rung whose results the sampler learns from: rung0 (every architecture has one) or
+    # highest (BOHB's rule: the highest rung with enough results for the sampler's model)
+    learn_from: Literal["rung0", "highest"] = "rung0"
 
 
 class StageConfig(_Strict):

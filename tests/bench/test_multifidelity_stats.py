@@ -79,3 +79,20 @@ def test_paired_calls_an_interval_across_zero_a_tie(mf):
     low, high = diffs["random+rungs at equal compute - tpe"]["interval"]
     assert low < 0 < high
     assert "a tie (within the noise)" in mf.paired_table(diffs)
+
+
+@pytest.mark.parametrize("method", ["tpe", "tpe+rungs", "random+rungs", "tpe+rungs+highest"])
+def test_each_method_writes_the_space_it_names(mf, method, tmp_path):
+    from runners.catalog import model_catalog
+    from spaces import load_space
+
+    sampler, learn_from = mf.METHODS[method]
+    text = mf.PROXIES["medium"].space(method.replace("+", "-"), sampler, 3, learn_from)
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    cfg = load_space(path, catalog=model_catalog()).config
+    assert cfg.search.sampler == sampler and cfg.search.seed == 3
+    if learn_from is None:
+        assert cfg.fidelity is None
+    else:
+        assert cfg.fidelity.learn_from == learn_from and len(cfg.fidelity.rungs) == 2

@@ -18,7 +18,7 @@ from runners.catalog import model_catalog
 from runners.latency_profile import kendall_tau
 from search.budget import seconds_per_training, seconds_per_trial
 from search.run import main
-from search.rungs import next_promotion, rungs_of, top_cost_ratio
+from search.rungs import RungSampler, learning_rung, next_promotion, rungs_of, top_cost_ratio
 from spaces import load_space
 from studies import (
     TrialRecord,
@@ -200,6 +200,8 @@ def test_three_workers_promote_each_trial_at_most_once(tiny_space, fashion_dir, 
     ("fidelity: {rungs: [{epochs: 1}, {epochs: 2}], eta: 1}", "fidelity.eta: Input should be greater than 1"),
     ("fidelity: {rungs: [{epochs: 1, train_subset: 5000}, {epochs: 2}]}",
      "fidelity.rungs[0].train_subset: at most the proxy split's 300 training images"),
+    ("fidelity: {rungs: [{epochs: 1}, {epochs: 2}], learn_from: top}",
+     "fidelity.learn_from: Input should be 'rung0' or 'highest'"),
 ])
 def test_bad_fidelity_blocks_exit_2_naming_the_key(tiny_space, tmp_path, monkeypatch, capsys,
                                                    block: str, message: str) -> None:
@@ -208,6 +210,54 @@ def test_bad_fidelity_blocks_exit_2_naming_the_key(tiny_space, tmp_path, monkeyp
     assert main(["--space", str(path), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "grid", "random"])
+def test_learning_from_the_highest_rung_needs_a_model_based_sampler(tiny_space, tmp_path, monkeypatch,
+                                                                     capsys, sampler: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tiny_space("bad", extra="fidelity: {rungs: [{epochs: 1}, {epochs: 2}], learn_from: highest}\n")
+    path.write_text(path.read_text().replace("sampler: tpe", f"sampler: {sampler}"))
+    assert main(["--space", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert (f"fidelity.learn_from: highest is for the samplers that fit a model to results (tpe, gp); "
+            f"search.sampler is {sampler}") in err and "Traceback" not in err
+
+
+class _Recorder(optuna.samplers.RandomSampler):
+    """A random sampler that records the rung of every trial it is shown."""
+
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.seen: list[set[int]] = []
+
+    def sample_independent(self, study, trial, param_name, param_distribution):
+        self.seen.append({t.user_attrs.get("rung") or 0 for t in study.get_trials(deepcopy=False)})
+        return super().sample_independent(study, trial, param_name, param_distribution)
+
+
+def _shown(sampler: RungSampler, study: optuna.Study) -> set[int]:
+    sampler.inner.seen.clear()
+    study.sampler = sampler
+    study.ask({"x": CategoricalDistribution(list(range(100)))})
+    return sampler.inner.seen[-1]
+
+
+def test_the_sampler_learns_from_rung_0_or_from_the_highest_rung_with_enough_results() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    _add(study, [(0.5 + i / 100, 1.0) for i in range(6)], rung=0)
+    _add(study, [(0.6, 1.0), (0.7, 1.0)], rung=1)
+    _add(study, [(0.8, 1.0)], rung=2)
+    study.add_trial(optuna.trial.create_trial(  # a duplicate promotion does not count
+        params={"x": 0}, distributions={"x": CategoricalDistribution(list(range(100)))},
+        values=[0.8, 1.0], user_attrs={"rung": 2, "duplicate_of": 8}))
+    assert learning_rung(study, enough=2) == 1 and learning_rung(study, enough=7) == 0
+    assert _shown(RungSampler(_Recorder()), study) == {0}  # learn_from: rung0
+    assert _shown(RungSampler(_Recorder(), highest=True, enough=2), study) == {1}
+    _add(study, [(0.75, 1.0)], rung=2)
+    assert learning_rung(study, enough=2) == 2
+    assert _shown(RungSampler(_Recorder(), highest=True, enough=2), study) == {2}
+    assert _shown(RungSampler(_Recorder(), highest=True, enough=3), study) == {0}  # rung 1 has 2
 
 
 def test_without_a_fidelity_block_nothing_has_a_rung(tiny_space, fashion_dir, fake, tmp_path,
@@ -220,13 +270,16 @@ def test_without_a_fidelity_block_nothing_has_a_rung(tiny_space, fashion_dir, fa
     assert study_claims(study).rung is None
 
 
-@pytest.mark.parametrize("sampler", ["nsga2", "gp", "random", "grid"])
+@pytest.mark.parametrize("sampler, learn_from", [
+    ("nsga2", "rung0"), ("gp", "rung0"), ("random", "rung0"), ("grid", "rung0"),
+    ("tpe", "highest"), ("gp", "highest")])
 def test_every_sampler_searches_with_rungs(tiny_space, fashion_dir, fake, tmp_path, monkeypatch,
-                                           sampler: str) -> None:
+                                           sampler: str, learn_from: str) -> None:
     pytest.importorskip("scipy")  # the GP sampler's optimiser
     monkeypatch.chdir(tmp_path)
     path = _space(tiny_space, sampler, 7)
-    path.write_text(path.read_text().replace("sampler: tpe", f"sampler: {sampler}"))
+    path.write_text(path.read_text().replace("sampler: tpe", f"sampler: {sampler}")
+                    .replace("  eta: 3\n", f"  eta: 3\n  learn_from: {learn_from}\n"))
     assert main(["--space", str(path), "--quiet"]) == 0
     recs = [r for r in records(_study(tmp_path, sampler)) if r.is_original]
     assert {r.rung or 0 for r in recs} == {0, 1, 2}
