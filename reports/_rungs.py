@@ -22,6 +22,12 @@ class RungPair(NamedTuple):
     kendall_tau: float  # nan with fewer than 2 points
 
     @property
+    def within_chance(self) -> bool:
+        """Enough promoted architectures to tell, and a tau that chance alone reaches."""
+        n = len(self.points)
+        return n >= 2 and chance_tau(n) != float("inf") and abs(self.kendall_tau) < chance_tau(n)
+
+    @property
     def agreement(self) -> str:
         """"tau 0.42 over 9 promoted, beyond chance" (or "within chance: below 0.56")."""
         n = len(self.points)
@@ -58,6 +64,25 @@ def rung_data(study: optuna.Study) -> RungData | None:
         tau = kendall_tau([p[2] for p in pts], [p[3] for p in pts]) if len(pts) >= 2 else float("nan")
         pairs.append(RungPair(k, pts, tau))
     return RungData(seen, promoted, pairs)
+
+
+def rung_summary(data: RungData) -> list[str]:
+    """The rungs as the terminal tells them after a search: architectures trained and
+    promoted per rung, each rung's agreement with the next, and what a rung that ranks
+    within chance means for the search."""
+    lines = ["rungs: " + "; ".join(f"rung {k} trained {n}, promoted {p}" for k, (n, p)
+                                   in enumerate(zip(data.seen, data.promoted, strict=True)))]
+    for p in data.pairs:
+        lines.append(f"  rung {p.rung} against rung {p.rung + 1}: {p.agreement}")
+        if p.within_chance:
+            lines.append(
+                f"    rung {p.rung} does not rank like rung {p.rung + 1} beyond chance in this study "
+                f"(over the promoted architectures only, a narrow range): its promotions are close "
+                f"to a random draw. A longer rung {p.rung} ranks better at a higher price"
+                + (", and `fidelity.learn_from: highest` stops rung 0 steering the sampler once "
+                   "a higher rung has enough results" if p.rung == 0 else "")
+                + " (the dashboard's rungs panel; BENCHMARKS.md measures both)")
+    return lines
 
 
 def rung_figure(data: RungData) -> go.Figure:

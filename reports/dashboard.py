@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from reports._fidelity import fidelity_data, fidelity_figure
 from reports._layout import LAYOUT
 from reports._prediction import prediction_data, prediction_figure
-from reports._rungs import rung_data, rung_figure
+from reports._rungs import rung_data, rung_figure, rung_summary
 from reports.figure_data import (
     FrontData,
     HypervolumeData,
@@ -366,6 +366,13 @@ def render_dashboard(study: optuna.Study, *, claims: StudyClaims | None = None) 
             "vertical-align:top}th{cursor:pointer;background:#f4f4f4}pre{margin:0}"
             ".verdict{font-size:1.15em;padding:.6em;background:#f6f8fa;border-left:4px solid #444}"
             f"</style></head><body>{''.join(parts)}</body></html>")
+
+
+def rung_lines(study: optuna.Study) -> list[str]:
+    """What the rungs did, for the terminal after a search (``reports._rungs.rung_summary``);
+    nothing for a single-fidelity study."""
+    data = rung_data(study)
+    return rung_summary(data) if data else []
 
 
 def write_dashboard(study: optuna.Study, path: Path, *, claims: StudyClaims | None = None) -> Path:

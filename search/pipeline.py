@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from models import build_model
-from reports.dashboard import write_dashboard
+from reports.dashboard import rung_lines, write_dashboard
 from runners.catalog import model_catalog
 from runners.data import DatasetError, DatasetNotFound, load_proxy_data
 from runners.data.folder import scan
@@ -138,6 +138,8 @@ def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
         knee_trial = None
         log(f"best.yaml not written: {e}")
     print(front_table(claims, knee_number=knee_trial.number if knee_trial else None))
+    for line in rung_lines(study):
+        print(line)
     log(f"wrote {', '.join(str(out / w) for w in written)}")
 
 

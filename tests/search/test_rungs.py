@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 import search.confirm
 import search.objective
-from reports._rungs import RungPair
+from reports._rungs import RungData, RungPair, rung_summary
 from runners.catalog import model_catalog
 from runners.latency_profile import kendall_tau
 from search.budget import seconds_per_training, seconds_per_trial
@@ -111,12 +111,21 @@ def test_rung_agreement_says_whether_tau_is_beyond_chance() -> None:
     assert "within chance (|tau| < 0.64)" in pair(shuffled).agreement
     assert pair(ordered[:4]).agreement.endswith("too few to tell from chance")
     assert pair(ordered[:1]).agreement == "1 promoted: no tau yet"
+    # the terminal's summary says what a rung that ranks within chance means, and only then
+    lines = rung_summary(RungData([24, 8, 3], [8, 3, 0], [pair(shuffled), pair(ordered[:3])]))
+    assert lines[0] == "rungs: rung 0 trained 24, promoted 8; rung 1 trained 8, promoted 3; rung 2 trained 3, promoted 0"
+    assert "rung 0 against rung 1: tau" in lines[1] and "within chance" in lines[1]
+    assert "rung 0 does not rank like rung 1 beyond chance" in lines[2] and "learn_from: highest" in lines[2]
+    assert "too few to tell" in lines[3] and len(lines) == 4
+    assert len(rung_summary(RungData([24, 8], [8, 0], [pair(ordered)]))) == 2
 
 
-def test_search_with_rungs_promotes_the_best_and_reports_the_top_rung(tiny_space, fashion_dir,
-                                                                       fake, tmp_path, monkeypatch) -> None:
+def test_search_with_rungs_promotes_the_best_and_reports_the_top_rung(tiny_space, fashion_dir, fake,
+                                                                       tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["--space", str(_space(tiny_space, "mf", 12)), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "\nrungs: rung 0 trained " in out
     study = _study(tmp_path, "mf")
     recs = [r for r in records(study) if r.is_original]
     by_rung = {k: [r for r in recs if (r.rung or 0) == k] for k in range(3)}
