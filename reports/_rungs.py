@@ -22,10 +22,15 @@ class RungPair(NamedTuple):
     kendall_tau: float  # nan with fewer than 2 points
 
     @property
+    def chance_limit(self) -> float:
+        """The |tau| that chance alone stays under at this many points; inf with too few."""
+        return chance_tau(len(self.points))
+
+    @property
     def within_chance(self) -> bool:
         """Enough promoted architectures to tell, and a tau that chance alone reaches."""
-        n = len(self.points)
-        return n >= 2 and chance_tau(n) != float("inf") and abs(self.kendall_tau) < chance_tau(n)
+        limit = self.chance_limit
+        return limit != float("inf") and abs(self.kendall_tau) < limit
 
     @property
     def agreement(self) -> str:
@@ -33,10 +38,10 @@ class RungPair(NamedTuple):
         n = len(self.points)
         if n < 2:
             return f"{n} promoted: no tau yet"
-        limit = chance_tau(n)
+        limit = self.chance_limit
         if limit == float("inf"):
             return f"tau {self.kendall_tau:.2f} over {n} promoted: too few to tell from chance"
-        word = "beyond chance" if abs(self.kendall_tau) >= limit else f"within chance (|tau| < {limit:.2f})"
+        word = f"within chance (|tau| < {limit:.2f})" if self.within_chance else "beyond chance"
         return f"tau {self.kendall_tau:.2f} over {n} promoted, {word}"
 
 
