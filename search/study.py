@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.rungs import RungSampler
 from search.sampling import enumerate_params, reference_trials
-from spaces import SAMPLERS, SearchSpace, SpaceError
+from spaces import SAMPLERS, SearchSpace, SpaceError, learn_from_problem
 from studies import StudyRecord, make_storage, records, trial_attrs, write_study
 
 
@@ -22,11 +22,16 @@ def make_sampler(space: SearchSpace, *, name: str | None = None,
     it learns from one rung (``search.rungs.RungSampler``, ``fidelity.learn_from``).
 
     Constraints reach the samplers through ``trial.set_constraint`` (Optuna 5).
+
+    Raises:
+        SpaceError: ``name`` cannot follow the space's ``fidelity.learn_from``.
     """
     sampler = _sampler(space, name=name, seed=seed)
     fidelity = space.config.fidelity
     if fidelity is None:
         return sampler
+    if name is not None and (problem := learn_from_problem(space.config, name, "--sampler")):
+        raise SpaceError(problem)  # the space's own sampler was checked when it loaded
     return RungSampler(sampler, highest=fidelity.learn_from == "highest",
                        enough=RANDOM_START.get(name or space.config.search.sampler, 10))
 

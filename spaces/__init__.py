@@ -6,7 +6,7 @@ caller builds from ``models`` (``runners.catalog.model_catalog``).
 
 from __future__ import annotations
 
-from spaces._checks import fits_positions
+from spaces._checks import fits_positions, learn_from_problem
 from spaces._datasets import (
     DATASETS,
     FOLDER,
@@ -43,6 +43,6 @@ __all__ = [
     "SAMPLERS", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
     "BudgetConfig", "Catalog", "DatasetConfig", "DatasetInfo", "ModuleChoices", "Position",
     "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",
-    "did_you_mean", "fits_positions", "held_out", "list_image_folder", "load_space",
+    "did_you_mean", "fits_positions", "held_out", "learn_from_problem", "list_image_folder", "load_space",
     "parse_duration", "read_yaml", "resolve_space_path",
 ]

@@ -172,6 +172,16 @@ def rung_cost(epochs: float, train_images: int, seeds: int) -> float:
 MODEL_SAMPLERS = ("tpe", "gp")
 
 
+def learn_from_problem(cfg: SpaceConfig, sampler: str, where: str) -> str | None:
+    """What is wrong with ``fidelity.learn_from`` for ``sampler`` (named by ``where``: the
+    space's key or the command line's flag); None when the sampler can follow it."""
+    if cfg.fidelity is None or cfg.fidelity.learn_from != "highest" or sampler in MODEL_SAMPLERS:
+        return None
+    return (f"fidelity.learn_from: highest is for the samplers that fit a model to results "
+            f"({', '.join(MODEL_SAMPLERS)}); {where} is {sampler}, which learns from rung 0 "
+            f"(learn_from: rung0)")
+
+
 def check_fidelity(cfg: SpaceConfig, problems: list[str]) -> None:
     """Rungs that fit the proxy split, with strictly growing cost; a ``learn_from`` that the
     sampler can follow."""
@@ -180,10 +190,9 @@ def check_fidelity(cfg: SpaceConfig, problems: list[str]) -> None:
     if cfg.search.seeds != 1:
         problems.append(f"search.seeds: with fidelity, each rung sets its own seeds "
                         f"(fidelity.rungs[i].seeds); leave search.seeds at 1, got {cfg.search.seeds}")
-    if cfg.fidelity.learn_from == "highest" and cfg.search.sampler not in MODEL_SAMPLERS:
-        problems.append(f"fidelity.learn_from: highest is for the samplers that fit a model to "
-                        f"results ({', '.join(MODEL_SAMPLERS)}); search.sampler is "
-                        f"{cfg.search.sampler}, which learns from rung 0 (learn_from: rung0)")
+    problem = learn_from_problem(cfg, cfg.search.sampler, "search.sampler")
+    if problem:
+        problems.append(problem)
     train_images, _ = cfg.dataset.split_sizes()
     costs = []
     for i, rung in enumerate(cfg.fidelity.rungs):

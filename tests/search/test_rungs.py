@@ -233,6 +233,17 @@ def test_learning_from_the_highest_rung_needs_a_model_based_sampler(tiny_space, 
             f"search.sampler is {sampler}") in err and "Traceback" not in err
 
 
+def test_learning_from_the_highest_rung_refuses_a_sampler_flag_without_a_model(
+        tiny_space, fashion_dir, fake, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = tiny_space("flag", extra="fidelity: {rungs: [{epochs: 1}, {epochs: 2}], learn_from: highest}\n")
+    assert main(["--space", str(path), "--quiet", "--sampler", "nsga2"]) == 2
+    err = capsys.readouterr().err
+    assert ("fidelity.learn_from: highest is for the samplers that fit a model to results (tpe, gp); "
+            "--sampler is nsga2") in err and "Traceback" not in err
+    assert not fake.calls
+
+
 class _Recorder(optuna.samplers.RandomSampler):
     """A random sampler that records the rung of every trial it is shown."""
 
