@@ -103,7 +103,7 @@ from search.objective import Objective, run_trials  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402
 from spaces import load_space  # noqa: E402
-from studies import hypervolume_2d, records, study_claims, t_interval  # noqa: E402
+from studies import hypervolume_2d, interval_verdict, records, study_claims, t_interval  # noqa: E402
 
 EVAL_SEEDS = (0, 1, 2)
 # method -> (sampler, fidelity.learn_from; None: single fidelity)
@@ -389,13 +389,16 @@ def paired(runs: list[dict], methods: list[str]) -> dict[str, dict]:
     return out
 
 
+VERDICT_WORDS = {"better": "better", "worse": "worse", "indistinguishable": "a tie (within the noise)",
+                 "unpaired": "one seed: no interval"}
+
+
 def paired_table(diffs: dict[str, dict]) -> str:
     lines = ["| difference in hypervolume (paired by search seed) | mean | 95% interval | seeds | "
              "verdict |", "|---|---|---|---|---|"]
     for name, d in diffs.items():
         low, high = d["interval"] or (float("nan"), float("nan"))
-        verdict = ("better" if low > 0 else "worse" if high < 0 else "a tie (within the noise)"
-                   ) if d["interval"] else "one seed: no interval"
+        verdict = VERDICT_WORDS[interval_verdict(d["interval"])]
         lines.append(f"| {name} | {d['mean']:+.3f} | {low:+.3f} to {high:+.3f} | {d['seeds']} | "
                      f"{verdict} |")
     return "\n".join(lines)

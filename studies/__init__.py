@@ -12,7 +12,15 @@
 above this package; it imports neither, nor torch.
 """
 
-from studies.claims import Claim, StudyClaims, latency_scale_ms, pick_claim, study_claims, t_interval
+from studies.claims import (
+    Claim,
+    StudyClaims,
+    interval_verdict,
+    latency_scale_ms,
+    pick_claim,
+    study_claims,
+    t_interval,
+)
 from studies.pareto import (
     PickError,
     hypervolume_2d,
@@ -44,7 +52,7 @@ from studies.storage import (
 __all__ = [
     "Claim", "Confirmation", "PickError", "REFERENCE_LABEL", "StorageUnavailable", "StudyClaims",
     "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
-    "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
+    "hypervolume_2d", "interval_verdict", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
     "non_dominated", "pick_claim", "promotion_order", "records", "study_claims", "study_directions",
     "t_interval",
     "trial_attrs", "write_confirmation", "write_study", "write_trial",

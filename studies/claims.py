@@ -46,6 +46,14 @@ def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, flo
     return float(mean - half), float(mean + half)
 
 
+def interval_verdict(interval: tuple[float, float] | None) -> Verdict:
+    """What an interval of a difference says: "better" above 0, "worse" below 0,
+    "indistinguishable" across it, "unpaired" without an interval (fewer than two pairs)."""
+    if interval is None:
+        return "unpaired"
+    return "better" if interval[0] > 0 else "worse" if interval[1] < 0 else "indistinguishable"
+
+
 @dataclass(frozen=True)
 class Claim:
     """What the study says about one architecture.
@@ -130,14 +138,8 @@ def _claim(t: TrialRecord, accs: dict[int, float], ref: dict[int, float] | None,
         verdict = "reference"
     elif ref is None:
         verdict = "no reference"
-    elif diff_iv is None:
-        verdict = "unpaired"
-    elif diff_iv[0] > 0:
-        verdict = "better"
-    elif diff_iv[1] < 0:
-        verdict = "worse"
     else:
-        verdict = "indistinguishable"
+        verdict = interval_verdict(diff_iv)
     assert t.values is not None and t.arch_short is not None and t.arch_key is not None  # is_original
     values = tuple(mean if m == "accuracy" else v for m, v in zip(objectives, t.values, strict=True))
     return Claim(t.number, t.arch_short, t.arch_key, t.reference, dict(sorted(accs.items())),
