@@ -46,6 +46,9 @@ from optuna.trial import FrozenTrial, TrialState
 from runners.data import ProxyData, stratified_split
 from spaces import BudgetConfig, DatasetConfig, SearchSpace
 from studies import TrialRecord, promotion_order, records, study_directions, trial_attrs
+from studies.optuna_private import set_trial_attr
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -200,29 +203,47 @@ def duplicate_promotion(study: optuna.Study, number: int, source: int, rung: int
     return None
 
 
-class _RungView:
-    """A study as a sampler should see it in a multi-fidelity search: one rung's trials only."""
+class _RungView(optuna.Study):
+    """One rung's trials as a study of their own, the study a sampler sees in a multi-fidelity
+    search (``RungSampler``).
 
-    def __init__(self, study: optuna.Study, rung: int) -> None:
-        self._study, self._rung = study, rung
+    A real Optuna study on an in-memory storage, built through public API only (``add_trials``),
+    so that a sampler may read and write it as it would any study (Optuna 5.1's NSGA-II indexes
+    the trial list by trial number; a filtered list breaks that). It holds copies of the rung's
+    trials in the study's order, renumbered from 0, then a copy of the trial being sampled,
+    running. ``stop`` (the grid sampler's, when its grid is used up) is kept for the caller to
+    pass on to the real study."""
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._study, name)
+    def __init__(self, study: optuna.Study, rung: int, current: FrozenTrial) -> None:
+        storage = optuna.storages.InMemoryStorage()
+        storage.create_new_study(directions=list(study.directions), study_name="rung-view")
+        super().__init__(study_name="rung-view", storage=storage,
+                         sampler=optuna.samplers.RandomSampler())
+        self.stop_requested = False
+        self.add_trials([_copy(t) for t in study.get_trials(deepcopy=False)
+                         if t.number != current.number and t.state != TrialState.WAITING
+                         and (t.user_attrs.get("rung") or 0) == rung] + [_copy(current)])
+        self.current_number = len(self.get_trials(deepcopy=False)) - 1
 
-    def _keep(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
-        return [t for t in trials if (t.user_attrs.get("rung") or 0) == self._rung]
+    def current(self) -> FrozenTrial:
+        """The copy of the trial being sampled, as the sampler left it."""
+        return self.get_trials(deepcopy=False)[self.current_number]
 
-    def _get_trials(self, deepcopy: bool = True, states: Any = None, use_cache: bool = False
-                    ) -> list[FrozenTrial]:
-        return self._keep(self._study._get_trials(deepcopy=deepcopy, states=states,
-                                                  use_cache=use_cache))
+    def stop(self) -> None:
+        self.stop_requested = True
 
-    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[FrozenTrial]:
-        return self._keep(self._study.get_trials(deepcopy=deepcopy, states=states))
 
-    @property
-    def trials(self) -> list[FrozenTrial]:
-        return self.get_trials()
+def _copy(t: FrozenTrial) -> FrozenTrial:
+    """``t`` as a new trial for another study (public ``create_trial``; its times kept)."""
+    copy = optuna.trial.create_trial(
+        state=t.state, values=None if t.state == TrialState.FAIL else t.values,
+        params=t.params, distributions=t.distributions, user_attrs=t.user_attrs,
+        system_attrs=t.system_attrs, intermediate_values=t.intermediate_values)
+    if t.state != TrialState.WAITING:
+        copy.datetime_start = t.datetime_start
+    if t.state.is_finished():
+        copy.datetime_complete = t.datetime_complete
+    return copy
 
 
 def learning_rung(study: optuna.Study, enough: int) -> int:
@@ -253,30 +274,41 @@ class RungSampler(optuna.samplers.BaseSampler):
         self.inner, self.highest, self.enough = inner, highest, enough
         self._rung_of: dict[int, int] = {}  # trial number -> the rung it learns from
 
-    def _view(self, study: optuna.Study, trial: FrozenTrial) -> _RungView:
+    def _rung(self, study: optuna.Study, trial: FrozenTrial) -> int:
         rung = self._rung_of.get(trial.number)
         if rung is None:
             rung = learning_rung(study, self.enough) if self.highest else 0
             self._rung_of[trial.number] = rung
-        return _RungView(study, rung)
+        return rung
+
+    def _call(self, method: str, study: optuna.Study, trial: FrozenTrial, *args: Any) -> Any:
+        """``inner.<method>(view, view's copy of trial, *args)``; what the sampler wrote to the
+        copy's system attributes is written to the real trial, and a ``stop`` passed on."""
+        view = _RungView(study, self._rung(study, trial), trial)
+        out = getattr(self.inner, method)(view, view.current(), *args)
+        for key, value in view.current().system_attrs.items():
+            if trial.system_attrs.get(key, _MISSING) != value:
+                set_trial_attr(study, trial, key, value, system=True)
+        if view.stop_requested:
+            study.stop()
+        return out
 
     def infer_relative_search_space(self, study: optuna.Study, trial: FrozenTrial) -> dict:
-        return self.inner.infer_relative_search_space(self._view(study, trial), trial)  # type: ignore[arg-type]
+        return self._call("infer_relative_search_space", study, trial)
 
     def sample_relative(self, study: optuna.Study, trial: FrozenTrial, search_space: dict) -> dict:
-        return self.inner.sample_relative(self._view(study, trial), trial, search_space)  # type: ignore[arg-type]
+        return self._call("sample_relative", study, trial, search_space)
 
     def sample_independent(self, study: optuna.Study, trial: FrozenTrial, param_name: str,
                            param_distribution: Any) -> Any:
-        return self.inner.sample_independent(self._view(study, trial), trial, param_name,  # type: ignore[arg-type]
-                                             param_distribution)
+        return self._call("sample_independent", study, trial, param_name, param_distribution)
 
     def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.inner.before_trial(self._view(study, trial), trial)  # type: ignore[arg-type]
+        self._call("before_trial", study, trial)
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
-        self.inner.after_trial(self._view(study, trial), trial, state, values)  # type: ignore[arg-type]
+        self._call("after_trial", study, trial, state, values)
         self._rung_of.pop(trial.number, None)
 
     def reseed_rng(self) -> None:

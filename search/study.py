@@ -14,6 +14,7 @@ from search.rungs import RungSampler
 from search.sampling import enumerate_params, reference_trials
 from spaces import SAMPLERS, SearchSpace, SpaceError, learn_from_problem
 from studies import StudyRecord, make_storage, records, trial_attrs, write_study
+from studies.optuna_private import set_trial_attr
 
 
 def make_sampler(space: SearchSpace, *, name: str | None = None,
@@ -173,7 +174,7 @@ def fail_trial(study: optuna.Study, t: FrozenTrial, reason: str) -> None:
         optuna.exceptions.UpdateFinishedTrialError: it finished meanwhile.
     """
     for k, v in trial_attrs(fail_reason=reason).items():
-        study._storage.set_trial_user_attr(t._trial_id, k, v)
+        set_trial_attr(study, t, k, v)  # no public way to write another process's trial
     study.tell(t.number, state=TrialState.FAIL)
 
 

@@ -245,14 +245,16 @@ def test_learning_from_the_highest_rung_refuses_a_sampler_flag_without_a_model(
 
 
 class _Recorder(optuna.samplers.RandomSampler):
-    """A random sampler that records the rung of every trial it is shown."""
+    """A random sampler that records the rung of every result it is shown (the trial being
+    sampled is in the view too, running)."""
 
     def __init__(self) -> None:
         super().__init__(seed=0)
         self.seen: list[set[int]] = []
 
     def sample_independent(self, study, trial, param_name, param_distribution):
-        self.seen.append({t.user_attrs.get("rung") or 0 for t in study.get_trials(deepcopy=False)})
+        self.seen.append({t.user_attrs.get("rung") or 0 for t in study.get_trials(deepcopy=False)
+                          if t.state.is_finished()})
         return super().sample_independent(study, trial, param_name, param_distribution)
 
 
@@ -290,8 +292,26 @@ def test_without_a_fidelity_block_nothing_has_a_rung(tiny_space, fashion_dir, fa
     assert study_claims(study).rung is None
 
 
+def test_nsga2_counts_its_generations_in_the_rung_it_learns_from() -> None:
+    """Promotions' results (rung 1) sit between rung-0 trials in the study; NSGA-II sees a study
+    of rung 0 only, numbered from 0, and its generations advance every population_size trials
+    there. (Optuna 5.1's NSGA-II indexes trials by number: a filtered list raised IndexError.)"""
+    sampler = RungSampler(optuna.samplers.NSGAIISampler(population_size=4, seed=0))
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    for i in range(16):
+        study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)
+        study.add_trial(optuna.trial.create_trial(params={"x": 0.5}, distributions=dist,
+                                                  values=[0.5, 1.0], user_attrs={"rung": 1}))
+    generation = [t.system_attrs.get("NSGAIISampler:generation") for t in study.trials
+                  if not t.user_attrs.get("rung")]
+    assert generation == [0] * 4 + [1] * 4 + [2] * 4 + [3] * 4
+    assert all("NSGAIISampler:generation" not in t.system_attrs for t in study.trials
+               if t.user_attrs.get("rung"))
+
+
 @pytest.mark.parametrize("sampler, learn_from", [
-    ("nsga2", "rung0"), ("gp", "rung0"), ("random", "rung0"), ("grid", "rung0"),
+    ("nsga2", "rung0"), ("tpe", "rung0"), ("gp", "rung0"), ("random", "rung0"), ("grid", "rung0"),
     ("tpe", "highest"), ("gp", "highest")])
 def test_every_sampler_searches_with_rungs(tiny_space, fashion_dir, fake, tmp_path, monkeypatch,
                                            sampler: str, learn_from: str) -> None:
