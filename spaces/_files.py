@@ -2,8 +2,8 @@
 
 Shared by space files (``load_space``) and architecture files
 (``models.load_architecture``): a missing file, a directory, an unreadable
-file, bytes that are not UTF-8 and invalid YAML each give one line naming the
-file.
+file, bytes that are not UTF-8, invalid YAML and a key given twice in one mapping each
+give one line naming the file.
 """
 
 from __future__ import annotations
@@ -16,6 +16,34 @@ SPACES_DIR = Path(__file__).resolve().parent
 # the architecture file's format (best.yaml, ``models.load_architecture``): written by
 # ``search.export`` and the dashboard's config snippets, read by ``models``
 FORMAT_VERSION = 1
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but a mapping that gives one key twice is an error: PyYAML keeps
+    the second silently, so ``se:`` twice under a stage or ``budget:`` twice would run a space
+    other than the one the user reads."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[object, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`; an explicit key wins
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, seen[key], line)
+                seen[key] = line
+            except TypeError:  # an unhashable key: construct_mapping reports it
+                break
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, first: int, second: int) -> None:
+        super().__init__(f"key {key!r} appears twice in one mapping (lines {first} and {second}); "
+                         f"keep one")
+        self.key, self.first, self.second = key, first, second
 
 
 class SpaceError(ValueError):
@@ -48,7 +76,8 @@ def read_yaml(path: Path, *, what: str) -> object:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a directory, an unreadable file, text that is not UTF-8, or invalid YAML.
+        ValueError: a directory, an unreadable file, text that is not UTF-8, invalid YAML, or
+            a mapping with a key given twice (both line numbers).
     """
     try:
         raw = path.read_bytes()
@@ -64,6 +93,8 @@ def read_yaml(path: Path, *, what: str) -> object:
         raise ValueError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); "
                          f"save the {what} as UTF-8") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except _DuplicateKey as e:
+        raise ValueError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: invalid YAML: {' '.join(str(e).split())}") from None

@@ -135,6 +135,8 @@ def test_architecture_file_without_backbone_settings_builds_with_the_defaults(tm
     (ARCH_FILE.replace("num_classes: 10", "num_classes: -1"), r"architecture.num_classes: expected an integer"),
     (ARCH_FILE.replace("{name: resnet_cifar}", "{name: resnet_cifar, depth: 7}"), r"depth=7 is invalid"),
     (ARCH_FILE.replace("stages: [", "stages: [[["), r"invalid YAML"),
+    (ARCH_FILE.replace("  num_classes: 10\n", "  num_classes: 10\n  num_classes: 100\n"),
+     r"key 'num_classes' appears twice in one mapping \(lines 5 and 6\); keep one"),
     (ARCH_FILE.replace("format_version: 1", "format_version: true"), r"format_version True is not supported"),
 ])
 def test_broken_architecture_files_are_one_value_error_naming_the_file(tmp_path, text, message) -> None:

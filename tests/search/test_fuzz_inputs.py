@@ -18,13 +18,14 @@ import contextlib
 import copy
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from models import build_model, load_architecture
@@ -128,6 +129,29 @@ def file_bytes(draw, base: dict) -> bytes:
     return data
 
 
+class _NoAliases(yaml.SafeDumper):
+    """Writes a repeated value out again instead of an anchor (a copied anchor line is an
+    error of its own)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+KEY_LINE = re.compile(r"^(\s*)([A-Za-z_][\w.-]*):")
+
+
+@st.composite
+def duplicate_key_bytes(draw, base: dict) -> tuple[bytes, str, int]:
+    """A mutated document with one of its block mapping keys given twice in a row: the bytes,
+    the key, and the line of its first appearance (the second is the next line)."""
+    lines = yaml.dump(draw(mutated(base)), Dumper=_NoAliases, sort_keys=False).splitlines(keepends=True)
+    keyed = [i for i, line in enumerate(lines) if KEY_LINE.match(line)]
+    assume(keyed)
+    at = draw(st.sampled_from(keyed))
+    lines.insert(at + 1, lines[at])
+    return "".join(lines).encode(), KEY_LINE.match(lines[at])[2], at + 1
+
+
 def fast_examples(default: int) -> int:
     return int(os.environ.get("ATTNAS_FUZZ_EXAMPLES", default))
 
@@ -210,6 +234,41 @@ def test_fuzzed_space_files_are_accepted_or_one_clear_error(name, tmp_path, caps
 @given(data=file_bytes(ARCH))
 def test_fuzzed_architecture_files_load_and_build_or_one_value_error(tmp_path_factory, data) -> None:
     arch_target(tmp_path_factory.mktemp("arch"), data)
+
+
+def check_duplicate_key(err: str, path: Path, key: str, first: int) -> None:
+    check_one_error_line(err, path)
+    assert f"key {key!r} appears twice in one mapping (lines {first} and {first + 1})" in err, err
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_a_key_given_twice_in_a_space_file_is_refused_naming_both_lines(name, tmp_path, capsys,
+                                                                       cheap_dry_run) -> None:
+    @FAST
+    @given(duplicate_key_bytes(BUNDLED[name]))
+    def check(case: tuple[bytes, str, int]) -> None:
+        data, key, first = case
+        path = tmp_path / "space.yaml"
+        path.write_bytes(data)
+        assert run_cli.main(["--space", str(path), "--dry-run"]) == 2
+        check_duplicate_key(capsys.readouterr().err, path, key, first)
+
+    check()
+
+
+@FAST
+@given(case=duplicate_key_bytes(ARCH))
+def test_a_key_given_twice_in_an_architecture_file_is_refused_naming_both_lines(tmp_path_factory,
+                                                                               case) -> None:
+    data, key, first = case
+    path = tmp_path_factory.mktemp("arch") / "best.yaml"
+    path.write_bytes(data)
+    with pytest.raises(ValueError) as e:
+        load_architecture(path)
+    assert f"{path}: key {key!r} appears twice in one mapping (lines {first} and {first + 1})" in str(e.value)
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert train_cli.main(["--arch", str(path), "--epochs", "1", "--out", str(path.parent / "o")]) == 2
+    check_duplicate_key(err.getvalue(), path, key, first)
 
 
 def _pick_study() -> optuna.Study:

@@ -115,6 +115,10 @@ def test_constraint_violators_are_recorded_and_not_trained(tiny_space, fashion_d
 @pytest.mark.parametrize(("text", "expect"), [
     (None, "space file 'missing.yaml' not found"),
     ("name: [unclosed\n", "invalid YAML"),
+    ("name: x\nbudget: {epochs: 1}\nstages: {all: {attention: {se: {}}}}\nbudget: {epochs: 2}\n",
+     "bad.yaml: key 'budget' appears twice in one mapping (lines 2 and 4); keep one"),
+    ("name: x\nstages:\n  all:\n    attention:\n      se: {}\n      eca: {}\n      se: {reduction: [4]}\n",
+     "bad.yaml: key 'se' appears twice in one mapping (lines 5 and 7); keep one"),
     ("name: x\nstages: {all: {attention: {sse: {}}}}\n", "unknown attention (did you mean 'se'?)"),
     ("name: x\nstages: {all: {attention: {se: {reduction: [0]}}}}\n",
      "stages.all.attention.se.reduction[0]: got 0; allowed: an integer in [1, 256]"),
