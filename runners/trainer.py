@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from models import Architecture, build_model
 from runners.data import ProxyData
 from spaces import BudgetConfig
 
@@ -294,6 +295,23 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     path = "compiled" if budget.compile else captured.path if captured else "eager"
     return TrainResult(acc, val_loss, seconds, step * budget.batch_size / seconds, step,
                        step_path=path, graph_fallback=captured.fallback if captured else None)
+
+
+def train_architecture(arch: Architecture, data: ProxyData, *, budget: BudgetConfig, seed: int,
+                       device: torch.device, registers: tuple[type, ...] = ()) -> dict:
+    """``arch`` built with shared initialisation from ``seed`` and trained by ``train_proxy``: the
+    one proxy training of a search trial or a confirmation, as a picklable call
+    (``runners.isolated`` runs it in a child process). ``registers``: the classes of the
+    architecture's modules, unused here; unpickling them in a child imports their modules,
+    which registers them there.
+
+    Returns ``accuracy``, ``val_loss``, ``train_seconds``, ``images_per_second``, ``step_path``
+    and ``graph_fallback``.
+    """
+    r = train_proxy(build_model(arch, seed=seed).to(device), data, budget=budget, seed=seed)
+    return {"accuracy": r.val_accuracy, "val_loss": r.val_loss, "train_seconds": r.train_seconds,
+            "images_per_second": r.images_per_second, "step_path": r.step_path,
+            "graph_fallback": r.graph_fallback}
 
 
 def seconds_per_step(model: nn.Module, *, batch_size: int, in_channels: int, input_size: int,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 
 import optuna
@@ -18,12 +19,16 @@ import torch
 from optuna.trial import TrialState
 
 from models import Architecture, build_model, model_signature
+from models.attention import get_attention_spec
+from models.convs import get_conv_spec
 from runners.data import ProxyData
+from runners.isolated import TrainingCrashed, in_process
+from runners.isolated import pool as training_pool
 from runners.latency_profile import Profile
 from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
 from runners.profile_models import profile_for
-from runners.trainer import TrainingDiverged, train_proxy
+from runners.trainer import TrainingDiverged, train_architecture
 from search.rungs import Promote, Rung, duplicate_promotion, rung_data, rungs_of
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials, fail_trial
@@ -76,15 +81,60 @@ def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed:
     augmentation all from ``seed`` (common random numbers across architectures). ``budget``:
     the space's own unless given (a rung's).
 
-    Returns ``accuracy``, ``val_loss``, ``train_seconds``, ``images_per_second``,
-    ``step_path`` and ``graph_fallback`` (``runners.trainer.TrainResult``).
-    """
-    model = build_model(arch, seed=seed).to(device)
-    r = train_proxy(model, data, budget=budget or space.config.budget, seed=seed)
-    return {"accuracy": r.val_accuracy, "val_loss": r.val_loss, "train_seconds": r.train_seconds,
-            "images_per_second": r.images_per_second, "step_path": r.step_path,
-            "graph_fallback": r.graph_fallback}
+    On the CPU it runs in this process's training child (``runners.isolated``), at this
+    process's thread count, so that a crash of the training fails this training, not the search.
 
+    Returns ``accuracy``, ``val_loss``, ``train_seconds``, ``images_per_second``,
+    ``step_path`` and ``graph_fallback`` (``runners.trainer.train_architecture``).
+
+    Raises:
+        TrainingDiverged, torch.OutOfMemoryError: as ``train_proxy``.
+        runners.isolated.TrainingCrashed: the training process died (its signal named).
+    """
+    budget = budget or space.config.budget
+    classes = _module_classes(arch)
+    if device.type == "cuda" or in_process() or not _all_importable(classes):
+        return train_architecture(arch, data, budget=budget, seed=seed, device=device)
+    threads = torch.get_num_threads()
+    try:
+        return training_pool().call(train_architecture, arch, data, budget=budget, seed=seed,
+                                    device=device, threads=threads, registers=classes)
+    except TrainingCrashed as e:
+        raise TrainingCrashed(f"{e}, training {arch.short()} with seed {seed} at batch_size "
+                              f"{budget.batch_size} with {threads} thread(s)") from None
+
+
+def _module_classes(arch: Architecture) -> tuple[type, ...]:
+    """The classes of ``arch``'s attention modules and convolutions: sent to a training process,
+    their import there registers them (a module registered by the user's own code included)."""
+    names = {(s.attention, s.conv) for s in arch.stages}
+    return tuple(dict.fromkeys([get_attention_spec(a).cls for a, _ in names]
+                               + [get_conv_spec(c).cls for _, c in names]))
+
+
+_WARNED: set[str] = set()
+
+
+def _all_importable(classes: tuple[type, ...]) -> bool:
+    """Whether a fresh interpreter can import every class (by module and name); warns once for
+    each one it cannot: a class made inside a function or in ``__main__`` trains in this process,
+    where a crash of its training ends the search."""
+    ok = True
+    for cls in classes:
+        if "<locals>" in cls.__qualname__ or cls.__module__ == "__main__":
+            ok = False
+            if cls.__qualname__ not in _WARNED:
+                _WARNED.add(cls.__qualname__)
+                warnings.warn(f"{cls.__module__}.{cls.__qualname__} is registered at run time where a "
+                              "training process cannot import it: architectures with it train in "
+                              "this process, and a crash of such a training ends the search; define "
+                              "it at the top level of an importable module", RuntimeWarning,
+                              stacklevel=3)
+    return ok
+
+
+# what fails one training (and its trial) without ending the search
+TRAINING_FAILURES = (TrainingDiverged, torch.OutOfMemoryError, TrainingCrashed)
 
 TRAINED = ("accuracy", "accuracy_seeds", "val_loss", "train_seconds", "images_per_second",
            "step_path", "graph_fallback")
@@ -272,7 +322,7 @@ class Objective:
                                           on_measured=lambda m: self._record_measured(trial, m))
         except _Infeasible:
             raise optuna.TrialPruned("violates a constraint; not trained") from None
-        except (TrainingDiverged, torch.OutOfMemoryError) as e:
+        except TRAINING_FAILURES as e:
             _record_failure(trial, e)
             raise
         write_trial(trial, **{k: attrs[k] for k in TRAINED})
@@ -298,7 +348,7 @@ class Objective:
         _record_constraints(trial, dict(src.constraint_violations))
         try:
             attrs = train_seeds(arch, self.space, self.data, device=self.device, rung=self.rungs[rung])
-        except (TrainingDiverged, torch.OutOfMemoryError) as e:
+        except TRAINING_FAILURES as e:
             _record_failure(trial, e)
             raise
         write_trial(trial, **attrs)
@@ -322,7 +372,7 @@ def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, tim
                shared: bool = True) -> None:
     """Run trials until ``stop`` stops the study (or ``timeout``): the loop of every worker.
 
-    A diverged or out-of-memory training fails its trial; the study goes on. On Ctrl-C the
+    A diverged, out-of-memory or crashed training fails its trial; the study goes on. On Ctrl-C the
     trial this process was running is failed (reason "interrupted") before KeyboardInterrupt
     goes on, also when Ctrl-C landed before the objective started (while Optuna starts a
     trial's heartbeat). With ``shared=False`` (the study is this process's alone) that includes
@@ -337,7 +387,7 @@ def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, tim
         objective.promote(study)
     try:
         study.optimize(objective, n_trials=None, timeout=timeout, callbacks=callbacks,
-                       catch=(TrainingDiverged, torch.OutOfMemoryError))
+                       catch=TRAINING_FAILURES)
     except KeyboardInterrupt:
         _fail_interrupted(study, before, shared=shared)
         raise

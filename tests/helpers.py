@@ -127,3 +127,16 @@ class FakeTrainer:
         acc = 0.5 + quality + 0.01 * epochs + images / 1e5 + 0.0001 * seed
         return {"accuracy": acc, "val_loss": 1 - acc, "train_seconds": 0.01,
                 "images_per_second": 1.0, "step_path": "eager", "graph_fallback": None}
+
+
+def crash_on_se(arch: Architecture, data, **kwargs) -> dict:
+    """``runners.trainer.train_architecture``, but the process dies of SIGSEGV for SE in every
+    stage: a native crash, as a faulty kernel would cause (run in a training child)."""
+    import os
+    import signal
+
+    from runners.trainer import train_architecture
+
+    if all(s.attention == "se" for s in arch.stages):
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return train_architecture(arch, data, **kwargs)
