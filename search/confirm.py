@@ -11,14 +11,17 @@ makes the pairs tighter: two architectures differ only where they differ.
 
 Every training is stored in the study as soon as it ends (a study attribute
 per architecture and seed, ``studies.Confirmation``), so a crash or
-Ctrl-C loses at most the training in progress, and running the same command
-again trains only what is missing. Trainings go seed by seed (every
+Ctrl-C loses at most the trainings in progress, and running the same command
+again trains only what is missing. With ``--jobs N`` on the CPU the trainings
+run N at a time, each in a training process with the thread count the search's
+workers had. Trainings go seed by seed (every
 architecture at its second seed before any at its third), so a run that the
 time budget stops early still has pairs to compare.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,8 +32,11 @@ import torch
 from models import Architecture
 from runners.data import ProxyData
 from search.budget import TimeBudget, seconds_per_training, seconds_per_trial
-from search.objective import train_seed
-from search.rungs import rung_data, rungs_of, top_cost_ratio
+from runners.isolated import in_process
+from runners.isolated import pool as training_pool
+from search import objective
+from search.objective import TRAINING_FAILURES, train_seed
+from search.rungs import Rung, rung_data, rungs_of, top_cost_ratio
 from spaces import SearchSpace
 from studies import (
     Claim,
@@ -110,13 +116,17 @@ def search_stop_reason(study: optuna.Study, space: SearchSpace, budget: TimeBudg
 
 def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *,
                      device: torch.device, budget: TimeBudget,
-                     log: Callable[[str], None]) -> tuple[int, int]:
-    """Train the missing confirmation trainings while the budget allows; store each one.
+                     log: Callable[[str], None], jobs: int = 1) -> tuple[int, int]:
+    """Train the missing confirmation trainings while the budget allows; store each one as it
+    finishes. With ``jobs`` > 1 (on the CPU) they run ``jobs`` at a time in training processes
+    (``runners.isolated``) of ``cores // jobs`` threads each: the thread count the search's
+    ``--jobs`` workers trained with, so every pair is trained alike. A training that fails
+    (diverged, out of memory, crashed) is logged and stays missing; the others go on.
 
     Returns ``(done, planned)``: trainings run now, and trainings that were missing.
     """
-    jobs = confirmation_jobs(study, space)
-    if not jobs:
+    jobs_todo = confirmation_jobs(study, space)
+    if not jobs_todo:
         return 0, 0
     # multi-fidelity: at the top rung's budget, once the front is reported there
     rungs = rungs_of(space)
@@ -126,22 +136,57 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
             "run the same command again, with more trials or time, to get there")
         return 0, 0
     train_data = data if top is None else rung_data(data, top, seed=space.config.search.seed)
+    train_budget = space.config.budget if top is None else top.budget
     per = seconds_per_training(study, top_ratio=top_cost_ratio(space)) or 0.0
-    log(f"confirming {len({j.trial.number for j in jobs})} architectures: {len(jobs)} trainings "
-        f"(seeds {', '.join(str(s) for s in sorted({j.seed for j in jobs}))}), ~{per * len(jobs):.0f} s")
+    parallel = jobs > 1 and device.type != "cuda" and not in_process()
+    workers = jobs if parallel else 1
+    log(f"confirming {len({j.trial.number for j in jobs_todo})} architectures: {len(jobs_todo)} "
+        f"trainings (seeds {', '.join(str(s) for s in sorted({j.seed for j in jobs_todo}))}), "
+        f"~{per * len(jobs_todo) / workers:.0f} s" + (f" on {workers} processes" if parallel else ""))
+    handed: list[tuple[ConfirmJob, float]] = []
+    stopped = []
+
+    def handed_out():
+        """The jobs, one whenever a process is free, while the budget allows one more."""
+        for job in jobs_todo:
+            if not budget.allows(per):
+                stopped.append(len(handed))
+                return
+            handed.append((job, time.perf_counter()))
+            yield job
+
+    if parallel:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        calls = (((Architecture.from_dict(j.trial.arch), train_data),  # type: ignore[arg-type]
+                  {"budget": train_budget, "seed": j.seed, "device": device}) for j in handed_out())
+        results = ((handed[i], out) for i, out in training_pool(workers).map_unordered(
+            objective.train_architecture, calls, threads=threads))
+    else:
+        results = ((handed[-1], _train_here(j, space, train_data, device, top)) for j in handed_out())
     done = 0
-    for job in jobs:
-        if not budget.allows(per):
-            log(f"confirmation stopped by the time budget after {done} of {len(jobs)} trainings "
-                f"({budget.remaining():.0f} s left); run the same command again to finish it")
-            break
-        start = time.perf_counter()
+    for (job, started), r in results:
         t = job.trial
-        r = train_seed(Architecture.from_dict(t.arch), space, train_data, seed=job.seed,
-                       device=device, budget=None if top is None else top.budget)
+        if isinstance(r, BaseException):
+            log(f"confirm #{t.number:<3d} {t.arch_short:<36s} seed {job.seed}  failed: {r}; "
+                "run the same command again to retry it")
+            continue
         write_confirmation(study, Confirmation(t.arch_key, t.number, job.seed, r["accuracy"],  # type: ignore[arg-type]
                                                r["val_loss"], r["train_seconds"]))
         done += 1
         log(f"confirm #{t.number:<3d} {t.arch_short:<36s} seed {job.seed}  acc {r['accuracy']:.4f}"
-            f"  {time.perf_counter() - start:6.1f} s")
-    return done, len(jobs)
+            f"  {time.perf_counter() - started:6.1f} s")
+    if stopped:
+        log(f"confirmation stopped by the time budget after {stopped[0]} of {len(jobs_todo)} "
+            f"trainings ({budget.remaining():.0f} s left); run the same command again to finish it")
+    return done, len(jobs_todo)
+
+
+def _train_here(job: ConfirmJob, space: SearchSpace, data: ProxyData, device: torch.device,
+                top: Rung | None) -> dict | BaseException:
+    """One confirmation training through ``train_seed`` (this process's training child on the
+    CPU); a failed training is returned, not raised."""
+    try:
+        return train_seed(Architecture.from_dict(job.trial.arch), space, data,  # type: ignore[arg-type]
+                          seed=job.seed, device=device, budget=None if top is None else top.budget)
+    except TRAINING_FAILURES as e:
+        return e

@@ -249,7 +249,7 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
             bar.close()
     if not interrupted:
         try:
-            run_confirmation(study, space, data, device=device, budget=budget, log=log)
+            run_confirmation(study, space, data, device=device, budget=budget, log=log, jobs=jobs)
         except KeyboardInterrupt:
             interrupted = True
     if interrupted:

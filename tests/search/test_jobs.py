@@ -71,6 +71,9 @@ def test_two_workers_share_one_study_and_recover_a_killed_one(tiny_space, fashio
     # after the workers, the knee and the reference are confirmed to 2 seeds in the study
     claims = study_claims(study)
     assert claims.confirmed and claims.reference is not None and claims.reference.seeds == 2
+    # ... in two training processes at once (one thread each, as the workers trained)
+    assert "trainings (seeds 1), ~" in (log := (tmp_path / "runs/jobs/run.log").read_text())
+    assert " on 2 processes" in log
     assert (tmp_path / "runs/jobs/dashboard.html").exists()
     # the other commands, in this process too (their CLIs are tested apart)
     assert export_main(["--study", "jobs", "--out", "b.yaml"]) == 0
