@@ -56,6 +56,12 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
         "architecture": dict(trial.arch or {}),
         "summary": trial.arch_short,
         "verdict": claims.verdict,
+        # the smallest paired difference to no attention the confirmation could have called
+        "detectable_difference": None if claims.detectable is None else {
+            "points": round(100 * claims.detectable.difference, 3),
+            "paired_std_points": round(100 * claims.detectable.paired_std, 3),
+            "paired_seeds": claims.detectable.seeds, "architectures": claims.detectable.architectures,
+            "level": claims.level},
         "metrics": {
             "accuracy": None if claim is None else _claim_document(claim, claims.level),
             "accuracy_split": "validation (carved from the training set)",

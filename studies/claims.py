@@ -114,6 +114,50 @@ class StudyClaims(NamedTuple):
     # multi-fidelity: the rung every claim is compared at (the highest an architecture other
     # than the reference reached); None in a single-fidelity study
     rung: int | None = None
+    # the smallest paired difference the confirmation could have called (``Detectable``)
+    detectable: Detectable | None = None
+
+
+class Detectable(NamedTuple):
+    """The smallest difference to the reference that the study's confirmation could have called:
+    the half-width of the ``level`` t-interval of a paired difference over ``seeds`` pairs, with
+    the paired standard deviation the study measured (pooled over ``architectures``). A true
+    difference of this size is called about half the time; one inside it cannot be told from
+    noise. Accuracy units."""
+
+    difference: float
+    paired_std: float
+    seeds: int
+    architectures: int
+
+    def text(self, level: float) -> str:
+        return (f"the smallest difference this confirmation could have called is "
+                f"{100 * self.difference:.1f} points ({self.seeds} paired seeds, {100 * level:.0f}%; "
+                f"paired std {100 * self.paired_std:.1f} points over {self.architectures} "
+                f"architecture{'s' * (self.architectures != 1)})")
+
+
+def detectable_difference(claims: Sequence[Claim], reference: Claim | None, *,
+                          level: float) -> Detectable | None:
+    """``Detectable`` from the paired differences to ``reference`` of every claim with at least
+    two paired seeds (pooled variance, each claim weighted by its degrees of freedom), at the
+    fewest paired seeds among them; None without such a claim."""
+    if reference is None:
+        return None
+    pairs = []
+    for c in claims:
+        common = sorted(set(c.accuracies) & set(reference.accuracies))
+        if c.verdict != "reference" and len(common) >= 2:
+            pairs.append([c.accuracies[s] - reference.accuracies[s] for s in common])
+    if not pairs:
+        return None
+    dof = sum(len(d) - 1 for d in pairs)
+    std = math.sqrt(sum(statistics.variance(d) * (len(d) - 1) for d in pairs) / dof)
+    n = min(len(d) for d in pairs)
+    from scipy.stats import t as student_t  # as in t_interval: loaded when first needed
+
+    half = float(student_t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    return Detectable(half, std, n, len(pairs))
 
 
 def latency_scale_ms(study: optuna.Study) -> float | None:
@@ -185,7 +229,9 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     multi = [c for c in claims if c.seeds >= target]
     confirmed = bool(multi) and (reference is None or reference.seeds >= target)
     front = non_dominated(multi if confirmed else claims, directions) if claims else []
-    verdict = study_verdict(front, reference, confirmed=confirmed, level=level, planned=planned)
+    detectable = detectable_difference(multi, reference, level=level) if confirmed else None
+    verdict = study_verdict(front, reference, confirmed=confirmed, level=level, planned=planned,
+                            detectable=detectable)
     if confirmed:  # front points of the search that confirmation has not reached
         search_front = non_dominated(claims, directions, values=lambda c: c.search_values)
         pending = [c for c in search_front if c.seeds < target and c.verdict != "reference"]
@@ -196,7 +242,7 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
         seen = len({t.arch_key for t in recs if t.is_original and not t.rung})
         verdict += (f" Compared at rung {rung}: {len(trials)} of the {seen} architectures trained "
                     "reached it.")
-    return StudyClaims(claims, front, reference, confirmed, level, scale, verdict, rung)
+    return StudyClaims(claims, front, reference, confirmed, level, scale, verdict, rung, detectable)
 
 
 def report_rung(trials: Sequence[TrialRecord]) -> int | None:
@@ -207,8 +253,9 @@ def report_rung(trials: Sequence[TrialRecord]) -> int | None:
 
 
 def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: bool, level: float,
-                  planned: bool = False) -> str:
-    """One plain sentence: what this study can and cannot say."""
+                  planned: bool = False, detectable: Detectable | None = None) -> str:
+    """One plain sentence: what this study can and cannot say, and (confirmed) how large a
+    difference it could have seen."""
     if not front:
         return "No architecture finished training yet."
     if reference is None:
@@ -225,14 +272,20 @@ def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: boo
     pct = f"{100 * level:.0f}%"
     if not better:
         n = min((c.paired_seeds for c in front if c.verdict != "reference"), default=reference.seeds)
+        if detectable is not None:
+            return (f"At this budget no placement on the front beats the plain backbone by more than "
+                    f"the {100 * detectable.difference:.1f} points it can detect: {pct} intervals of "
+                    f"the paired difference over {n} seeds all include 0, and "
+                    f"{detectable.text(level)}.")
         return (f"At this budget no placement on the front beats the plain backbone beyond noise "
                 f"({pct} intervals of the paired difference over {n} seeds all include 0).")
     b = better[0]
     lo, hi = (100 * v for v in b.diff_interval)  # type: ignore[union-attr]
     ratio = f" at {b.latency_ratio:.2f}x latency" if b.latency_ratio is not None else ""
     more = f"; {len(better) - 1} more front point(s) also beat it" if len(better) > 1 else ""
+    can = f"; {detectable.text(level)}" if detectable is not None else ""
     return (f"{b.arch_short} beats the plain backbone by {100 * b.diff:+.1f} points "
-            f"[{lo:+.1f}, {hi:+.1f}] ({pct}, {b.paired_seeds} paired seeds){ratio}{more}.")
+            f"[{lo:+.1f}, {hi:+.1f}] ({pct}, {b.paired_seeds} paired seeds){ratio}{more}{can}.")
 
 
 def pick_claim(study: optuna.Study, pick: str, *, claims: StudyClaims | None = None) -> Claim:
