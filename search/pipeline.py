@@ -186,6 +186,10 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     except (DatasetNotFound, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if cfg.budget.tta_flip and not data.flip:
+        print(f"error: {space.path}: budget.tta_flip: {data.name} does not allow horizontal flips "
+              "(dataset.flip is false); set tta_flip: false or dataset.flip: true", file=sys.stderr)
+        return 2
     n_trials = args.n_trials or cfg.search.n_trials
     try:  # reads and checks the space's latency profile, once
         objective = Objective(space, data, device=device, n_trials=n_trials)

@@ -151,6 +151,13 @@ class BudgetConfig(_Strict):
     # on CUDA, capture the training step in a CUDA graph and replay it (falls back to eager,
     # with the reason recorded, where capture fails); ignored on CPU and with compile
     cuda_graph: bool = True
+    # score an exponential moving average of the weights, BatchNorm statistics averaged with
+    # them (torch.optim.swa_utils.AveragedModel), instead of the last weights; 0: off. The
+    # average starts as a copy of the first step's weights and follows every step after.
+    ema_decay: float = Field(0.0, ge=0.0, lt=1.0)
+    # test-time augmentation: the validation score averages the softmax of each image and of
+    # its horizontal mirror (the dataset must allow flips: dataset.flip)
+    tta_flip: bool = False
 
     def steps_per_epoch(self, train_images: int) -> int:
         """Batches per epoch (the ragged last batch is dropped)."""

@@ -112,3 +112,49 @@ def test_captured_step_copies_each_batch_into_the_captured_tensors() -> None:
     assert len(calls) == 1  # captured once, on the third call
     static = calls[0][0]
     assert all(x is static for x in seen[2:]) and seen[0] is batches[0]
+
+
+def test_ema_scores_the_averaged_weights_not_the_last(fashion_dir, monkeypatch) -> None:
+    from spaces import BudgetConfig
+
+    data = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
+    scored = []
+    real = trainer.evaluate
+    monkeypatch.setattr(trainer, "evaluate", lambda m, *a, **k: scored.append(m) or real(m, *a, **k))
+    model = small_model()
+    plain = train_proxy(small_model(), data, budget=BudgetConfig(epochs=2, batch_size=50, lr=0.05), seed=0)
+    averaged = train_proxy(model, data, budget=BudgetConfig(epochs=2, batch_size=50, lr=0.05, ema_decay=0.9),
+                           seed=0)
+    last, ema = dict(model.state_dict()), scored[-1].state_dict()
+    assert scored[-1] is not model and set(ema) == set(last)
+    assert any(not torch.equal(ema[k], last[k]) for k in last if k.endswith("weight"))
+    assert any(not torch.equal(ema[k], last[k]) for k in last if k.endswith("running_mean"))  # BN too
+    assert averaged.val_loss != plain.val_loss  # the same run, scored on other weights
+
+
+def test_tta_scores_each_image_with_its_mirror_and_is_off_by_default(fashion_dir) -> None:
+    data = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
+    model = small_model().eval()
+    seen = []
+    model.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach().clone()))
+    x, y = data.val_x[:8], data.val_y[:8]
+    plain = trainer.evaluate(model, x, y, data)
+    assert len(seen) == 1
+    both = trainer.evaluate(model, x, y, data, tta_flip=True)
+    assert len(seen) == 3 and torch.equal(seen[2], seen[1].flip(-1))  # the image, then its mirror
+    with torch.no_grad():
+        scale, shift = trainer._normaliser(data, x.device)
+        xb = x.float().mul_(scale).add_(shift)
+        probs = (model(xb).softmax(1) + model(xb.flip(-1)).softmax(1)) / 2
+    assert both[1] == pytest.approx(torch.nn.functional.nll_loss(probs.log(), y).item(), rel=1e-5)
+    assert both != plain
+
+
+def test_tta_on_a_dataset_without_flips_is_refused(fashion_dir) -> None:
+    from dataclasses import replace
+
+    from spaces import BudgetConfig
+
+    data = load_proxy_data(name="fashion-mnist", train_subset=200, val_fraction=0.25, seed=0, download=False)
+    with pytest.raises(ValueError, match="budget.tta_flip: this dataset does not allow horizontal flips"):
+        train_proxy(small_model(), replace(data, flip=False), budget=BudgetConfig(epochs=1, tta_flip=True), seed=0)

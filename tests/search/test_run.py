@@ -294,3 +294,15 @@ stages:
     study = optuna.load_study(study_name="od", storage=f"sqlite:///{tmp_path / 'runs/od/study.db'}")
     refs = [TrialRecord.of(t).reference for t in study.trials]
     assert "odconv everywhere" in refs
+
+
+def test_tta_on_a_dataset_without_flips_is_one_message(tiny_space, fashion_dir, tmp_path: Path, capsys,
+                                                       monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = tiny_space("ttaflip")
+    space.write_text(space.read_text().replace("download: false", "download: false, flip: false")
+                     .replace("lr: 0.05", "lr: 0.05, tta_flip: true"))
+    assert main(["--space", str(space), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "budget.tta_flip: fashion-mnist does not allow horizontal flips" in err
+    assert "Traceback" not in err
