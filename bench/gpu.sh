@@ -21,6 +21,10 @@
 #                models the space in every search) choose another
 #                its training cache stays in RESULTS_DIR, so a run cut off by its limit
 #                goes on where it stopped when run again
+#   longtruth    bench/long_truth.py --device cuda: issue 30's long-training truth (12
+#                architectures x 2 seeds, 10 epochs on 45,000 images); only when STEPS names it
+#                (STEPS=longtruth); cached per training in RESULTS_DIR, so a cut-off run goes on;
+#                copy long_truth*.json to bench/results/ to use it
 # steps.txt lists each step's exit code and seconds.
 set -u
 cd "$(dirname "$0")/.."
@@ -75,4 +79,5 @@ step search 130 $PY -m search.run --space attention.yaml --device "$DEVICE" --jo
 cp /tmp/attnas-gpu-search/run.log "$R/search_run.log" 2>/dev/null
 step multifidelity 420 $PY bench/multifidelity.py --device "$DEVICE" "${MF[@]}" \
     --json "$R/multifidelity.json" --cache "$R/multifidelity_cache.json"
+step longtruth 560 $PY bench/long_truth.py --device "$DEVICE" --out-dir "$R"
 echo "== done"; cat "$R/steps.txt"

@@ -69,6 +69,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out-dir", default=str(RESULTS),
+                        help="where long_truth_cache.json and long_truth.json go (bench/gpu.sh: its results)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # one thread count for every training: part of the seed
@@ -78,8 +80,8 @@ def main() -> None:
             truth_path=Path("/tmp/long_truth_smoke.json"))
         return
     run(seeds=args.seeds, epochs=args.epochs, train=45_000, val=15_000, device=args.device,
-        archs=architectures(), cache_path=RESULTS / "long_truth_cache.json",
-        truth_path=RESULTS / "long_truth.json")
+        archs=architectures(), cache_path=Path(args.out_dir) / "long_truth_cache.json",
+        truth_path=Path(args.out_dir) / "long_truth.json")
 
 
 if __name__ == "__main__":
