@@ -45,7 +45,7 @@ test-latest: browser postgres
 	$(LATEST)/bin/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	grep -oE '^[A-Za-z0-9._-]+==[^ ]+' requirements.lock > $(LATEST)/locked.txt
 	@echo "test-latest: versions newer than requirements.lock:"
-	@$(LATEST)/bin/python -m pip freeze --exclude-editable | grep -ivxF -f $(LATEST)/locked.txt || true
+	@$(LATEST)/bin/python -m pip freeze --exclude-editable | tr '_' '-' | grep -ivxF -f $(LATEST)/locked.txt || true
 	$(LATEST)/bin/python -m pytest -q -p no:cacheprovider; rc=$$?; rm -rf $(LATEST); exit $$rc
 
 # Refresh requirements.lock from pyproject.toml (pip-tools, in a throwaway venv).
