@@ -1,7 +1,11 @@
 """Export one Pareto architecture of a study to a self-contained YAML file.
 
-    python -m search.export --study NAME [--storage URL] [--pick knee] [--out best.yaml]
+    python -m search.export --study NAME [--storage URL] [--pick knee] [--out FILE]
                             [--onnx best.onnx]
+
+Without ``--out`` it writes ``runs/<study>/export-<pick>.yaml`` (``export-knee.yaml``,
+``export-trial-4.yaml``, ``export-latency-le-2.5.yaml``): beside the search's own ``best.yaml``,
+which it never overwrites.
 
 The file holds a format version, the architecture (backbone and settings,
 input shape, class count, every stage's choice), the metrics as measured with
@@ -14,6 +18,7 @@ Runtime's outputs match PyTorch's (needs the ``onnx`` extra).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -113,14 +118,22 @@ def export_best(study: optuna.Study, out: Path, *, pick: str = "knee",
 
 
 
+def pick_filename(pick: str) -> str:
+    """A file-name part for ``pick``: ``knee``, ``trial-4``, ``latency-le-2.5``."""
+    name = pick.strip().replace("<=", "-le-").replace("=", "-")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "pick"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = study_parser("python -m search.export", __doc__.split("\n")[0])
     parser.add_argument("--pick", default="knee",
                         help="knee | max-accuracy | fastest | latency<=MS | trial=N (default: knee)")
-    parser.add_argument("--out", default=None, help="output file (default: runs/<study>/best.yaml)")
+    parser.add_argument("--out", default=None,
+                        help="output file (default: runs/<study>/export-<pick>.yaml, beside the "
+                             "search's own best.yaml, which it never overwrites)")
     parser.add_argument("--onnx", default=None, help="also write the model as ONNX to this file")
     args = parser.parse_args(argv)
-    out = Path(args.out or f"runs/{args.study}/best.yaml")
+    out = Path(args.out or f"runs/{args.study}/export-{pick_filename(args.pick)}.yaml")
 
     def export(study: optuna.Study) -> int:
         trial = export_best(study, out, pick=args.pick)

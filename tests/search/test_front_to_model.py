@@ -86,3 +86,14 @@ def test_fidelity_is_stored_and_shown(study_dir: Path) -> None:
     stored = StudyRecord.of(_study(study_dir)).fidelity
     assert stored["rows"] == result["rows"]
     assert 'id="fidelity"' in render_dashboard(_study(study_dir))
+
+
+def test_export_without_out_writes_beside_best_yaml_and_never_over_it(study_dir: Path, monkeypatch) -> None:
+    monkeypatch.chdir(study_dir)
+    best = study_dir / "runs" / "front" / "best.yaml"
+    before = best.read_bytes()
+    assert export_main(["--study", "front", "--pick", "trial=0"]) == 0
+    assert export_main(["--study", "front", "--pick", "latency<=1000"]) == 0
+    assert best.read_bytes() == before  # the search's own choice is untouched
+    assert yaml.safe_load((best.parent / "export-trial-0.yaml").read_text())["source"]["trial"] == 0
+    assert (best.parent / "export-latency-le-1000.yaml").exists()
