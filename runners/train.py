@@ -26,6 +26,7 @@ from models import build_model, load_architecture
 from runners.data import DatasetError, DatasetNotFound, load_full_data
 from runners.device import DEVICES, DeviceUnavailable, resolve_device
 from runners.trainer import TrainBudget, TrainingDiverged, evaluate, train_proxy
+from spaces import DATASETS, FOLDER, DefaultsOnce, did_you_mean
 
 
 def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fashion-mnist",
@@ -101,18 +102,23 @@ def load_trained(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m runners.train", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=DefaultsOnce)
     p.add_argument("--arch", required=True, help="architecture file written by search.export")
-    p.add_argument("--epochs", type=float, default=30)
-    p.add_argument("--dataset", default="fashion-mnist")
+    p.add_argument("--epochs", type=float, default=30, help="epochs over the full training set")
+    p.add_argument("--dataset", default="fashion-mnist",
+                   help=f"one of {', '.join([*DATASETS, FOLDER])} (default: fashion-mnist)")
     p.add_argument("--out", default=None, help="default: <arch file stem>-trained/ beside it")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when torch sees a GPU, else the CPU")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="initialisation, data order and augmentation (default: 0)")
     p.add_argument("--path", default=None, help="--dataset folder: the training images, DIR/<class>/<image>")
     p.add_argument("--test-path", default=None,
                    help="--dataset folder: the test images, same classes, never seen by the search")
     args = p.parse_args(argv)
+    if args.dataset not in (*DATASETS, FOLDER):
+        p.error(f"unknown dataset {args.dataset!r}{did_you_mean(args.dataset, [*DATASETS, FOLDER])}; "
+                f"allowed: {', '.join([*DATASETS, FOLDER])}")
     if args.dataset != "folder" and (args.path or args.test_path):
         p.error(f"--path and --test-path are for --dataset folder; {args.dataset} reads its own "
                 "files, with its own test split")

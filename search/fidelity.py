@@ -16,7 +16,6 @@ on NAS-Bench-201; zero-cost proxies 0.58-0.82.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -110,8 +109,7 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = study_parser("python -m search.fidelity", __doc__.split("\n")[0],
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = study_parser("python -m search.fidelity", __doc__.split("\n")[0])
     p.add_argument("--top", type=int, default=8, help="Pareto architectures to retrain")
     p.add_argument("--epochs", type=float, default=10, help="epochs of the long training")
     p.add_argument("--seeds", type=int, default=3, help="seeds for the proxy's spread")

@@ -26,7 +26,7 @@ if __name__ == "__main__":
     # Ctrl-C during the first imports: exit 130 quietly; main() restores KeyboardInterrupt
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 
-from spaces import SAMPLERS, SEED_MAX, TRAIN_DEVICES  # noqa: E402  (torch-free, like everything main() needs before run_search)
+from spaces import SAMPLERS, SEED_MAX, TRAIN_DEVICES, DefaultsOnce  # noqa: E402  (torch-free, like everything main() needs before run_search)
 
 
 def _jobs(value: str) -> int | str:
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m search.run",
         description="Search which attention module goes in which stage of a CNN.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsOnce,
     )
     p.add_argument("--space", required=True,
                    help="space file: a path, or a bundled name such as attention.yaml")

@@ -20,6 +20,7 @@ from spaces._datasets import (
 )
 from spaces._errors import did_you_mean
 from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
+from spaces._help import DefaultsOnce
 from spaces._load import load_space
 from spaces._schema import (
     BLOCKS,
@@ -41,7 +42,7 @@ __all__ = [
     "BLOCKS", "DATASETS", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE", "FORMAT_VERSION",
     "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
     "SAMPLERS", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
-    "BudgetConfig", "Catalog", "DatasetConfig", "DatasetInfo", "ModuleChoices", "Position",
+    "BudgetConfig", "Catalog", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "ModuleChoices", "Position",
     "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",
     "did_you_mean", "fits_positions", "held_out", "learn_from_problem", "list_image_folder", "load_space",
     "parse_duration", "read_yaml", "resolve_space_path",

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import optuna
 
+from spaces import DefaultsOnce
 from studies.pareto import PickError
 from studies.storage import StudyNotFound, load_existing_study
 
@@ -22,6 +23,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (StudyNotFound, PickError)
 
 def study_parser(prog: str, description: str, **kwargs) -> argparse.ArgumentParser:
     """A parser with ``--study`` (required) and ``--storage``; add the command's own options."""
+    kwargs.setdefault("formatter_class", DefaultsOnce)
     parser = argparse.ArgumentParser(prog=prog, description=description, **kwargs)
     parser.add_argument("--study", required=True, help="study name")
     parser.add_argument("--storage", default=None,
