@@ -138,11 +138,13 @@ def open_study(space: SearchSpace, *, storage: str, study_name: str,
                 study.enqueue_trial(params, user_attrs=trial_attrs(reference=label))
         write_study(study, space_sha256=space.sha256)  # last: joiners wait for it
     recorded = StudyRecord.of(study).space_sha256
-    if recorded != space.sha256:
+    if recorded not in (space.sha256, space.file_sha256):
         raise SpaceError(
-            f"study {study_name!r} in {storage} was created from a space file with sha256 "
-            f"{str(recorded)[:12]}…, but {space.path} has sha256 {space.sha256[:12]}…; use the "
-            f"same space file to resume or join, or another --study-name for a new study"
+            f"study {study_name!r} in {storage} was created from a space whose settings have sha256 "
+            f"{str(recorded)[:12]}…, but {space.path} now says something else (sha256 "
+            f"{space.sha256[:12]}…; comments and layout do not count); resume or join with the "
+            f"same settings (--n-trials N raises the trial count without editing the file), or "
+            f"give another --study-name for a new study"
         )
     return study
 

@@ -9,6 +9,7 @@ allowed.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from spaces._checks import check_fidelity, check_metrics, resolve_stages
@@ -51,6 +52,8 @@ def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
         raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}")
-    # universal newlines, as studies created before have it recorded
-    return SearchSpace(cfg, path, hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest(),
-                       stages)
+    # what the space means: its validated settings, so that comments, layout and key order do not
+    # count; the file's bytes too (universal newlines), which studies before issue 31 recorded
+    meaning = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return SearchSpace(cfg, path, hashlib.sha256(meaning.encode()).hexdigest(), stages,
+                       file_sha256=hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest())

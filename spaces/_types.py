@@ -89,8 +89,9 @@ class SearchSpace:
 
     config: SpaceConfig
     path: Path
-    sha256: str
+    sha256: str  # of the validated settings (what resume compares), not of the file's bytes
     stages: tuple[StageSpace, ...]
+    file_sha256: str = ""  # of the file's text: what studies before issue 31 recorded
 
     @property
     def name(self) -> str:

@@ -73,9 +73,16 @@ def test_resume_with_a_different_space_file_is_refused(tiny_space, fashion_dir, 
     monkeypatch.chdir(tmp_path)
     space = tiny_space("changed", n_trials=1)
     assert main(["--space", str(space), "--quiet"]) == 0
-    space.write_text(space.read_text().replace("lr: 0.05", "lr: 0.1"))
-    assert main(["--space", str(space), "--quiet", "--n-trials", "2"]) == 2
-    assert "created from a space file with sha256" in capsys.readouterr().err
+    # a comment, blank lines and another layout mean the same space: resume goes on
+    text = space.read_text()
+    space.write_text("# my notes\n\n" + text.replace("budget: {epochs: 1, batch_size: 50, lr: 0.05}",
+                                                      "budget:\n  lr: 0.05   # tuned\n  batch_size: 50\n  epochs: 1"))
+    assert main(["--space", str(space), "--quiet", "--n-trials", "2"]) == 0
+    space.write_text(text.replace("lr: 0.05", "lr: 0.1"))
+    assert main(["--space", str(space), "--quiet", "--n-trials", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "created from a space whose settings have sha256" in err and "now says something else" in err
+    assert "--n-trials N raises the trial count without editing the file" in err
 
 
 def test_duplicates_are_not_trained_again(tiny_space, fashion_dir, tmp_path, monkeypatch) -> None:
