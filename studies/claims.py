@@ -231,7 +231,7 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     front = non_dominated(multi if confirmed else claims, directions) if claims else []
     detectable = detectable_difference(multi, reference, level=level) if confirmed else None
     verdict = study_verdict(front, reference, confirmed=confirmed, level=level, planned=planned,
-                            detectable=detectable)
+                            detectable=detectable, confirmed_claims=multi if confirmed else ())
     if confirmed:  # front points of the search that confirmation has not reached
         search_front = non_dominated(claims, directions, values=lambda c: c.search_values)
         pending = [c for c in search_front if c.seeds < target and c.verdict != "reference"]
@@ -253,7 +253,8 @@ def report_rung(trials: Sequence[TrialRecord]) -> int | None:
 
 
 def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: bool, level: float,
-                  planned: bool = False, detectable: Detectable | None = None) -> str:
+                  planned: bool = False, detectable: Detectable | None = None,
+                  confirmed_claims: Sequence[Claim] = ()) -> str:
     """One plain sentence: what this study can and cannot say, and (confirmed) how large a
     difference it could have seen."""
     if not front:
@@ -267,6 +268,8 @@ def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: boo
                "reference with more seeds")
         return ("Not confirmed: every accuracy is a single training, and a single-seed difference is "
                 f"not evidence; {how}.")
+    if all(c.verdict == "reference" for c in front):  # the plain backbone alone: nothing paired on it
+        return _reference_alone(confirmed_claims, detectable, level)
     better = sorted((c for c in front if c.verdict == "better"),
                     key=lambda c: -(c.diff_interval[0] if c.diff_interval else 0.0))
     pct = f"{100 * level:.0f}%"
@@ -286,6 +289,21 @@ def study_verdict(front: list[Claim], reference: Claim | None, *, confirmed: boo
     can = f"; {detectable.text(level)}" if detectable is not None else ""
     return (f"{b.arch_short} beats the plain backbone by {100 * b.diff:+.1f} points "
             f"[{lo:+.1f}, {hi:+.1f}] ({pct}, {b.paired_seeds} paired seeds){ratio}{more}{can}.")
+
+
+def _reference_alone(confirmed: Sequence[Claim], detectable: Detectable | None, level: float) -> str:
+    """The verdict when the confirmed front is the plain backbone alone: what came closest."""
+    head = ("No searched architecture reached the front: the plain backbone is as fast as any and "
+            "no confirmed architecture is more accurate")
+    others = sorted((c for c in confirmed if c.verdict != "reference" and c.diff is not None),
+                    key=lambda c: -c.diff)  # type: ignore[arg-type, operator]
+    if not others:
+        return head + "."
+    closest = "; ".join(
+        f"#{c.number} {c.arch_short} {100 * c.diff:+.1f} points [{100 * c.diff_interval[0]:+.1f}, "  # type: ignore[operator, index]
+        f"{100 * c.diff_interval[1]:+.1f}] ({c.verdict})" for c in others[:2])
+    can = f"; {detectable.text(level)}" if detectable is not None else ""
+    return f"{head}. The closest: {closest}{can}."
 
 
 def pick_claim(study: optuna.Study, pick: str, *, claims: StudyClaims | None = None) -> Claim:

@@ -59,3 +59,15 @@ def test_a_better_verdict_says_it_too_and_a_single_seed_study_claims_nothing() -
     assert "the smallest difference this confirmation could have called is 0.0 points" in sc.verdict
     single = study_claims(_study([("none", "no attention", [0.80], 1.0), ("a", None, [0.81], 1.1)]))
     assert single.detectable is None and "points it can detect" not in single.verdict
+
+
+def test_a_front_of_the_reference_alone_says_what_came_closest() -> None:
+    sc = study_claims(_study([("none", "no attention", [0.80, 0.78, 0.82], 1.0),
+                              ("a", None, [0.79, 0.78, 0.80], 1.1),     # -1, 0, -2 points
+                              ("b", None, [0.78, 0.76, 0.81], 1.2)]))   # -2, -2, -1 points
+    assert [c.arch_short for c in sc.front] == ["none"]
+    assert sc.verdict.startswith("No searched architecture reached the front: the plain backbone is as "
+                                 "fast as any and no confirmed architecture is more accurate. The closest: "
+                                 "#1 a -1.0 points [")
+    assert "#2 b -1.7 points" in sc.verdict and "(3 paired seeds, 95%;" in sc.verdict
+    assert "intervals of the paired difference over" not in sc.verdict  # it paired nothing on the front
