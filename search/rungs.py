@@ -214,16 +214,14 @@ class _RungView(optuna.Study):
     running. ``stop`` (the grid sampler's, when its grid is used up) is kept for the caller to
     pass on to the real study."""
 
-    def __init__(self, study: optuna.Study, rung: int, current: FrozenTrial) -> None:
+    def __init__(self, others: list[FrozenTrial], directions: Sequence[Any], current: FrozenTrial) -> None:
         storage = optuna.storages.InMemoryStorage()
-        storage.create_new_study(directions=list(study.directions), study_name="rung-view")
+        storage.create_new_study(directions=list(directions), study_name="rung-view")
         super().__init__(study_name="rung-view", storage=storage,
                          sampler=optuna.samplers.RandomSampler())
         self.stop_requested = False
-        self.add_trials([_copy(t) for t in study.get_trials(deepcopy=False)
-                         if t.number != current.number and t.state != TrialState.WAITING
-                         and (t.user_attrs.get("rung") or 0) == rung] + [_copy(current)])
-        self.current_number = len(self.get_trials(deepcopy=False)) - 1
+        self.add_trials([_copy(t) for t in others] + [_copy(current)])
+        self.current_number = len(others)
 
     def current(self) -> FrozenTrial:
         """The copy of the trial being sampled, as the sampler left it."""
@@ -273,6 +271,7 @@ class RungSampler(optuna.samplers.BaseSampler):
                  enough: int = 10) -> None:
         self.inner, self.highest, self.enough = inner, highest, enough
         self._rung_of: dict[int, int] = {}  # trial number -> the rung it learns from
+        self._cached: tuple[tuple, _RungView] | None = None  # the last view, by what it holds
 
     def _rung(self, study: optuna.Study, trial: FrozenTrial) -> int:
         rung = self._rung_of.get(trial.number)
@@ -281,10 +280,25 @@ class RungSampler(optuna.samplers.BaseSampler):
             self._rung_of[trial.number] = rung
         return rung
 
+    def _view_for(self, study: optuna.Study, trial: FrozenTrial) -> _RungView:
+        """The rung's view for ``trial``: built again only when the rung's other trials or their
+        states changed since the last call for this trial (a trial's sampler calls come in a
+        row: before_trial, the relative and the independent samples)."""
+        rung = self._rung(study, trial)
+        others = [t for t in study.get_trials(deepcopy=False)
+                  if t.number != trial.number and t.state != TrialState.WAITING
+                  and (t.user_attrs.get("rung") or 0) == rung]
+        key = (trial.number, rung, tuple((t.number, t.state) for t in others))
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, _RungView(others, study.directions, trial))
+        view = self._cached[1]
+        view.stop_requested = False
+        return view
+
     def _call(self, method: str, study: optuna.Study, trial: FrozenTrial, *args: Any) -> Any:
         """``inner.<method>(view, view's copy of trial, *args)``; what the sampler wrote to the
         copy's system attributes is written to the real trial, and a ``stop`` passed on."""
-        view = _RungView(study, self._rung(study, trial), trial)
+        view = self._view_for(study, trial)
         out = getattr(self.inner, method)(view, view.current(), *args)
         for key, value in view.current().system_attrs.items():
             if trial.system_attrs.get(key, _MISSING) != value:
@@ -310,6 +324,7 @@ class RungSampler(optuna.samplers.BaseSampler):
                     values: Sequence[float] | None) -> None:
         self._call("after_trial", study, trial, state, values)
         self._rung_of.pop(trial.number, None)
+        self._cached = None
 
     def reseed_rng(self) -> None:
         self.inner.reseed_rng()
