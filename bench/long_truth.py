@@ -10,7 +10,8 @@ seed 0 before any at seed 1, so a partial run already ranks all twelve once. Eac
 stored as it ends in ``bench/results/long_truth_cache.json`` (``arch_key -> seed -> accuracy,
 val_loss, seconds``), and ``bench/results/long_truth.json`` (``arch_key -> [accuracy per seed]``,
 keys as a study records them) is rewritten from it: stop it at any time, run it again to
-continue. About 20 minutes per training on 2 CPU threads (5-8 hours in all); minutes on a GPU
+continue. About 16 minutes per training on 2 quiet CPU threads, scaled from the 0.42 min of
+2 epochs x 6,000 images (``bench/proxy_budget.py``): 6-7 hours for all 24; minutes on a GPU
 (``--device cuda``, ``bench/gpu.sh``). Accuracies only: the seconds are a note, not a
 benchmark (this may run beside other work).
 """
