@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import os
 import signal
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -36,6 +37,27 @@ class TrainingCrashed(RuntimeError):
 def in_process() -> bool:
     """Whether ``ATTNAS_TRAIN_IN_PROCESS`` asks for trainings in the caller's own process."""
     return os.environ.get("ATTNAS_TRAIN_IN_PROCESS", "") not in ("", "0")
+
+
+_WARNED: set[str] = set()
+
+
+def importable_in_child(classes: tuple[type, ...]) -> bool:
+    """Whether a fresh interpreter can import every class (by module and name); warns once for
+    each one it cannot: a class made inside a function or in ``__main__`` trains in this process,
+    where a crash of its training ends the search."""
+    ok = True
+    for cls in classes:
+        if "<locals>" in cls.__qualname__ or cls.__module__ == "__main__":
+            ok = False
+            if cls.__qualname__ not in _WARNED:
+                _WARNED.add(cls.__qualname__)
+                warnings.warn(f"{cls.__module__}.{cls.__qualname__} is registered at run time where a "
+                              "training process cannot import it: architectures with it train in "
+                              "this process, and a crash of such a training ends the search; define "
+                              "it at the top level of an importable module", RuntimeWarning,
+                              stacklevel=3)
+    return ok
 
 
 _SIGNALS = {signal.SIGSEGV: "a segmentation fault in native code",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections.abc import Callable
 
 import optuna
@@ -22,7 +21,7 @@ from models import Architecture, build_model, model_signature
 from models.attention import get_attention_spec
 from models.convs import get_conv_spec
 from runners.data import ProxyData
-from runners.isolated import TrainingCrashed, in_process
+from runners.isolated import TrainingCrashed, importable_in_child, in_process
 from runners.isolated import pool as training_pool
 from runners.latency_profile import Profile
 from runners.measure import count_flops, count_params, measure_latency
@@ -93,7 +92,7 @@ def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed:
     """
     budget = budget or space.config.budget
     classes = _module_classes(arch)
-    if device.type == "cuda" or in_process() or not _all_importable(classes):
+    if device.type == "cuda" or in_process() or not importable_in_child(classes):
         return train_architecture(arch, data, budget=budget, seed=seed, device=device)
     threads = torch.get_num_threads()
     try:
@@ -110,27 +109,6 @@ def _module_classes(arch: Architecture) -> tuple[type, ...]:
     names = {(s.attention, s.conv) for s in arch.stages}
     return tuple(dict.fromkeys([get_attention_spec(a).cls for a, _ in names]
                                + [get_conv_spec(c).cls for _, c in names]))
-
-
-_WARNED: set[str] = set()
-
-
-def _all_importable(classes: tuple[type, ...]) -> bool:
-    """Whether a fresh interpreter can import every class (by module and name); warns once for
-    each one it cannot: a class made inside a function or in ``__main__`` trains in this process,
-    where a crash of its training ends the search."""
-    ok = True
-    for cls in classes:
-        if "<locals>" in cls.__qualname__ or cls.__module__ == "__main__":
-            ok = False
-            if cls.__qualname__ not in _WARNED:
-                _WARNED.add(cls.__qualname__)
-                warnings.warn(f"{cls.__module__}.{cls.__qualname__} is registered at run time where a "
-                              "training process cannot import it: architectures with it train in "
-                              "this process, and a crash of such a training ends the search; define "
-                              "it at the top level of an importable module", RuntimeWarning,
-                              stacklevel=3)
-    return ok
 
 
 # what fails one training (and its trial) without ending the search
