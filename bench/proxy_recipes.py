@@ -1,32 +1,47 @@
 """Proxy recipes side by side at equal compute: which one ranks the 12 architectures best (issue 30).
 
-    python bench/proxy_recipes.py [--seeds 3] [--recipes today,ema,tta,...] [--report-only]
-    python bench/proxy_recipes.py --smoke     # tiny data, two architectures: checks the script
+    python bench/proxy_recipes.py [--seeds 3]        # the trainings (accuracies; may run beside work)
+    python bench/proxy_recipes.py --time             # each recipe alone, timed: on a quiet machine
+    python bench/proxy_recipes.py --report-only      # the JSON and the table from what is stored
+    python bench/proxy_recipes.py --smoke            # tiny data, three architectures: checks the script
 
-Every recipe trains the 12 architectures of ``bench/proxy_budget.py`` with the same seeds
-(shared initialisation, 2 threads) on Fashion-MNIST, seed by seed, each training stored as it
-ends (``bench/results/proxy_recipes_cache.json``; rerun to continue). The recipes are today's
-default (2 epochs, 6,000 training and 6,000 validation images) and the levers of issue 30:
+The levers of issue 30 that change only how a training is *scored* are read off one training,
+so that every recipe below sees the same trainings (a paired comparison of recipes, and a
+fraction of the compute): each architecture x seed is trained once with today's budget on
+today's 6,000 training images (shared initialisation, 2 threads), while two moving averages of
+its weights are kept beside it (``runners.trainer.weight_average``, decay 0.9 and 0.98 per step;
+BatchNorm statistics too); the last weights and both averages are then scored on today's 6,000
+validation images and on 6,000 more from the rest of the training files (disjoint from both),
+each image alone and with its mirror. A recipe is one such view:
 
-- ``ema``: ``budget.ema_decay`` 0.9 (the weights' moving average, BatchNorm statistics too);
-- ``tta``: ``budget.tta_flip`` (each validation image scored with its mirror);
-- ``val12k``: 12,000 validation images instead of 6,000 (the binomial floor falls by 1/sqrt 2);
-- ``halves``: two 1-epoch trainings (seeds s and s + 1000) averaged instead of one 2-epoch one;
-- combinations: ``ema+tta``, ``ema+val12k``, ``ema+tta+val12k``.
+- ``today``: the last weights, 6,000 validation images, accuracy;
+- ``ema0.9`` / ``ema0.98``: the moving average instead (``budget.ema_decay``);
+- ``tta``: each image scored with its mirror (``budget.tta_flip``);
+- ``val12k``: 12,000 validation images (the binomial floor falls by 1/sqrt 2);
+- their combinations, e.g. ``ema0.98+tta+val12k``;
+- ``loss...``: ranked by the validation loss instead of the accuracy (the same view);
+- ``sotl``: ranked by the sum of the epochs' mean training losses (no validation at all);
+- ``halves...``: two 1-epoch trainings (seeds s and s + 1000) averaged instead of one 2-epoch one.
+
+The trainings are cached as they end (``bench/results/proxy_recipes_trainings.json``; rerun to
+continue). ``--time`` times each recipe as it runs in a search (``train_proxy`` with that
+budget and validation size, EMA updates and mirrored images included) on three architectures
+(the plain one, a light and the heaviest) and stores it beside the trainings.
 
 ``bench/results/proxy_recipes.json`` is ``{recipe: {"minutes_per_training": m, "accuracies":
-{arch_key: [acc per seed]}}}``. The table: minutes per training (median; equal compute means
-within 10% of ``today``), the pooled single-seed std of the paired difference to no attention,
-the spread (std) of the architectures' means, discriminability (spread / pooled single-seed std),
-discriminability^2 per minute, and Kendall's tau of the means against the long-training truth
-(``bench/long_truth.py``) with a bootstrap 95% interval over architectures. Minutes are timed:
-run it on a quiet machine.
+{arch_key: [acc per seed]}}}`` (plus ``"score"``: what ranks, and ``"scores"`` where it is not the
+accuracy). The table: minutes per training and the ratio to ``today`` (equal compute: within
+10%), the pooled single-seed std of the paired difference to no attention, the spread (std) of
+the architectures' means, discriminability (spread / pooled single-seed std), discriminability^2
+per minute, and Kendall's tau of the means against the long-training truth
+(``bench/long_truth.py``) with a bootstrap 95% interval over architectures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import sys
@@ -35,6 +50,7 @@ from pathlib import Path
 
 import torch
 from scipy.stats import kendalltau
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -43,132 +59,298 @@ sys.path.insert(0, str(ROOT / "bench"))
 from proxy_budget import architectures  # noqa: E402  (beside this script)
 
 from models import build_model  # noqa: E402
-from runners.data import load_proxy_data  # noqa: E402
-from runners.trainer import TrainBudget, train_proxy  # noqa: E402
+from runners.data import ProxyData, load_proxy_data  # noqa: E402
+from runners.data.proxy import load_split, stratified_split  # noqa: E402
+from runners.trainer import (  # noqa: E402
+    TrainBudget,
+    log_probs,
+    recompute_batchnorm,
+    score,
+    train_proxy,
+    weight_average,
+)
 
 RESULTS = ROOT / "bench" / "results"
-TRAIN = 6000
-# name -> (budget overrides, validation images, trainings averaged per seed and their epochs)
-RECIPES: dict[str, tuple[dict, int, int]] = {
-    "today": ({}, 6000, 1),
-    "ema": ({"ema_decay": 0.9}, 6000, 1),
-    "tta": ({"tta_flip": True}, 6000, 1),
-    "val12k": ({}, 12000, 1),
-    "halves": ({"epochs": 1}, 6000, 2),
-    "ema+tta": ({"ema_decay": 0.9, "tta_flip": True}, 6000, 1),
-    "ema+val12k": ({"ema_decay": 0.9}, 12000, 1),
-    "ema+tta+val12k": ({"ema_decay": 0.9, "tta_flip": True}, 12000, 1),
-}
+# the weight averages read off each full training: per-step EMAs of weights and BatchNorm
+# statistics (budget.ema_decay), and averages whose BatchNorm statistics are recomputed
+# (recompute_batchnorm): an EMA, and the uniform average of the last half of the steps (SWA)
+DECAYS = (0.9, 0.95)
+AVERAGES = (*(f"ema{d:g}" for d in DECAYS), "ema0.98+bn", "swa50+bn")
+TRAIN = 6000  # today's proxy: 12,000 images, half of them validation
 
 
-def train_recipe(arch, data, overrides: dict, parts: int, seed: int) -> dict:
-    """One seed of a recipe: ``parts`` trainings (seeds s, s + 1000, ...) averaged."""
+def load_data(train: int, val: int, extra: int) -> tuple[ProxyData, torch.Tensor, torch.Tensor]:
+    """Today's proxy data (``train`` + ``val`` images, as a search draws them) and ``extra`` more
+    validation images from the rest of the training files (stratified, disjoint from both)."""
+    data = load_proxy_data(name="fashion-mnist", train_subset=train + val,
+                           val_fraction=val / (train + val), seed=0, progress=False)
+    images, labels, _ = load_split("fashion-mnist", root=None, split="train", download=False)
+    _, used = stratified_split(labels, (train + val) / len(labels), seed=0)  # as load_proxy_data
+    rest = torch.ones(len(labels), dtype=torch.bool)
+    rest[used] = False
+    rest = torch.nonzero(rest).flatten()
+    _, pick = stratified_split(labels[rest], extra / len(rest), seed=2)
+    return data, images[rest[pick]].contiguous(), labels[rest[pick]].contiguous()
+
+
+def views(model, data: ProxyData, extra_x, extra_y) -> dict[str, list[float]]:
+    """``{"6k" | "12k" [+ "+tta"]: [accuracy, loss]}`` of one model."""
+    x = torch.cat([data.val_x, extra_x])
+    y = torch.cat([data.val_y, extra_y])
+    lp = log_probs(model, x, data)
+    mirrored = log_probs(model, x.flip(-1), data)
+    both = torch.logsumexp(torch.stack([lp, mirrored]), dim=0) - math.log(2)
+    n = len(data.val_x)
+    out = {}
+    for name, p in (("", lp), ("+tta", both)):
+        out["6k" + name] = list(score(p[:n], y[:n]))
+        out["12k" + name] = list(score(p, y))
+    return out
+
+
+def train_once(arch, data: ProxyData, extra_x, extra_y, *, epochs: float, seed: int,
+               averages: bool) -> dict:
+    """One training with today's budget (``epochs`` of it) and every view of it (of its last
+    weights, and with ``averages`` of each of ``AVERAGES``)."""
     start = time.perf_counter()
-    accs, losses = [], []
-    for k in range(parts):
-        s = seed + 1000 * k
-        r = train_proxy(build_model(arch, seed=s), data, budget=TrainBudget(**overrides), seed=s)
-        accs.append(r.val_accuracy)
-        losses.append(r.val_loss)
-    return {"accuracy": statistics.fmean(accs), "val_loss": statistics.fmean(losses),
-            "seconds": time.perf_counter() - start}
+    model = build_model(arch, seed=seed)
+    kept = ({**{f"ema{d:g}": weight_average(model, d) for d in DECAYS},
+             "ema0.98+bn": AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.98)),
+             "swa50+bn": AveragedModel(model)} if averages else {})
+    half = TrainBudget(epochs=epochs).steps(len(data.train_x)) // 2
+    losses: list[float] = []
+    steps = [0]
+
+    def step(m) -> None:
+        steps[0] += 1
+        for name, a in kept.items():
+            if name != "swa50+bn" or steps[0] > half:
+                a.update_parameters(m)
+
+    r = train_proxy(model, data, budget=TrainBudget(epochs=epochs), seed=seed,
+                    on_epoch=lambda _e, _n, loss: losses.append(loss), on_step=step)
+    out = {"today": [r.val_accuracy, r.val_loss], "train_losses": losses,
+           "last": views(model, data, extra_x, extra_y)}
+    for name, a in kept.items():
+        if name.endswith("+bn"):
+            recompute_batchnorm(a.module, data)
+        out[name] = views(a.module, data, extra_x, extra_y)
+    out["seconds"] = time.perf_counter() - start
+    return out
 
 
-def run(recipes: list[str], archs: list, seeds: int, cache_path: Path, train: int,
-        val_scale: float = 1.0) -> dict:
+def run(archs: list, seeds: int, cache_path: Path, *, train: int, val: int) -> dict:
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    for name in recipes:
-        overrides, val, parts = RECIPES[name]
-        val = int(val * val_scale)
-        data = load_proxy_data(name="fashion-mnist", train_subset=train + val,
-                               val_fraction=val / (train + val), seed=0, progress=False)
-        rows = cache.setdefault(name, {})
-        for seed in range(seeds):
+    data, extra_x, extra_y = load_data(train, val, val)
+    for seed in range(seeds):
+        for kind, epochs, parts in (("full", 2.0, (0,)), ("halves", 1.0, (0, 1000))):
             for arch in archs:
-                cell = rows.setdefault(arch.key(), {})
-                if str(seed) in cell:
-                    continue
-                cell[str(seed)] = train_recipe(arch, data, overrides, parts, seed)
-                cache_path.write_text(json.dumps(cache, indent=1) + "\n")
-                print(f"{name:15s} seed {seed} {arch.short():40s} acc {cell[str(seed)]['accuracy']:.4f}"
-                      f" ({cell[str(seed)]['seconds']:.0f} s)", flush=True)
+                cell = cache.setdefault(kind, {}).setdefault(arch.key(), {})
+                for part in parts:
+                    s = str(seed + part)
+                    if s in cell:
+                        continue
+                    cell[s] = train_once(arch, data, extra_x, extra_y, epochs=epochs, seed=seed + part,
+                                         averages=kind == "full")
+                    # the views must not change the training: the last weights on today's
+                    # validation split are what train_proxy scored
+                    assert cell[s]["last"]["6k"][0] == cell[s]["today"][0], (arch.short(), s)
+                    cache_path.write_text(json.dumps(cache, indent=1) + "\n")
+                    print(f"{kind:6s} seed {s:>4s} {arch.short():40s} acc {cell[s]['today'][0]:.4f} "
+                          + "".join(f"{m} {cell[s][m]['6k'][0]:.4f} " for m in AVERAGES if m in cell[s])
+                          + f"({cell[s]['seconds']:.0f} s)", flush=True)
     return cache
 
 
-def summary(cache: dict, truth: dict[str, list[float]], plain_key: str) -> dict:
-    """Per recipe: the figures of the module docstring's table (complete architectures only)."""
-    out = {}
-    for name, rows in cache.items():
-        seeds = sorted({s for c in rows.values() for s in c}, key=int)
-        full = {a: [c[s]["accuracy"] for s in seeds] for a, c in rows.items() if all(s in c for s in seeds)}
-        if plain_key not in full or len(full) < 3 or len(seeds) < 2:
+# recipe -> (trainings, model, view, score); score "acc" | "loss" | "sotl"
+RECIPES: dict[str, tuple[str, str, str, str]] = {}
+for _m in ("last", *AVERAGES):
+    for _v, _suffix in (("6k", ""), ("6k+tta", "tta"), ("12k", "val12k"), ("12k+tta", "tta+val12k")):
+        _name = "+".join(p for p in ("" if _m == "last" else _m, _suffix) if p) or "today"
+        RECIPES[_name] = ("full", _m, _v, "acc")
+RECIPES.update({
+    "loss": ("full", "last", "6k", "loss"), "loss+tta+val12k": ("full", "last", "12k+tta", "loss"),
+    "swa50+bn+loss+tta+val12k": ("full", "swa50+bn", "12k+tta", "loss"),
+    "sotl": ("full", "last", "", "sotl"),
+    "halves": ("halves", "last", "6k", "acc"), "halves+tta+val12k": ("halves", "last", "12k+tta", "acc"),
+})
+
+
+def cost_of(name: str) -> tuple[dict, int]:
+    """How ``name`` runs alone in a search: budget overrides (``"bn"``: the BatchNorm statistics
+    recomputed after training; an SWA average costs at most an EMA's updates) and validation images."""
+    kind, model, view, how = RECIPES[name]
+    budget: dict = {"epochs": 1.0} if kind == "halves" else {}
+    if model != "last":
+        budget["ema_decay"] = float(model[3:].split("+")[0]) if model.startswith("ema") else 0.99
+        if model.endswith("+bn"):
+            budget["bn"] = True
+    if "tta" in view:
+        budget["tta_flip"] = True
+    return budget, 12000 if view.startswith("12k") else 6000 if how != "sotl" else 0
+
+
+def value(cell: dict, model: str, view: str, how: str) -> float:
+    """One training's score: higher is better (a loss is negated)."""
+    if how == "sotl":
+        return -sum(cell["train_losses"])
+    acc, loss = cell[model][view]
+    return acc if how == "acc" else -loss
+
+
+def per_seed(cache: dict, name: str) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """``(scores, accuracies)``: ``arch_key -> [per seed]`` for the seeds every architecture has."""
+    kind, model, view, how = RECIPES[name]
+    rows = cache.get(kind, {})
+    parts = (0, 1000) if kind == "halves" else (0,)
+    seeds = sorted({int(s) for c in rows.values() for s in c if int(s) < 1000})
+    seeds = [s for s in seeds if all(str(s + p) in c for c in rows.values() for p in parts)]
+    scores, accs = {}, {}
+    for a, c in rows.items():
+        scores[a] = [statistics.fmean(value(c[str(s + p)], model, view, how) for p in parts) for s in seeds]
+        accs[a] = [statistics.fmean(value(c[str(s + p)], model, view or "6k", "acc") for p in parts)
+                   for s in seeds]
+    return scores, accs
+
+
+def time_recipes(archs: list, cache: dict, cache_path: Path, *, train: int) -> None:
+    """Each recipe's cost as a search pays it: ``train_proxy`` alone with the recipe's budget and
+    validation size, on ``archs`` (seed 0), once per distinct cost; stored in ``cache["timing"]``."""
+    timing = cache.setdefault("timing", {})
+    for name in RECIPES:
+        budget, val = cost_of(name)
+        key = json.dumps(budget, sort_keys=True) + f"|{val}"
+        if key in timing:
             continue
-        means = {a: statistics.fmean(v) for a, v in full.items()}
-        single = (sum(statistics.variance(v) for v in full.values()) / len(full)) ** 0.5
-        plain = full[plain_key]
-        paired = [[x - p for x, p in zip(v, plain, strict=True)] for a, v in full.items() if a != plain_key]
+        data = load_proxy_data(name="fashion-mnist", train_subset=train + max(val, 6000),
+                               val_fraction=max(val, 6000) / (train + max(val, 6000)), seed=0,
+                               progress=False)
+        cell = {}
+        for arch in archs:
+            start = time.perf_counter()
+            model = build_model(arch, seed=0)
+            r = train_proxy(model, data, budget=TrainBudget(**{k: v for k, v in budget.items() if k != "bn"}),
+                            seed=0)
+            if budget.get("bn"):
+                recompute_batchnorm(model, data)  # the same work as on the average
+            # sotl needs no validation: its cost is the training loop alone
+            cell[arch.key()] = r.train_seconds if val == 0 else time.perf_counter() - start
+            if budget.get("epochs") == 1.0:  # halves: two of them per seed
+                cell[arch.key()] *= 2
+        timing[key] = cell
+        cache_path.write_text(json.dumps(cache, indent=1) + "\n")
+        print(f"timed {name:28s} {statistics.fmean(cell.values()):.1f} s per training", flush=True)
+
+
+def minutes(cache: dict, name: str) -> float | None:
+    budget, val = cost_of(name)
+    cell = cache.get("timing", {}).get(json.dumps(budget, sort_keys=True) + f"|{val}")
+    return statistics.fmean(cell.values()) / 60 if cell else None
+
+
+def tau_with_interval(means: dict[str, float], truth: dict[str, list[float]]) -> tuple[float, float, float, int]:
+    """Kendall's tau of ``means`` against the truth's means, and a bootstrap 95% interval over
+    architectures (2,000 resamples; resamples with fewer than 3 distinct architectures skipped)."""
+    common = sorted(a for a in means if a in truth)
+    if len(common) < 3:
+        return float("nan"), float("nan"), float("nan"), len(common)
+    long = {a: statistics.fmean(truth[a]) for a in common}
+    tau = kendalltau([means[a] for a in common], [long[a] for a in common]).statistic
+    rng = random.Random(0)
+    boots = []
+    for _ in range(2000):
+        pick = [rng.choice(common) for _ in common]
+        if len(set(pick)) > 2:
+            t = kendalltau([means[a] for a in pick], [long[a] for a in pick]).statistic
+            if t == t:
+                boots.append(t)
+    boots.sort()
+    return tau, boots[int(0.025 * len(boots))], boots[int(0.975 * len(boots)) - 1], len(common)
+
+
+def summary(cache: dict, truth: dict[str, list[float]], plain_key: str) -> dict:
+    """Per recipe: the figures of the module docstring's table (complete seeds only)."""
+    out = {}
+    for name in RECIPES:
+        scores, _ = per_seed(cache, name)
+        if plain_key not in scores or len(scores) < 3 or len(scores[plain_key]) < 2:
+            continue
+        single = (sum(statistics.variance(v) for v in scores.values()) / len(scores)) ** 0.5
+        plain = scores[plain_key]
+        paired = [[x - p for x, p in zip(v, plain, strict=True)] for a, v in scores.items() if a != plain_key]
         paired_sd = (sum(statistics.variance(d) for d in paired) / len(paired)) ** 0.5
+        means = {a: statistics.fmean(v) for a, v in scores.items()}
         spread = statistics.stdev(means.values())
         disc = spread / single if single > 0 else float("inf")
-        minutes = statistics.median(c[s]["seconds"] for c in rows.values() for s in c) / 60
-        common = sorted(a for a in means if a in truth)
-        tau, lo, hi = float("nan"), float("nan"), float("nan")
-        if len(common) > 2:
-            long = {a: statistics.fmean(truth[a]) for a in common}
-            tau = kendalltau([means[a] for a in common], [long[a] for a in common]).statistic
-            rng = random.Random(0)
-            boots = []
-            for _ in range(2000):
-                pick = [rng.choice(common) for _ in common]
-                if len(set(pick)) > 2:
-                    t = kendalltau([means[a] for a in pick], [long[a] for a in pick]).statistic
-                    if t == t:
-                        boots.append(t)
-            boots.sort()
-            lo, hi = boots[int(0.025 * len(boots))], boots[int(0.975 * len(boots)) - 1]
-        out[name] = {"minutes_per_training": minutes, "architectures": len(full), "seeds": len(seeds),
-                     "paired_sd": paired_sd, "single_sd": single, "spread": spread,
-                     "discriminability": disc, "per_minute": disc ** 2 / minutes,
-                     "tau": tau, "tau_interval": [lo, hi], "truth_architectures": len(common)}
+        m = minutes(cache, name)
+        tau, lo, hi, n = tau_with_interval(means, truth)
+        out[name] = {"minutes_per_training": m, "architectures": len(scores), "seeds": len(plain),
+                     "score": RECIPES[name][3], "paired_sd": paired_sd, "single_sd": single,
+                     "spread": spread, "discriminability": disc,
+                     "per_minute": disc ** 2 / m if m else None,
+                     "tau": tau, "tau_interval": [lo, hi], "truth_architectures": n}
     return out
+
+
+def table(rows: dict, default: str | None) -> str:
+    today = rows.get("today", {}).get("minutes_per_training")
+    lines = ["| recipe | score | min / training (x today) | paired single-seed std | spread of means "
+             "| discriminability | disc^2 / min | Kendall tau vs long truth [95%] (n) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        unit = (lambda v: f"{100 * v:.2f} pt") if r["score"] == "acc" else (lambda v: f"{v:.4f}")
+        m = r["minutes_per_training"]
+        cost = f"{m:.2f} ({m / today:.2f}x)" if m and today else "-"
+        tau = (f"{r['tau']:.2f} [{r['tau_interval'][0]:.2f}, {r['tau_interval'][1]:.2f}] "
+               f"({r['truth_architectures']})" if r["tau"] == r["tau"] else f"- ({r['truth_architectures']})")
+        mark = " (default)" if name == default else ""
+        per_minute = "-" if r["per_minute"] is None else f"{r['per_minute']:.1f}"
+        lines.append(f"| {name}{mark} | {r['score']} | {cost} | {unit(r['paired_sd'])} | {unit(r['spread'])} "
+                     f"| {r['discriminability']:.2f} | {per_minute} | {tau} |")
+    return "\n".join(lines)
+
+
+def write_json(cache: dict, path: Path, default: str | None) -> None:
+    out = {}
+    for name in RECIPES:
+        scores, accs = per_seed(cache, name)
+        if not scores:
+            continue
+        entry = {"minutes_per_training": minutes(cache, name), "score": RECIPES[name][3], "accuracies": accs}
+        if RECIPES[name][3] != "acc":
+            entry["scores"] = scores
+        out[name] = entry
+        if name == default:
+            out["default"] = {**entry, "recipe": name}
+    path.write_text(json.dumps(out, indent=1) + "\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--time", action="store_true", help="time each recipe alone (quiet machine)")
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--default", default=None, help="the recipe spaces/attention.yaml adopts")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(2)  # one thread count for every training: it is part of the seed
     archs = architectures()
     plain_key = archs[0].key()
     if args.smoke:
-        cache = run(["today", "ema+tta", "halves"], archs[:3], 2, Path("/tmp/proxy_recipes_smoke.json"),
-                    train=400, val_scale=0.05)
-        print(json.dumps(summary(cache, {}, plain_key), indent=1))
+        path = Path("/tmp/proxy_recipes_smoke.json")
+        cache = run(archs[:3], 2, path, train=300, val=200)
+        print(table(summary(cache, {}, plain_key), None))
         return
-    cache_path = RESULTS / "proxy_recipes_cache.json"
-    cache = (json.loads(cache_path.read_text()) if args.report_only
-             else run(args.recipes.split(","), archs, args.seeds, cache_path, train=TRAIN))
+    cache_path = RESULTS / "proxy_recipes_trainings.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    if args.time:
+        time_recipes([archs[0], archs[8], archs[4]], cache, cache_path, train=TRAIN)
+    elif not args.report_only:
+        cache = run(archs, args.seeds, cache_path, train=TRAIN, val=6000)
     truth_path = RESULTS / "long_truth.json"
     truth = json.loads(truth_path.read_text()) if truth_path.exists() else {}
-    table = summary(cache, truth, plain_key)
-    (RESULTS / "proxy_recipes.json").write_text(json.dumps({
-        name: {"minutes_per_training": statistics.median(
-            c[s]["seconds"] for c in rows.values() for s in c) / 60,
-            "accuracies": {a: [c[s]["accuracy"] for s in sorted(c, key=int)] for a, c in rows.items()}}
-        for name, rows in cache.items()}, indent=1) + "\n")
-    today = table.get("today", {}).get("minutes_per_training")
-    print("| recipe | min / training (x today) | paired single-seed std | spread of means "
-          "| discriminability | disc^2 / min | Kendall tau vs long truth [95%] (n) |")
-    print("|---|---|---|---|---|---|---|")
-    for name, r in table.items():
-        rel = f" ({r['minutes_per_training'] / today:.2f}x)" if today else ""
-        print(f"| {name} | {r['minutes_per_training']:.2f}{rel} | {100 * r['paired_sd']:.2f} pt "
-              f"| {100 * r['spread']:.2f} pt | {r['discriminability']:.2f} | {r['per_minute']:.1f} "
-              f"| {r['tau']:.2f} [{r['tau_interval'][0]:.2f}, {r['tau_interval'][1]:.2f}] "
-              f"({r['truth_architectures']}) |")
+    write_json(cache, RESULTS / "proxy_recipes.json", args.default)
+    print(table(summary(cache, truth, plain_key), args.default))
 
 
 if __name__ == "__main__":

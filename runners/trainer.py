@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
 from runners.data import ProxyData
@@ -208,10 +208,11 @@ class CapturedStep:
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, data: ProxyData,
-             *, batch_size: int = 256, tta_flip: bool = False) -> tuple[float, float]:
-    """Accuracy and mean cross-entropy of ``model`` on uint8 images ``x``; with ``tta_flip``, of
-    the mean of the softmax over each image and its horizontal mirror.
+def log_probs(model: nn.Module, x: Tensor, data: ProxyData, *, batch_size: int = 256,
+              tta_flip: bool = False) -> Tensor:
+    """Log-probabilities (N, classes, float32, on ``x``'s device) of ``model`` on uint8 images
+    ``x``; with ``tta_flip``, the log of the mean of the softmax over each image and its
+    horizontal mirror.
 
     Batches of 256 keep a CPU's caches warm: 1.3-1.4x faster than 1024 for
     ResNet-20 at 28 px (2-core CPU), and evaluation is ~15% of a proxy trial.
@@ -219,22 +220,47 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, data: ProxyData,
     device = x.device
     scale, shift = _normaliser(data, device)
     model.eval()
-    correct = torch.zeros((), device=device)
-    loss_sum = torch.zeros((), device=device)
+    out = []
     for i in range(0, len(x), batch_size):
         xb = x[i:i + batch_size].float().mul_(scale).add_(shift)
         if device.type == "cuda":
             xb = xb.contiguous(memory_format=torch.channels_last)
         with _autocast(device):
-            logits = model(xb).float()
-            if tta_flip:  # log of the mean of the two views' probabilities
-                mirrored = model(xb.flip(-1)).float()
-                logits = torch.logsumexp(torch.stack([logits.log_softmax(1), mirrored.log_softmax(1)]),
-                                         dim=0) - math.log(2)
-        yb = y[i:i + batch_size]
-        loss_sum += F.cross_entropy(logits, yb, reduction="sum")
-        correct += (logits.argmax(1) == yb).sum()
-    return correct.item() / len(x), loss_sum.item() / len(x)
+            lp = model(xb).float().log_softmax(1)
+            if tta_flip:
+                mirrored = model(xb.flip(-1)).float().log_softmax(1)
+                lp = torch.logsumexp(torch.stack([lp, mirrored]), dim=0) - math.log(2)
+        out.append(lp)
+    return torch.cat(out)
+
+
+def score(lp: Tensor, y: Tensor) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of log-probabilities ``lp`` against labels ``y``."""
+    return (lp.argmax(1) == y).sum().item() / len(y), F.nll_loss(lp, y).item()
+
+
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, data: ProxyData,
+             *, batch_size: int = 256, tta_flip: bool = False) -> tuple[float, float]:
+    """Accuracy and mean cross-entropy of ``model`` on uint8 images ``x`` (``log_probs``)."""
+    return score(log_probs(model, x, data, batch_size=batch_size, tta_flip=tta_flip), y)
+
+
+def weight_average(model: nn.Module, decay: float) -> AveragedModel:
+    """The exponential moving average of ``model``'s weights and of its BatchNorm statistics
+    (``update_parameters(model)`` after each step): ``budget.ema_decay``'s average."""
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+@torch.no_grad()
+def recompute_batchnorm(model: nn.Module, data: ProxyData, *, images: int = 2048,
+                        batch_size: int = 256) -> None:
+    """Re-estimate ``model``'s BatchNorm statistics from its own activations on the first
+    ``images`` training images, unaugmented (SWA's ``update_bn``): averaged weights need the
+    statistics of the averaged network, not the average of the trained one's."""
+    scale, shift = _normaliser(data, data.train_x.device)
+    x = data.train_x[:images]
+    update_bn((x[i:i + batch_size].float().mul_(scale).add_(shift) for i in range(0, len(x), batch_size)),
+              model)
 
 
 def _graph_wanted(device: torch.device, budget: TrainBudget) -> bool:
@@ -243,11 +269,13 @@ def _graph_wanted(device: torch.device, budget: TrainBudget) -> bool:
 
 
 def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed: int,
-                on_epoch: Callable[[int, int, float], None] | None = None) -> TrainResult:
+                on_epoch: Callable[[int, int, float], None] | None = None,
+                on_step: Callable[[nn.Module], None] | None = None) -> TrainResult:
     """Train ``model`` on ``data``'s training split; score it on its held-out split.
 
     ``model`` and ``data`` must be on the same device. ``on_epoch(epoch,
-    epochs, mean_train_loss)`` is called after each epoch (progress output).
+    epochs, mean_train_loss)`` is called after each epoch (progress output), ``on_step(model)``
+    after each optimiser step (``bench/proxy_recipes.py`` keeps its own weight averages with it).
 
     ``budget.ema_decay`` > 0 scores the moving average of the weights (and of the BatchNorm
     statistics) instead of the last weights; ``budget.tta_flip`` scores each image with its
@@ -274,8 +302,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     opt = torch.optim.SGD(_param_groups(model, budget.weight_decay), lr=lr,
                           momentum=budget.momentum, nesterov=True, **({"fused": True} if graphed else {}))
     schedule = warmup_cosine(total_steps)
-    average = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(budget.ema_decay), use_buffers=True)
-               if budget.ema_decay > 0 else None)
+    average = weight_average(model, budget.ema_decay) if budget.ema_decay > 0 else None
     one_step = _Step(step_model, opt, label_smoothing=budget.label_smoothing, device=device)
     captured = CapturedStep(one_step) if graphed else None
     train_step = captured or one_step
@@ -298,6 +325,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
             loss_sum += train_step(xb, data.train_y[idx])
             if average is not None:
                 average.update_parameters(model)
+            if on_step is not None:
+                on_step(model)
             step += 1
         # one host sync per epoch: a NaN anywhere in the epoch propagates into the sum
         epoch_loss = loss_sum.item()

@@ -158,3 +158,36 @@ def test_tta_on_a_dataset_without_flips_is_refused(fashion_dir) -> None:
     data = load_proxy_data(name="fashion-mnist", train_subset=200, val_fraction=0.25, seed=0, download=False)
     with pytest.raises(ValueError, match="budget.tta_flip: this dataset does not allow horizontal flips"):
         train_proxy(small_model(), replace(data, flip=False), budget=BudgetConfig(epochs=1, tta_flip=True), seed=0)
+
+
+def test_on_step_sees_every_step_and_changes_nothing(fashion_dir) -> None:
+    data = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
+    budget = TrainBudget(epochs=2, batch_size=50, lr=0.05)
+    seen = []
+    watched = train_proxy(small_model(), data, budget=budget, seed=0, on_step=seen.append)
+    plain = train_proxy(small_model(), data, budget=budget, seed=0)
+    assert len(seen) == watched.steps == 2 * (300 // 50) and len({id(m) for m in seen}) == 1
+    assert (watched.val_accuracy, watched.val_loss) == (plain.val_accuracy, plain.val_loss)
+
+
+def test_score_counts_exactly() -> None:
+    lp = torch.log_softmax(torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]), 1)
+    acc, loss = trainer.score(lp, torch.tensor([0, 0, 0]))
+    assert acc == 2 / 3 and loss == pytest.approx(-lp[:, 0].mean().item())
+
+
+def test_recompute_batchnorm_takes_the_models_own_statistics(fashion_dir) -> None:
+    data = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
+    model = small_model()
+    bn = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    weights = {k: v.clone() for k, v in model.state_dict().items() if "running" not in k and "num_batches" not in k}
+    inputs = []
+    hook = bn.register_forward_hook(lambda m, inp, out: inputs.append(inp[0].detach()))
+    trainer.recompute_batchnorm(model, data, images=128, batch_size=64)
+    hook.remove()
+    assert len(inputs) == 2 and model.training  # two batches; the mode it had
+    seen = torch.cat(inputs)
+    assert torch.allclose(bn.running_mean, seen.mean((0, 2, 3)), atol=1e-5)
+    # the cumulative average of each batch's (unbiased) variance, as update_bn keeps it
+    assert torch.allclose(bn.running_var, torch.stack([b.var((0, 2, 3)) for b in inputs]).mean(0), atol=1e-5)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in weights.items())  # weights untouched
