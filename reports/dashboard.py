@@ -65,7 +65,7 @@ def _axis_title(data: FrontData, cost: str) -> str:
     setting = data.latency_setting
     if cost == "latency_ms" and scale is not None:
         return (f"latency ({', '.join(filter(None, ('ms', setting)))}) = latency_ratio x "
-                f"{scale:.3f} ms, the plain backbone's median in this study")
+                f"{scale:.3f} ms, the plain backbone as timed beside the study's first timed trial")
     if cost in ("latency_ms", "latency_ratio") and setting:
         return f"{cost} ({setting})"
     return cost

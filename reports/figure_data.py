@@ -76,7 +76,7 @@ def trial_kind(t: TrialRecord) -> str | None:
     return None
 
 
-def _hover(t: TrialRecord, claim: Claim | None = None) -> str:
+def _hover(t: TrialRecord, claim: Claim | None = None, scale: float | None = None) -> str:
     stages = "<br>".join(
         f"  {i + 1}: {part}" for i, part in enumerate((t.arch_short or "?").split("|")))
     lines = [f"<b>trial {t.number}</b>" + (f" ({t.reference})" if t.reference is not None else ""),
@@ -87,8 +87,15 @@ def _hover(t: TrialRecord, claim: Claim | None = None) -> str:
             lines.append("by seed: " + ", ".join(f"{s}: {a:.4f}" for s, a in claim.accuracies.items()))
         lines.append(claim.verdict_text())
     predicted = (t.latency or {}).get("source") == "predicted"
+    how = "predicted" if predicted else "measured"
+    if t.latency_ms is not None:  # the figure every report shows, then the timing it came from
+        if t.latency_ratio is not None and scale is not None:
+            lines.append(f"latency: {display_latency_ms(t, scale):.3f} ms "
+                         f"(x{t.latency_ratio:.3f} x {scale:.3f} ms, the study's scale)")
+            lines.append(f"latency_ms_measured: {t.latency_ms:.3f} ms {how} then")
+        else:
+            lines.append(f"latency: {t.latency_ms:.3f} ms {how}")
     for k, fmt in (("accuracy", "{:.4f}"),
-                   ("latency_ms", "{:.3f} ms " + ("predicted" if predicted else "measured")),
                    ("latency_ratio", "x{:.3f} the plain backbone"),
                    ("predicted_latency_ms", "{:.3f} ms on the profiled device"),
                    ("params", "{:,}"), ("flops", "{:,}"), ("latency_flops", "{:,} at the latency size"),
@@ -127,9 +134,10 @@ def front_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> Fro
             continue
         c = by_number.get(t.number)
         costs = {k: float(getattr(t, k)) for k in COST_METRICS if getattr(t, k) is not None}
+        costs["latency_ms"] = display_latency_ms(t, claims.latency_scale_ms)  # one figure everywhere
         points.append(Point(t.number, c.mean if c else float(t.accuracy or float("nan")),
-                            c.latency_ms if c else float(t.latency_ms), t.arch_short or "?",  # type: ignore[arg-type]
-                            kind, t.number in best, _hover(t, c), costs, _types(t),
+                            costs["latency_ms"], t.arch_short or "?",
+                            kind, t.number in best, _hover(t, c, claims.latency_scale_ms), costs, _types(t),
                             c.interval if c else None, c.seeds if c else 1,
                             c.verdict_text() if c else ""))
     front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)

@@ -9,30 +9,36 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from studies import Claim, StudyClaims, TrialRecord, study_claims
+from studies.claims import display_latency_ms
 
 # TrialRecord fields, in this order, after number and state
 _CSV_ATTRS = ("reference", "duplicate_of", "rung", "promoted_from", "arch_short", "accuracy",
-              "val_loss", "latency_ms", "latency_ratio", "predicted_latency_ms",
+              "val_loss", "latency_ms", "latency_ms_measured", "latency_ratio", "predicted_latency_ms",
               "predicted_latency_ratio", "peak_memory", "params", "flops", "latency_flops",
               "train_seconds", "images_per_second", "step_path", "graph_fallback", "infeasible",
               "fail_reason")
 
 
-def trial_line(t: FrozenTrial) -> str:
-    """One line per finished trial: number, architecture, accuracy, latency, seconds."""
+def _latency(r: TrialRecord, scale: float | None) -> str:
+    """A trial's latency as every report shows it: the ratio, and ratio x the study's scale."""
+    if r.latency_ratio is not None and scale is not None:
+        return f"lat x{r.latency_ratio:.3f} ({display_latency_ms(r, scale):.2f} ms)"
+    return f"lat {r.latency_ms:7.3f} ms"
+
+
+def trial_line(t: FrozenTrial, scale: float | None = None) -> str:
+    """One line per finished trial: number, architecture, accuracy, latency (``scale``: the
+    study's ``latency_scale_ms``), seconds."""
     r = TrialRecord.of(t)
     secs = r.duration_s or 0.0
     head = f"#{r.number:<3d} {r.arch_short or '?':<36s}"
     if r.state == TrialState.COMPLETE and r.accuracy is not None:
         body = f"acc {r.accuracy:.4f}" + (f" ({r.seeds} seeds)" if r.seeds > 1 else "")
-        if r.latency_ratio is not None:  # the ratio is the measurement that holds still on a busy machine
-            body += f"  lat x{r.latency_ratio:.3f} ({r.latency_ms:.2f} ms)"
-        else:
-            body += f"  lat {r.latency_ms:7.3f} ms"
+        body += f"  {_latency(r, scale)}"
     elif r.state == TrialState.PRUNED and r.is_duplicate:
         body = "not trained"
     elif r.state == TrialState.PRUNED and r.is_infeasible:
-        body = f"infeasible  lat {r.latency_ms:7.3f} ms (not trained)"
+        body = f"infeasible  {_latency(r, scale)} (not trained)"
     else:
         body = f"{r.state.name.lower()}: {r.fail_reason or 'see run.log'}"
     tags = []
@@ -59,7 +65,8 @@ def front_table(claims: StudyClaims, *, knee_number: int | None) -> str:
         return "Pareto front: empty (no complete feasible trial)"
     basis = (f"confirmed means, {100 * claims.level:.0f}% intervals" if claims.confirmed
              else "single trainings, not confirmed")
-    scale = (f"; ms = ratio x {claims.latency_scale_ms:.3f} ms, the plain backbone's median in this study"
+    scale = (f"; ms = ratio x {claims.latency_scale_ms:.3f} ms, the plain backbone as timed beside the "
+             "study's first timed trial"
              if claims.latency_scale_ms is not None else "")
     lines = [f"Pareto front ({len(front)} architectures; {basis}{scale}):"]
     for c in sorted(front, key=lambda c: c.latency_ms):
@@ -86,10 +93,13 @@ def _cell(value: object) -> object:
 
 
 def write_trials_csv(study: optuna.Study, path: Path, *, claims: StudyClaims | None = None) -> Path:
-    """Every trial, one row: number, state, the attributes above, the per-seed accuracies
+    """Every trial, one row: number, state, the attributes above (``latency_ms`` as every report
+    shows it, ratio x the study's scale; ``latency_ms_measured`` as timed then), the per-seed accuracies
     (search and confirmation), the mean over them with its interval, the paired
     difference to the reference with its interval and the verdict, timing."""
-    by_number = {c.number: c for c in (claims or study_claims(study)).claims}
+    claims = claims or study_claims(study)
+    by_number = {c.number: c for c in claims.claims}
+    scale = claims.latency_scale_ms
     with path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["number", "state", *_CSV_ATTRS, "seed_accuracies", "seeds", "mean_accuracy",
@@ -105,7 +115,10 @@ def write_trials_csv(study: optuna.Study, path: Path, *, claims: StudyClaims | N
                          f"{c.mean:.4f}", *(f"{v:.4f}" if v != "" else "" for v in iv),
                          "" if c.diff is None else f"{c.diff:.4f}",
                          *(f"{v:.4f}" if v != "" else "" for v in div), c.verdict]
-            w.writerow([t.number, t.state.name, *(_cell(getattr(r, k)) for k in _CSV_ATTRS), *stats,
+            shown = {"latency_ms": None if r.latency_ms is None else round(display_latency_ms(r, scale), 6),
+                     "latency_ms_measured": r.latency_ms}
+            w.writerow([t.number, t.state.name, *(_cell(shown[k] if k in shown else getattr(r, k))
+                                                  for k in _CSV_ATTRS), *stats,
                         t.datetime_start.isoformat() if t.datetime_start else "",
                         f"{t.duration.total_seconds():.2f}" if t.duration else ""])
     return path

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from search._outputs import trial_line
 from search.study import finished_count
-from studies import TrialRecord
+from studies import TrialRecord, latency_scale_ms
 
 
 class _NoInterruptTraceback(logging.Filter):
@@ -87,9 +87,15 @@ class StopRule:
         self.more_work = more_work
         self.duplicates = self.failures = 0
         self.stopped_by: str | None = None
+        self.scale: float | None = None  # the study's latency scale, fixed once known
 
     def __call__(self, study: optuna.Study, t: FrozenTrial) -> None:
-        self.log(trial_line(t))
+        if self.scale is None and (scale := latency_scale_ms(study)) is not None:
+            self.scale = scale
+            self.log(f"latency: ms shown = latency ratio x {scale:.3f} ms, the plain backbone as timed "
+                     "beside the study's first timed trial (every report uses this scale; "
+                     "trials.csv keeps each timing as latency_ms_measured)")
+        self.log(trial_line(t, self.scale))
         duplicate = TrialRecord.of(t).is_duplicate
         finished = t.state in (TrialState.COMPLETE, TrialState.PRUNED)
         self.duplicates = self.duplicates + 1 if duplicate else 0

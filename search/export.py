@@ -29,6 +29,7 @@ import yaml
 from spaces import FORMAT_VERSION
 from studies import Claim, StudyClaims, StudyRecord, TrialRecord, pick_claim, study_claims
 from studies.cli import run_on_study, study_parser
+from studies.claims import display_latency_ms
 
 
 def _claim_document(c: Claim, level: float) -> dict[str, Any]:
@@ -71,10 +72,12 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
             "accuracy": None if claim is None else _claim_document(claim, claims.level),
             "accuracy_split": "validation (carved from the training set)",
             "latency_ratio": trial.latency_ratio,
-            "latency_ms": claim.latency_ms if claim is not None else trial.latency_ms,
-            "latency_ms_basis": ("latency_ratio x the study's plain-backbone median "
-                                 f"({claims.latency_scale_ms:.4f} ms)" if claims.latency_scale_ms
-                                 and trial.latency_ratio is not None else "measured"),
+            "latency_ms": (claim.latency_ms if claim is not None
+                           else display_latency_ms(trial, claims.latency_scale_ms)),
+            "latency_ms_basis": ("latency_ratio x the study's scale, the plain backbone as timed beside "
+                                 f"its first timed trial ({claims.latency_scale_ms:.4f} ms)"
+                                 if claims.latency_scale_ms and trial.latency_ratio is not None
+                                 else "measured"),
             "latency_ms_measured": None if predicted else trial.latency_ms,
             "latency_source": "predicted" if predicted else "measured",
             # the latency on the device of the study's latency profile, beside the timing

@@ -161,14 +161,20 @@ def detectable_difference(claims: Sequence[Claim], reference: Claim | None, *,
 
 
 def latency_scale_ms(study: optuna.Study) -> float | None:
-    """The plain backbone's median latency in ms over every trial that timed it; None if none did."""
+    """The study's one latency scale: the plain backbone's median ms as timed beside the first
+    trial to finish that timed it; None if none did. Every latency a person reads is
+    ``latency_ratio`` x this scale (``display_latency_ms``), so it is fixed from the first such
+    trial on: a trial's line, trials.csv, an export and the dashboard show the same ms for it
+    at any time, in the order of the ratios."""
     return _latency_scale(records(study))
 
 
 def _latency_scale(recs: Sequence[TrialRecord]) -> float | None:
-    base = [r.latency["baseline_median_ms"] for r in recs
-            if not r.is_duplicate and (r.latency or {}).get("baseline_median_ms") is not None]
-    return statistics.median(base) if base else None
+    timed = [r for r in recs if not r.is_duplicate and (r.latency or {}).get("baseline_median_ms") is not None]
+    if not timed:
+        return None
+    first = min(timed, key=lambda r: (r.completed_at if r.completed_at is not None else math.inf, r.number))
+    return float(first.latency["baseline_median_ms"])  # type: ignore[index]
 
 
 def _claim(t: TrialRecord, accs: dict[int, float], ref: dict[int, float] | None, *,

@@ -86,12 +86,14 @@ class TrialRecord:
     retry_of: int | None = None  # re-queued after that trial's worker died
     fail_reason: str | None = None
     duration_s: float | None = None  # not an attribute: Optuna's start-to-finish time
+    completed_at: float | None = None  # not an attribute: when it finished (POSIX seconds)
 
     @classmethod
     def of(cls, t: FrozenTrial) -> TrialRecord:
         ua = t.user_attrs
         return cls(number=t.number, state=t.state, values=tuple(t.values) if t.values else None,
                    duration_s=t.duration.total_seconds() if t.duration else None,
+                   completed_at=t.datetime_complete.timestamp() if t.datetime_complete else None,
                    **{k: ua[k] for k in ATTRS if k in ua and ua[k] is not None})
 
     @property
@@ -150,7 +152,7 @@ class TrialRecord:
         return {k: getattr(self, k) for k in COPIED_ATTRS if getattr(self, k) not in (None, False, {})}
 
 
-_NOT_ATTRS = {"number", "state", "values", "duration_s"}
+_NOT_ATTRS = {"number", "state", "values", "duration_s", "completed_at"}
 ATTRS: tuple[str, ...] = tuple(f.name for f in fields(TrialRecord) if f.name not in _NOT_ATTRS)
 COPIED_ATTRS: tuple[str, ...] = tuple(f.name for f in fields(TrialRecord) if f.metadata.get("copied"))
 
@@ -189,7 +191,7 @@ class StudyRecord:
     stage_names: tuple[str, ...] = ()
     device: str | None = None
     data_sizes: tuple[int, ...] = ()  # (training images, validation images)
-    latency_scale_ms: float | None = None  # the plain backbone's median ms (studies.claims)
+    latency_scale_ms: float | None = None  # ms per unit of latency_ratio (studies.claims)
     fidelity: Mapping[str, Any] | None = None  # search.fidelity's result
     # where predicted latencies come from: runners.profile.Profile.summary()
     latency_profile: Mapping[str, Any] | None = None

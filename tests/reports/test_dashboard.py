@@ -42,7 +42,7 @@ def test_front_data_kinds_and_front() -> None:
     assert [p.kind for p in data.points] == ["reference", "search", "search", "infeasible"]
     assert [p.number for p in data.front] == [0, 1]
     assert data.counts == {"complete": 3, "infeasible": 1, "duplicate": 0, "fail": 1, "running": 0}
-    assert "se(r=16)" in data.points[1].hover and "latency_ms: 2.000 ms measured" in data.points[1].hover
+    assert "se(r=16)" in data.points[1].hover and "latency: 2.000 ms measured" in data.points[1].hover
 
 
 def test_stage_data_groups_accuracy_by_type() -> None:
