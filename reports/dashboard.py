@@ -300,9 +300,15 @@ def _header(study: optuna.Study, data: FrontData) -> str:
              + (f"front and reference confirmed with {confirm.get('seeds')} paired seeds"
                 if isinstance(confirm, dict) and confirm else "no confirmation"))
     sizes = info.data_sizes
-    verdict = data.claims.verdict if data.claims is not None else ""
-    return (f"<h1>attnas — {html.escape(study.study_name)}</h1>"
-            f"<p class='verdict'><b>{html.escape(verdict)}</b></p><ul>"
+    claims = data.claims
+    verdict = claims.verdict if claims is not None else ""
+    todo = f"<p class='action'><b>{html.escape(claims.action)}</b></p>" if claims is not None else ""
+    warn = (f"<p class='warning'><b>{html.escape(claims.warning)}</b></p>"
+            if claims is not None and claims.warning else "")
+    classes = (f"<li>{claims.num_classes} classes: chance accuracy {1 / claims.num_classes:.4f}</li>"
+               if claims is not None and claims.num_classes else "")
+    return (f"<h1>attnas — {html.escape(study.study_name)}</h1>{todo}{warn}"
+            f"<p class='verdict'>{html.escape(verdict)}</p><ul>{classes}"
             f"<li>space: <code>{html.escape(str(info.space_path or '?'))}</code> "
             f"(sha256 {html.escape(str(info.space_sha256 or '?')[:12])})</li>"
             f"<li>{html.escape(_describe_backbone(space.get('backbone', {})))} on "
@@ -365,6 +371,8 @@ def render_dashboard(study: optuna.Study, *, claims: StudyClaims | None = None) 
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;"
             "vertical-align:top}th{cursor:pointer;background:#f4f4f4}pre{margin:0}"
             ".verdict{font-size:1.15em;padding:.6em;background:#f6f8fa;border-left:4px solid #444}"
+            ".action{font-size:1.3em;padding:.6em;background:#eef6ee;border-left:4px solid #2ca02c}"
+            ".warning{font-size:1.15em;padding:.6em;background:#fff4e5;border-left:4px solid #d62728}"
             f"</style></head><body>{''.join(parts)}</body></html>")
 
 

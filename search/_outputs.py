@@ -84,6 +84,9 @@ def front_table(claims: StudyClaims, *, knee_number: int | None) -> str:
         lines.append(f"  reference #{ref.number} no attention: acc {ref.accuracy_text()}  "
                      f"lat {_latency_text(ref)}")
     lines.append(claims.verdict)
+    if claims.warning:
+        lines.append(claims.warning)
+    lines.append(claims.action)
     return "\n".join(lines)
 
 

@@ -61,7 +61,9 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
         "format_version": FORMAT_VERSION,
         "architecture": dict(trial.arch or {}),
         "summary": trial.arch_short,
+        "action": claims.action,
         "verdict": claims.verdict,
+        "warning": claims.warning,
         # the smallest paired difference to no attention the confirmation could have called
         "detectable_difference": None if claims.detectable is None else {
             "points": round(100 * claims.detectable.difference, 3),

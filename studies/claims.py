@@ -27,6 +27,7 @@ from typing import Literal, NamedTuple
 
 import optuna
 
+from studies.advice import action, run_warning
 from studies.pareto import PickError, knee, non_dominated, study_directions
 from studies.record import StudyRecord, TrialRecord, confirmations, records
 
@@ -116,6 +117,9 @@ class StudyClaims(NamedTuple):
     rung: int | None = None
     # the smallest paired difference the confirmation could have called (``Detectable``)
     detectable: Detectable | None = None
+    action: str = ""  # the result in words a person acts on (studies.advice)
+    warning: str | None = None  # why the run cannot rank anything, when it cannot (studies.advice)
+    num_classes: int | None = None
 
 
 class Detectable(NamedTuple):
@@ -248,7 +252,17 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
         seen = len({t.arch_key for t in recs if t.is_original and not t.rung})
         verdict += (f" Compared at rung {rung}: {len(trials)} of the {seen} architectures trained "
                     "reached it.")
-    return StudyClaims(claims, front, reference, confirmed, level, scale, verdict, rung, detectable)
+    num_classes = next((int(t.arch["num_classes"]) for t in trials if t.arch and "num_classes" in t.arch), None)
+    warning = run_warning(reference.accuracies if reference is not None else None, num_classes)
+    better = sorted((c for c in front if c.verdict == "better" and c.diff is not None and c.diff_interval),
+                    key=lambda c: -c.diff_interval[0])  # type: ignore[index]
+    best = ((better[0].arch_short, better[0].diff, better[0].diff_interval, better[0].latency_ratio)
+            if better else None)
+    todo = action(confirmed=confirmed, has_reference=reference is not None, best=best,  # type: ignore[arg-type]
+                  detectable=detectable.difference if detectable is not None else None,
+                  warning=warning, stage_names=info.stage_names)
+    return StudyClaims(claims, front, reference, confirmed, level, scale, verdict, rung, detectable,
+                       todo, warning, num_classes)
 
 
 def report_rung(trials: Sequence[TrialRecord]) -> int | None:

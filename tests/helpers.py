@@ -7,6 +7,7 @@ import struct
 from pathlib import Path
 
 import numpy as np
+import optuna
 import torch
 
 from models import Architecture, StageChoice, build_model
@@ -140,3 +141,27 @@ def crash_on_se(arch: Architecture, data, **kwargs) -> dict:
     if all(s.attention == "se" for s in arch.stages):
         os.kill(os.getpid(), signal.SIGSEGV)
     return train_architecture(arch, data, **kwargs)
+
+
+def recorded_study(rows, *, stage_names=("stage1", "stage2", "stage3")) -> optuna.Study:
+    """An in-memory study on [accuracy, latency_ratio] as a search records it, one trial per row
+    ``(stages, accuracy, raw ms, ratio, the plain backbone's ms timed beside it)``, each stage an
+    attention name with its defaults; the all-``none`` row is the no-attention reference. Not
+    confirmed (``confirm: false``)."""
+    from studies import write_study, write_trial
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    write_study(study, objectives=["accuracy", "latency_ratio"], stage_names=list(stage_names))
+    write_study(study, space={"search": {"seed": 0}, "confirm": False})
+    for stages, acc, ms, ratio, base in rows:
+        arch = Architecture.create(backbone="resnet_cifar", backbone_args={"depth": 8, "width": 8},
+                                   stages=[StageChoice.create(a, {}) for a in stages],
+                                   in_channels=1, input_size=28, num_classes=10)
+        t = study.ask()
+        write_trial(t, arch=arch.to_dict(), arch_short=arch.short(), arch_key=arch.key(), accuracy=acc,
+                    latency_ms=ms, latency_ratio=ratio,
+                    latency={"median_ms": ms, "ratio": ratio, "baseline_median_ms": base})
+        if all(a == "none" for a in stages):
+            write_trial(t, reference="no attention")
+        study.tell(t, [acc, ratio])
+    return study

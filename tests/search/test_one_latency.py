@@ -16,11 +16,11 @@ import optuna
 import pytest
 import yaml
 
-from models import Architecture, StageChoice
 from reports.figure_data import front_data
 from search._outputs import front_table, trial_line, write_trials_csv
 from search.export import export_best, export_document
-from studies import TrialRecord, latency_scale_ms, study_claims, write_study, write_trial
+from studies import TrialRecord, latency_scale_ms, study_claims
+from tests.helpers import recorded_study
 
 # (stages, accuracy, raw ms timed then, ratio, the plain backbone's ms timed beside it)
 ROWS = [
@@ -32,26 +32,8 @@ ROWS = [
 SCALE = 5.58  # the plain backbone as timed beside the first trial to finish
 
 
-def _arch(stages: tuple[str, ...]) -> Architecture:
-    return Architecture.create(backbone="resnet_cifar", backbone_args={"depth": 8, "width": 8},
-                               stages=[StageChoice.create(a, {}) for a in stages],
-                               in_channels=1, input_size=28, num_classes=10)
-
-
 def _study(rows=ROWS) -> optuna.Study:
-    study = optuna.create_study(directions=["maximize", "minimize"])
-    write_study(study, objectives=["accuracy", "latency_ratio"])
-    write_study(study, space={"search": {"seed": 0}, "confirm": False})
-    for stages, acc, ms, ratio, base in rows:
-        arch = _arch(stages)
-        t = study.ask()
-        write_trial(t, arch=arch.to_dict(), arch_short=arch.short(), arch_key=arch.key(), accuracy=acc,
-                    latency_ms=ms, latency_ratio=ratio,
-                    latency={"median_ms": ms, "ratio": ratio, "baseline_median_ms": base})
-        if stages == ("none", "none", "none"):
-            write_trial(t, reference="no attention")
-        study.tell(t, [acc, ratio])
-    return study
+    return recorded_study(rows)
 
 
 def _ms(text: str) -> float:
