@@ -125,7 +125,8 @@ def hypervolume_figure(data: HypervolumeData) -> go.Figure:
 
 def stage_figure(data: StageData) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "validation accuracy by attention type", "latency (ms) by attention type"))
+        "validation accuracy by attention type (each architecture's mean over its seeds, as in the scatter)",
+        "latency (ms) by attention type"))
     types = sorted({a for _, a in data.accuracy}, key=lambda a: (a != "none", a))
     palette = ["#7f7f7f", *plotly.colors.qualitative.Dark24]  # grey for none; 24 for the zoo
     for i, a in enumerate(types):
@@ -342,7 +343,7 @@ def render_dashboard(study: optuna.Study, *, claims: StudyClaims | None = None) 
         hv = hypervolume_data(study)
         if hv:
             figures.append(("hypervolume", hypervolume_figure(hv)))
-        figures.append(("stages", stage_figure(stage_data(study))))
+        figures.append(("stages", stage_figure(stage_data(study, claims=fdata.claims))))
         imp = importance_data(study)
         if imp:
             figures.append(("importance", importance_figure(imp)))

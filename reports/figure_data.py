@@ -8,7 +8,7 @@ from typing import NamedTuple
 import optuna
 from optuna.trial import TrialState
 
-from studies import Claim, StudyClaims, StudyRecord, TrialRecord, latency_scale_ms, records, study_claims
+from studies import Claim, StudyClaims, StudyRecord, TrialRecord, records, study_claims
 from studies.claims import display_latency_ms
 from studies.pareto import hypervolume_2d
 
@@ -157,11 +157,14 @@ def latency_setting(trials: list[TrialRecord]) -> str:
     return f"batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
 
 
-def stage_data(study: optuna.Study) -> StageData:
+def stage_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> StageData:
     """Per stage and choice (attention, ``+conv`` when not standard): the accuracies and
-    latencies of complete trials (ms as latency_ratio x the study's scale where the ratio was
-    measured, as everywhere else in the reports)."""
-    scale = latency_scale_ms(study)
+    latencies of complete trials, each architecture with the figures the scatter shows (its
+    mean over every seed it has, search and confirmation; ms as latency_ratio x the study's
+    scale where the ratio was measured, as everywhere else in the reports)."""
+    claims = claims or study_claims(study)
+    means = {c.number: c.mean for c in claims.claims}
+    scale = claims.latency_scale_ms
     acc: dict[tuple[str, str], list[float]] = {}
     lat: dict[tuple[str, str], list[float]] = {}
     stages: list[str] = []
@@ -175,7 +178,7 @@ def stage_data(study: optuna.Study) -> StageData:
                 stages.append(name)
             conv = stage.get("conv", "standard")
             choice = stage["attention"] if conv == "standard" else f"{stage['attention']}+{conv}"
-            acc.setdefault((name, choice), []).append(t.accuracy)
+            acc.setdefault((name, choice), []).append(means.get(t.number, t.accuracy))
             lat.setdefault((name, choice), []).append(display_latency_ms(t, scale))
     return StageData(stages, acc, lat)
 

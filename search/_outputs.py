@@ -17,6 +17,7 @@ _CSV_ATTRS = ("reference", "duplicate_of", "rung", "promoted_from", "arch_short"
               "predicted_latency_ratio", "peak_memory", "params", "flops", "latency_flops",
               "train_seconds", "images_per_second", "step_path", "graph_fallback", "infeasible",
               "fail_reason")
+_CSV_NAMES = {"accuracy": "search_accuracy"}  # the trial's own training, at the search's seed(s)
 
 
 def _latency(r: TrialRecord, scale: float | None) -> str:
@@ -102,20 +103,25 @@ def write_trials_csv(study: optuna.Study, path: Path, *, claims: StudyClaims | N
     difference to the reference with its interval and the verdict, timing."""
     claims = claims or study_claims(study)
     by_number = {c.number: c for c in claims.claims}
+    front = {c.number for c in claims.front}
+    confirmed = {c.number for c in claims.claims if claims.confirmed and c.seeds >= claims.confirm_seeds}
     scale = claims.latency_scale_ms
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["number", "state", *_CSV_ATTRS, "seed_accuracies", "seeds", "mean_accuracy",
-                    "ci_low", "ci_high", "diff_vs_none", "diff_ci_low", "diff_ci_high", "verdict",
-                    "datetime_start", "duration_s"])
+        # accuracy is the trial's own training (the search's seed); mean_accuracy is over every
+        # seed it has (search and confirmation); the front is on confirmed rows' mean_accuracy
+        w.writerow(["number", "state", *(_CSV_NAMES.get(k, k) for k in _CSV_ATTRS), "seed_accuracies", "seeds",
+                    "mean_accuracy", "confirmed", "on_front", "ci_low", "ci_high", "diff_vs_none",
+                    "diff_ci_low", "diff_ci_high", "verdict", "datetime_start", "duration_s"])
         for t in study.get_trials(deepcopy=False):
             r = TrialRecord.of(t)
             c = by_number.get(t.number)
-            stats = ["", "", "", "", "", "", "", "", ""]
+            stats = [""] * 11
             if c is not None:
                 iv, div = c.interval or ("", ""), c.diff_interval or ("", "")
                 stats = [";".join(f"{s}:{a:.4f}" for s, a in c.accuracies.items()), c.seeds,
-                         f"{c.mean:.4f}", *(f"{v:.4f}" if v != "" else "" for v in iv),
+                         f"{c.mean:.4f}", "yes" if c.number in confirmed else "no",
+                         "yes" if c.number in front else "no", *(f"{v:.4f}" if v != "" else "" for v in iv),
                          "" if c.diff is None else f"{c.diff:.4f}",
                          *(f"{v:.4f}" if v != "" else "" for v in div), c.verdict]
             shown = {"latency_ms": None if r.latency_ms is None else round(display_latency_ms(r, scale), 6),

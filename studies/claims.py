@@ -120,6 +120,7 @@ class StudyClaims(NamedTuple):
     action: str = ""  # the result in words a person acts on (studies.advice)
     warning: str | None = None  # why the run cannot rank anything, when it cannot (studies.advice)
     num_classes: int | None = None
+    confirm_seeds: int = 2  # the seeds an architecture needs to count as confirmed
 
 
 class Detectable(NamedTuple):
@@ -262,7 +263,7 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
                   detectable=detectable.difference if detectable is not None else None,
                   warning=warning, stage_names=info.stage_names)
     return StudyClaims(claims, front, reference, confirmed, level, scale, verdict, rung, detectable,
-                       todo, warning, num_classes)
+                       todo, warning, num_classes, target)
 
 
 def report_rung(trials: Sequence[TrialRecord]) -> int | None:

@@ -136,3 +136,16 @@ def test_header_describes_the_data_of_a_study_from_another_schema_version() -> N
                           None) == "Fashion-MNIST, 6,000 train / 6,000 validation images"
     # a block this version's schema refuses (a key it no longer has): the name, no guessed sizes
     assert _describe_data({"name": "cifar10", "subset_size": 500}, None) == "CIFAR-10"
+
+
+def test_stage_accuracies_are_the_means_the_scatter_shows() -> None:
+    from studies import study_claims
+
+    study = _confirmed_study()
+    claims = study_claims(study)
+    data = stage_data(study)
+    confirmed = {c.number: c.mean for c in claims.claims if c.seeds > 1}
+    assert confirmed and any(c.mean != c.accuracies[min(c.accuracies)] for c in claims.claims if c.seeds > 1)
+    points = {round(p.accuracy, 9) for p in front_data(study, claims=claims).points}
+    shown = {round(a, 9) for values in data.accuracy.values() for a in values}
+    assert shown <= points  # no seed-0 figure beside a confirmed mean

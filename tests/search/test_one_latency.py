@@ -88,3 +88,12 @@ def test_every_output_shows_one_figure_in_the_order_of_the_ratios(tmp_path: Path
     best = export_best(study, tmp_path / "best.yaml", pick="knee")
     doc = yaml.safe_load((tmp_path / "best.yaml").read_text())
     assert doc["metrics"]["latency_ms"] == pytest.approx(ROWS[best.number][3] * SCALE)
+
+
+def test_trials_csv_says_which_accuracy_is_which(tmp_path: Path) -> None:
+    write_trials_csv(_study(), tmp_path / "trials.csv")
+    rows = list(csv.DictReader((tmp_path / "trials.csv").open()))
+    assert {"search_accuracy", "mean_accuracy", "confirmed", "on_front"} <= set(rows[0])
+    assert "accuracy" not in rows[0]
+    assert {r["confirmed"] for r in rows} == {"no"}  # confirm: false
+    assert [r["on_front"] for r in rows] == ["yes"] * 4
