@@ -47,6 +47,8 @@ class TrainResult:
     step_path: str = "eager"
     # why a CUDA graph was asked for and not used (None when it was used or not asked for)
     graph_fallback: str | None = None
+    # the batches' memory format: "channels_last" or "contiguous" (see ``memory_format``)
+    memory_format: str = "contiguous"
 
 
 def warmup_cosine(total_steps: int, warmup_fraction: float = 0.25) -> Callable[[int], float]:
@@ -263,6 +265,20 @@ def recompute_batchnorm(model: nn.Module, data: ProxyData, *, images: int = 2048
               model)
 
 
+def memory_format(device: torch.device, budget: TrainBudget, train_images: int) -> torch.memory_format:
+    """The memory format a training uses: ``budget.channels_last``'s, except on a CPU with more
+    than one thread and an odd batch size, where it is the contiguous one. There oneDNN's
+    channels_last convolution backward (torch 2.14.1) corrupts the heap: every odd batch size
+    from 17 to 255 at 2 threads died of SIGSEGV or SIGABRT ("double free or corruption") on a
+    2-core AVX-512 EPYC, every even one and every contiguous batch trained (issue 29's crash;
+    ``tests/runners/test_isolated.py``). The result's ``memory_format`` says which was used."""
+    if not budget.channels_last:
+        return torch.contiguous_format
+    if device.type == "cpu" and min(budget.batch_size, train_images) % 2 == 1 and torch.get_num_threads() > 1:
+        return torch.contiguous_format
+    return torch.channels_last
+
+
 def _graph_wanted(device: torch.device, budget: TrainBudget) -> bool:
     """Capture the step in a CUDA graph: on CUDA, when the budget asks, and not with compile."""
     return device.type == "cuda" and budget.cuda_graph and not budget.compile
@@ -289,7 +305,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
         raise ValueError("budget.tta_flip: this dataset does not allow horizontal flips "
                          "(dataset.flip is false); set tta_flip: false or dataset.flip: true")
     device = data.train_x.device
-    fmt = torch.channels_last if budget.channels_last else torch.contiguous_format
+    fmt = memory_format(device, budget, len(data.train_x))
     model = model.to(memory_format=fmt)
     graphed = _graph_wanted(device, budget)
     step_model = torch.compile(model) if budget.compile else model
@@ -320,7 +336,9 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
             if budget.augment:
                 xb = _random_crop(xb, budget.crop_padding, g) if budget.crop_padding else xb
                 xb = _random_flip(xb, g) if data.flip else xb
-            xb = xb.float().mul_(scale).add_(shift).contiguous(memory_format=fmt)
+            # a copy with ``fmt``'s strides, exactly: a one-channel crop is "contiguous" by
+            # ``is_contiguous`` with channels_last strides, and convolutions follow the strides
+            xb = torch.empty_like(xb, dtype=torch.float32, memory_format=fmt).copy_(xb).mul_(scale).add_(shift)
             _set_lr(opt, budget.lr * schedule(step))
             loss_sum += train_step(xb, data.train_y[idx])
             if average is not None:
@@ -342,7 +360,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     acc, val_loss = evaluate(scored, data.val_x, data.val_y, data, tta_flip=budget.tta_flip)
     path = "compiled" if budget.compile else captured.path if captured else "eager"
     return TrainResult(acc, val_loss, seconds, step * budget.batch_size / seconds, step,
-                       step_path=path, graph_fallback=captured.fallback if captured else None)
+                       step_path=path, graph_fallback=captured.fallback if captured else None,
+                       memory_format="channels_last" if fmt == torch.channels_last else "contiguous")
 
 
 def train_architecture(arch: Architecture, data: ProxyData, *, budget: BudgetConfig, seed: int,

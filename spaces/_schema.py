@@ -143,7 +143,8 @@ class BudgetConfig(_Strict):
     label_smoothing: float = Field(0.1, ge=0.0, lt=1.0)
     augment: bool = True
     crop_padding: int = Field(2, ge=0, le=64)
-    # channels_last memory format for model and batches, on CPU as on CUDA (bench/train_throughput.py)
+    # channels_last memory format for model and batches, on CPU as on CUDA (bench/train_throughput.py);
+    # an odd batch_size on a CPU with 2+ threads trains contiguous (runners.trainer.memory_format)
     channels_last: bool = True
     # torch.compile the model before training: off by default; compile time (tens of seconds
     # per architecture) is paid by every trial, so it can only pay for long trials on a GPU

@@ -191,3 +191,25 @@ def test_recompute_batchnorm_takes_the_models_own_statistics(fashion_dir) -> Non
     # the cumulative average of each batch's (unbiased) variance, as update_bn keeps it
     assert torch.allclose(bn.running_var, torch.stack([b.var((0, 2, 3)) for b in inputs]).mean(0), atol=1e-5)
     assert all(torch.equal(model.state_dict()[k], v) for k, v in weights.items())  # weights untouched
+
+
+@pytest.mark.parametrize("batch_size,threads,expected", [(24, 2, "channels_last"), (23, 2, "contiguous"),
+                                                          (23, 1, "channels_last")])
+def test_odd_batches_on_several_cpu_threads_train_with_exactly_contiguous_strides(
+        fashion_dir, batch_size: int, threads: int, expected: str) -> None:
+    # oneDNN's channels_last convolution backward corrupts the heap at odd batch sizes on 2+
+    # threads; a one-channel random crop has channels_last strides and passes is_contiguous()
+    data = load_proxy_data(name="fashion-mnist", train_subset=200, val_fraction=0.25, seed=0, download=False)
+    model = small_model("none")
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(args[0].stride()) if m.training else None)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        r = train_proxy(model, data, budget=TrainBudget(epochs=1, batch_size=batch_size), seed=0)
+    finally:
+        torch.set_num_threads(before)
+    assert r.memory_format == expected
+    want = torch.empty(batch_size, 1, 28, 28, memory_format=getattr(torch, expected.replace(
+        "contiguous", "contiguous_format"))).stride()
+    assert seen and all(s == want for s in seen)
