@@ -8,25 +8,30 @@
 The levers of issue 30 that change only how a training is *scored* are read off one training,
 so that every recipe below sees the same trainings (a paired comparison of recipes, and a
 fraction of the compute): each architecture x seed is trained once with today's budget on
-today's 6,000 training images (shared initialisation, 2 threads), while two moving averages of
-its weights are kept beside it (``runners.trainer.weight_average``, decay 0.9 and 0.98 per step;
-BatchNorm statistics too); the last weights and both averages are then scored on today's 6,000
+today's 6,000 training images (shared initialisation, 2 threads), while averages of its weights
+are kept beside it: moving averages with decay 0.9 and 0.95 per step (``runners.trainer.
+weight_average``, BatchNorm statistics averaged too), and a 0.98 moving average and an equal
+average over the last half of the steps (SWA) whose BatchNorm statistics are recomputed after
+training (``recompute_batchnorm``). The last weights and the averages are scored on today's 6,000
 validation images and on 6,000 more from the rest of the training files (disjoint from both),
 each image alone and with its mirror. A recipe is one such view:
 
 - ``today``: the last weights, 6,000 validation images, accuracy;
-- ``ema0.9`` / ``ema0.98``: the moving average instead (``budget.ema_decay``);
+- ``ema0.9`` / ``ema0.95``: the moving average instead (``budget.ema_decay``);
+- ``ema0.98+bn`` / ``swa50+bn``: the averages with BatchNorm recomputed;
 - ``tta``: each image scored with its mirror (``budget.tta_flip``);
 - ``val12k``: 12,000 validation images (the binomial floor falls by 1/sqrt 2);
-- their combinations, e.g. ``ema0.98+tta+val12k``;
+- their combinations, e.g. ``ema0.98+bn+tta+val12k``;
 - ``loss...``: ranked by the validation loss instead of the accuracy (the same view);
 - ``sotl``: ranked by the sum of the epochs' mean training losses (no validation at all);
 - ``halves...``: two 1-epoch trainings (seeds s and s + 1000) averaged instead of one 2-epoch one.
 
 The trainings are cached as they end (``bench/results/proxy_recipes_trainings.json``; rerun to
-continue). ``--time`` times each recipe as it runs in a search (``train_proxy`` with that
-budget and validation size, EMA updates and mirrored images included) on three architectures
-(the plain one, a light and the heaviest) and stores it beside the trainings.
+continue). ``--time`` times the parts a recipe is made of as ``train_proxy`` runs them (the
+training loop for 2 and 1 epochs, with and without a weight average's per-step update, the
+BatchNorm recompute, evaluation on 6,000 and 12,000 images alone and with the mirror) on three
+architectures (the plain one, a light and the heaviest) and stores them beside the trainings;
+a recipe's minutes are the sum of its parts (the phases run one after another).
 
 ``bench/results/proxy_recipes.json`` is ``{recipe: {"minutes_per_training": m, "accuracies":
 {arch_key: [acc per seed]}}}`` (plus ``"score"``: what ranks, and ``"scores"`` where it is not the
@@ -46,6 +51,7 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -176,18 +182,17 @@ RECIPES.update({
 })
 
 
-def cost_of(name: str) -> tuple[dict, int]:
-    """How ``name`` runs alone in a search: budget overrides (``"bn"``: the BatchNorm statistics
-    recomputed after training; an SWA average costs at most an EMA's updates) and validation images."""
+def cost_of(name: str) -> dict[str, float]:
+    """What ``name`` runs in a search, as multiples of the timed components (``time_recipes``)."""
     kind, model, view, how = RECIPES[name]
-    budget: dict = {"epochs": 1.0} if kind == "halves" else {}
-    if model != "last":
-        budget["ema_decay"] = float(model[3:].split("+")[0]) if model.startswith("ema") else 0.99
-        if model.endswith("+bn"):
-            budget["bn"] = True
-    if "tta" in view:
-        budget["tta_flip"] = True
-    return budget, 12000 if view.startswith("12k") else 6000 if how != "sotl" else 0
+    parts = 2.0 if kind == "halves" else 1.0
+    train = ("train_1ep" if kind == "halves" else "train") + ("" if model == "last" else "_avg")
+    out = {train: parts}
+    if model.endswith("+bn"):
+        out["bn"] = parts
+    if how != "sotl":  # the sum of training losses needs no validation
+        out["eval_" + view] = parts
+    return out
 
 
 def value(cell: dict, model: str, view: str, how: str) -> float:
@@ -213,39 +218,48 @@ def per_seed(cache: dict, name: str) -> tuple[dict[str, list[float]], dict[str, 
     return scores, accs
 
 
-def time_recipes(archs: list, cache: dict, cache_path: Path, *, train: int) -> None:
-    """Each recipe's cost as a search pays it: ``train_proxy`` alone with the recipe's budget and
-    validation size, on ``archs`` (seed 0), once per distinct cost; stored in ``cache["timing"]``."""
+def time_recipes(archs: list, cache: dict, cache_path: Path, *, train: int, rounds: int = 3) -> None:
+    """Time the components every recipe is made of, as ``train_proxy`` runs them, on ``archs``
+    (seed 0), ``rounds`` times, on a quiet machine: the training loop for 2 and 1 epochs, with a
+    weight average kept (its per-step update), the BatchNorm recompute, and evaluation on 6,000
+    and 12,000 images, alone and with the mirror. Stored in ``cache["timing"]`` (arch -> [per round])."""
     timing = cache.setdefault("timing", {})
-    for name in RECIPES:
-        budget, val = cost_of(name)
-        key = json.dumps(budget, sort_keys=True) + f"|{val}"
-        if key in timing:
-            continue
-        data = load_proxy_data(name="fashion-mnist", train_subset=train + max(val, 6000),
-                               val_fraction=max(val, 6000) / (train + max(val, 6000)), seed=0,
-                               progress=False)
-        cell = {}
+    data, extra_x, extra_y = load_data(train, 6000, 6000)
+    big = replace(data, val_x=torch.cat([data.val_x, extra_x]), val_y=torch.cat([data.val_y, extra_y]))
+    for rnd in range(rounds):  # rounds interleaved over the architectures: drift hits all alike
         for arch in archs:
+            runs = timing.setdefault(arch.key(), [])
+            if len(runs) > rnd:
+                continue
+            cell = {}
+            for name, budget in (("train", {}), ("train_avg", {"ema_decay": 0.9}),
+                                 ("train_1ep", {"epochs": 1.0})):
+                model = build_model(arch, seed=0)
+                cell[name] = train_proxy(model, data, budget=TrainBudget(**budget), seed=0).train_seconds
+            cell["train_1ep_avg"] = cell["train_1ep"] * cell["train_avg"] / cell["train"]
             start = time.perf_counter()
-            model = build_model(arch, seed=0)
-            r = train_proxy(model, data, budget=TrainBudget(**{k: v for k, v in budget.items() if k != "bn"}),
-                            seed=0)
-            if budget.get("bn"):
-                recompute_batchnorm(model, data)  # the same work as on the average
-            # sotl needs no validation: its cost is the training loop alone
-            cell[arch.key()] = r.train_seconds if val == 0 else time.perf_counter() - start
-            if budget.get("epochs") == 1.0:  # halves: two of them per seed
-                cell[arch.key()] *= 2
-        timing[key] = cell
-        cache_path.write_text(json.dumps(cache, indent=1) + "\n")
-        print(f"timed {name:28s} {statistics.fmean(cell.values()):.1f} s per training", flush=True)
+            recompute_batchnorm(model, data)
+            cell["bn"] = time.perf_counter() - start
+            for view, d in (("6k", data), ("12k", big)):
+                for suffix, flip in (("", False), ("+tta", True)):
+                    start = time.perf_counter()
+                    score(log_probs(model, d.val_x, d, tta_flip=flip), d.val_y)
+                    cell[f"eval_{view}{suffix}"] = time.perf_counter() - start
+            runs.append(cell)
+            cache_path.write_text(json.dumps(cache, indent=1) + "\n")
+            print(f"timed {rnd} {arch.short():40s} " + " ".join(f"{k} {v:.1f}" for k, v in cell.items()),
+                  flush=True)
 
 
 def minutes(cache: dict, name: str) -> float | None:
-    budget, val = cost_of(name)
-    cell = cache.get("timing", {}).get(json.dumps(budget, sort_keys=True) + f"|{val}")
-    return statistics.fmean(cell.values()) / 60 if cell else None
+    """Minutes per training of ``name``: the sum of its components (each the median over the
+    rounds), averaged over the timed architectures."""
+    timing = {a: runs for a, runs in cache.get("timing", {}).items() if isinstance(runs, list) and runs}
+    if not timing:
+        return None
+    cost = cost_of(name)
+    return statistics.fmean(sum(statistics.median(r[k] for r in runs) * n for k, n in cost.items())
+                            for runs in timing.values()) / 60
 
 
 def tau_with_interval(means: dict[str, float], truth: dict[str, list[float]]) -> tuple[float, float, float, int]:
