@@ -58,6 +58,7 @@ class WorkerArgs:
     timeout: float | None
     threads: int
     budget_s: float | None = None  # the run's time budget left when the workers start
+    overrides: dict | None = None  # the space settings the command line replaced (--epochs, ...)
 
 
 def choose_jobs(space: SearchSpace, data: ProxyData, device: torch.device) -> tuple[int, str]:
@@ -104,7 +105,7 @@ def worker_main(a: WorkerArgs) -> None:
     torch.set_num_threads(a.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quiet_interrupts()
-    space = load_space(a.space, catalog=model_catalog())
+    space = load_space(a.space, catalog=model_catalog(), overrides=a.overrides)
     cfg = space.config
     # a folder of images was decoded (and cached) by the parent: this reads the cache
     data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=a.device,

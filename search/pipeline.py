@@ -43,6 +43,12 @@ from studies import (
 )
 
 
+def space_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The space settings the flags replace, by dotted key (``spaces.load_space``'s overrides)."""
+    given = {"budget.epochs": args.epochs, "dataset.train_subset": args.train_subset}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def cfg_time_budget(space: SearchSpace, flag: str | None) -> float | None:
     """Seconds of the run's time budget: ``--time-budget`` or the space's ``search.time_budget``.
 
@@ -146,7 +152,11 @@ def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
 def run_search(args: argparse.Namespace, *, start: float) -> int:
     """The run ``args`` (``search.run``'s flags, already checked) asks for; its exit code."""
     try:
-        space = load_space(args.space, catalog=model_catalog())
+        space = load_space(args.space, catalog=model_catalog(), overrides=space_overrides(args))
+        if args.epochs is not None and space.config.fidelity is not None:
+            raise SpaceError(f"--epochs: {space.path} is a multi-fidelity space, whose trainings take "
+                             "their epochs from fidelity.rungs, not budget.epochs; copy the file and "
+                             "edit the rungs")
         budget_s = cfg_time_budget(space, args.time_budget)
     except SpaceError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -237,7 +247,7 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
             index=0, space=str(space.path), storage=storage, study_name=study_name,
             sampler=args.sampler, seed=seed,
             device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1,
-            budget_s=budget.seconds and budget.remaining()))
+            budget_s=budget.seconds and budget.remaining(), overrides=space_overrides(args)))
     elif remaining or pending:
         bar = tqdm(total=remaining, unit="trial", disable=args.quiet, dynamic_ncols=True)
         stop = StopRule(n_trials, log, bar, space_size=space.size(),

@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-budget", default=None,
                    help="wall-clock budget for search + confirmation + reports, e.g. 600, 12m, 1h "
                         "(default: the space's search.time_budget; n_trials stays a cap)")
+    p.add_argument("--epochs", type=float, default=None,
+                   help="proxy training epochs per trial (default: the space's budget.epochs); "
+                        "like every setting of the file, part of what a resume compares")
+    p.add_argument("--train-subset", type=int, default=None,
+                   help="images of the proxy split, training + validation (default: the space's "
+                        "dataset.train_subset); part of what a resume compares")
     p.add_argument("--study-name", default=None, help="default: the space's name")
     p.add_argument("--storage", default=None,
                    help="Optuna storage URL (default: sqlite:///<out>/study.db)")

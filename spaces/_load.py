@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from spaces._checks import check_fidelity, check_metrics, resolve_stages
@@ -18,12 +19,16 @@ from spaces._files import SpaceError, read_yaml, resolve_space_path
 from spaces._types import Catalog, SearchSpace
 
 
-def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
+def load_space(space: str | Path, *, catalog: Catalog,
+               overrides: Mapping[str, object] | None = None) -> SearchSpace:
     """Load, validate and resolve a space file.
 
     Args:
         space: A path, or a bare name of a bundled space (``attention.yaml``).
         catalog: What the model registry allows.
+        overrides: Settings that replace the file's, by dotted key (``{"budget.epochs": 1}``:
+            ``search.run --epochs``), validated as the file's own values are and part of the
+            space's sha256, so a study resumes only with the same ones.
 
     Returns:
         The frozen ``SearchSpace``.
@@ -43,6 +48,8 @@ def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
     if not isinstance(raw, dict):
         raise SpaceError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
     problems: list[str] = []
+    for key, value in (overrides or {}).items():
+        _override(raw, key, value, problems)
     cfg = validate_what_can_be(raw, problems)
     if cfg is not None:
         check_metrics(cfg, problems)
@@ -51,9 +58,22 @@ def load_space(space: str | Path, *, catalog: Catalog) -> SearchSpace:
     problems = list(dict.fromkeys(problems))  # `all` is resolved once per stage
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
-        raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}")
+        given = "".join(f"\n  (from the command line: {k} = {v!r})" for k, v in (overrides or {}).items())
+        raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}{given}")
     # what the space means: its validated settings, so that comments, layout and key order do not
     # count; the file's bytes too (universal newlines), which studies before issue 31 recorded
     meaning = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return SearchSpace(cfg, path, hashlib.sha256(meaning.encode()).hexdigest(), stages,
                        file_sha256=hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest())
+
+
+def _override(raw: dict, key: str, value: object, problems: list[str]) -> None:
+    """Set dotted ``key`` of the raw file to ``value`` (the schema validates it afterwards)."""
+    *parents, leaf = key.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            problems.append(f"{key}: the file's {part} is not a mapping, so {leaf} cannot be set")
+            return
+    node[leaf] = value
