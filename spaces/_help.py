@@ -13,7 +13,7 @@ class DefaultsOnce(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if ("default" in text or action.required or action.default in (None, False)
+        if ("default" in text or action.required or action.default is None or action.default is False  # 0 is a default to show
                 or action.default is argparse.SUPPRESS or not action.option_strings):
             return text
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"

@@ -48,6 +48,9 @@ def test_the_formatter_adds_a_default_only_where_the_help_lacks_one() -> None:
     p.add_argument("--a", type=int, default=3, help="a number")
     p.add_argument("--b", default=None, help="b (default: the space's b)")
     p.add_argument("--c", required=True, help="c")
+    p.add_argument("--d", type=int, default=0, help="a seed")  # 0 is a default, not "none"
+    p.add_argument("--e", action="store_true", help="a switch")
     text = " ".join(p.format_help().split())
     assert "a number (default: 3)" in text and "b (default: the space's b)" in text
-    assert text.count("default") == 2
+    assert "a seed (default: 0)" in text
+    assert text.count("default") == 3
