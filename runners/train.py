@@ -1,15 +1,19 @@
 """Full training of an exported architecture, and the first use of the test set.
 
-    python -m runners.train --arch best.yaml [--epochs 30] [--dataset fashion-mnist]
-                            [--out DIR] [--device auto|cpu|cuda] [--seed 0]
+    python -m runners.train --arch best.yaml [--epochs 30] [--seeds 1] [--batch-size B] [--lr LR]
+                            [--dataset fashion-mnist] [--out DIR] [--device auto|cpu|cuda] [--seed 0]
     python -m runners.train --arch best.yaml --dataset folder --path DIR --test-path DIR
 
 Trains on the whole training set with the standard schedule (SGD + Nesterov,
-warm-up + cosine, label smoothing, crop + flip), prints one line per epoch, reports
-test accuracy, and writes ``DIR/model.pt`` (state dict + architecture) with
-``DIR/train.yaml`` beside it (architecture, settings, seed, per-epoch losses,
-test accuracy). Reference points for Fashion-MNIST test accuracy: a two-conv
-network 91.6%, ResNet-18 94.9%, MobileNet 95.0%, WRN-28-10 95.9%.
+warm-up + cosine, label smoothing, crop + flip) and the searched budget's settings from the
+architecture file (batch size, learning rate, weight decay, ...; flags override them, and the
+run prints what it used and where each value came from), prints one line per epoch, and
+reports test accuracy: with ``--seeds N`` (N >= 2) the mean over seeds and its 95% t-interval.
+Writes ``DIR/model-seed<S>.pt`` per seed (state dict, architecture, and what deployment needs:
+class names in label order, input size and channels, normalisation, the preprocessing in
+words; ``classify`` uses them) and ``DIR/train.yaml`` (architecture, settings and their
+sources, every seed's losses and test accuracy). Reference points for Fashion-MNIST test
+accuracy: a two-conv network 91.6%, ResNet-18 94.9%, MobileNet 95.0%, WRN-28-10 95.9%.
 """
 
 from __future__ import annotations
@@ -22,28 +26,67 @@ from pathlib import Path
 import torch
 import yaml
 
-from models import build_model, load_architecture
+from models import Architecture, build_model, load_architecture
 from runners.data import DatasetError, DatasetNotFound, load_full_data
+from runners.data.folder import decode_image
 from runners.device import DEVICES, DeviceUnavailable, resolve_device
-from runners.trainer import TrainBudget, TrainingDiverged, evaluate, train_proxy
+from runners.trainer import TrainBudget, TrainingDiverged, evaluate, seconds_per_step, train_proxy
 from spaces import DATASETS, FOLDER, DefaultsOnce, did_you_mean
+from studies import t_interval
+
+# the searched budget's settings that full training takes from the architecture file: how a
+# step is taken, not how long the proxy trained (epochs) or where (device), nor the
+# proxy-only levers (ema_decay, tta_flip score the proxy; compile and cuda_graph are speed)
+FROM_SEARCH = ("batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "augment",
+               "crop_padding")
+
+
+def full_settings(arch_path: Path, *, epochs: float,
+                  overrides: dict[str, object] | None = None) -> tuple[TrainBudget, dict[str, str]]:
+    """The budget of a full training and where each value came from: ``overrides`` (flags),
+    else the architecture file's searched budget (``source.budget``, for ``FROM_SEARCH``), else
+    the trainer's default."""
+    doc = yaml.safe_load(Path(arch_path).read_text()) or {}
+    searched = ((doc.get("source") or {}).get("budget") or {}) if isinstance(doc, dict) else {}
+    values: dict[str, object] = {"epochs": epochs}
+    sources = {"epochs": "--epochs"}
+    for key in FROM_SEARCH:
+        if key in searched:
+            values[key], sources[key] = searched[key], f"the searched budget ({arch_path.name})"
+    for key, value in (overrides or {}).items():
+        values[key], sources[key] = value, "--" + key.replace("_", "-")
+    budget = TrainBudget(**values)
+    return budget, {k: sources.get(k, "default") for k in ("epochs", *FROM_SEARCH)}
+
+
+def preprocessing_words(arch: Architecture, mean: tuple[float, ...], std: tuple[float, ...]) -> str:
+    grey = arch.in_channels == 1
+    return (f"decode the image, convert to {'greyscale (L)' if grey else 'RGB'}, resize so that the "
+            f"shorter side is {arch.input_size} px (bilinear, antialiased), centre-crop "
+            f"{arch.input_size}x{arch.input_size}; uint8 (C, H, W) -> float: (x / 255 - mean) / std "
+            f"per channel with mean {list(mean)} and std {list(std)}; batch (N, C, H, W)")
 
 
 def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fashion-mnist",
-               device: str = "cpu", seed: int = 0, budget: TrainBudget | None = None,
-               root: str | None = None, quiet: bool = False, path: str | None = None,
-               test_path: str | None = None) -> dict:
-    """Train the architecture in ``arch_path`` in full; write weights and a report to ``out``.
+               device: str = "cpu", seeds: tuple[int, ...] = (0,), budget: TrainBudget | None = None,
+               overrides: dict[str, object] | None = None, root: str | None = None,
+               quiet: bool = False, path: str | None = None, test_path: str | None = None) -> dict:
+    """Train the architecture in ``arch_path`` in full, once per seed; write one weights file per
+    seed and a report to ``out``.
 
     Returns:
         The report written to ``out/train.yaml``.
 
     Raises:
-        ValueError: not an architecture file, an unknown dataset, or input
-            shape/classes that do not match the dataset.
+        ValueError: not an architecture file, an unknown dataset, a setting out of range, or
+            input shape/classes that do not match the dataset.
         DatasetNotFound: the dataset is not available.
     """
     arch = load_architecture(arch_path)
+    if budget is None:
+        budget, sources = full_settings(arch_path, epochs=epochs, overrides=overrides)
+    else:
+        sources = {k: "given" for k in ("epochs", *FROM_SEARCH)}
     # a folder is decoded at the size and channels the architecture was searched with
     data = load_full_data(name=dataset, root=root, device=device, path=path, test_path=test_path,
                           image_size=arch.input_size, channels=arch.in_channels, progress=not quiet)
@@ -53,21 +96,21 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fas
             f"{arch_path} is built for {arch.in_channels}x{arch.input_size}px, "
             f"{arch.num_classes} classes; {dataset} has {data.in_channels}x{data.input_size}px, "
             f"{data.num_classes} classes")
-    budget = budget or TrainBudget(epochs=epochs)
-    model = build_model(arch, seed=seed).to(device)
-    losses: list[float] = []
-    start = time.perf_counter()
-
-    def progress(epoch: int, total: int, loss: float) -> None:
-        losses.append(loss)
-        if not quiet:
-            print(f"epoch {epoch:>3}/{total}  train loss {loss:.4f}  "
-                  f"({time.perf_counter() - start:.0f} s)", flush=True)
-
-    result = train_proxy(model, data, budget=budget, seed=seed, on_epoch=progress)
-    test_acc, test_loss = evaluate(model, data.val_x, data.val_y, data)
+    if not quiet:
+        print("settings: " + ", ".join(f"{k} {getattr(budget, k)} ({sources[k]})" for k in sources),
+              flush=True)
+        steps = budget.steps(len(data.train_x))
+        per_step = seconds_per_step(build_model(arch), batch_size=budget.batch_size,
+                                    in_channels=arch.in_channels, input_size=arch.input_size,
+                                    num_classes=arch.num_classes, device=torch.device(device))
+        print(f"estimated: ~{steps * per_step / 60:.1f} min per seed on {device} ({steps} steps x "
+              f"{per_step * 1e3:.0f} ms, timed here on a few steps), {len(seeds)} seed(s)", flush=True)
     out.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict(), "architecture": arch.to_dict()}, out / "model.pt")
+    runs = []
+    for seed in seeds:
+        runs.append(_train_one(arch, data, budget, seed=seed, out=out, quiet=quiet))
+    accs = [r["test_accuracy"] for r in runs]
+    interval = t_interval(accs)
     report = {
         "architecture": arch.to_dict(),
         "summary": arch.short(),
@@ -78,26 +121,64 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fas
         "train_images": len(data.train_x),
         "test_images": len(data.val_x),
         "budget": budget.model_dump(exclude={"device"}),  # the device is the report's own key
-        "seed": seed,
+        "settings_from": sources,
         "device": device,
-        "epoch_train_loss": losses,
-        "test_accuracy": test_acc,
-        "test_loss": test_loss,
-        "train_seconds": result.train_seconds,
-        "weights": "model.pt",
+        "seeds": [r["seed"] for r in runs],
+        "test_accuracy": sum(accs) / len(accs),  # the mean over seeds
+        "test_accuracy_interval95": None if interval is None else list(interval),
+        "runs": runs,
     }
     (out / "train.yaml").write_text(yaml.safe_dump(report, sort_keys=False))
     return report
 
 
-def load_trained(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
-    """Rebuild a model from ``model.pt`` written by ``train_full`` and load its weights."""
-    from models import Architecture
+def _train_one(arch: Architecture, data, budget: TrainBudget, *, seed: int, out: Path,
+               quiet: bool) -> dict:
+    model = build_model(arch, seed=seed).to(data.train_x.device)
+    losses: list[float] = []
+    start = time.perf_counter()
 
+    def progress(epoch: int, total: int, loss: float) -> None:
+        losses.append(loss)
+        if not quiet:
+            print(f"seed {seed} epoch {epoch:>3}/{total}  train loss {loss:.4f}  "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+
+    result = train_proxy(model, data, budget=budget, seed=seed, on_epoch=progress)
+    test_acc, test_loss = evaluate(model, data.val_x, data.val_y, data)
+    weights = f"model-seed{seed}.pt"
+    torch.save({"state_dict": model.state_dict(), "architecture": arch.to_dict(),
+                "class_names": list(data.class_names), "in_channels": arch.in_channels,
+                "input_size": arch.input_size, "mean": list(data.mean), "std": list(data.std),
+                "preprocessing": preprocessing_words(arch, data.mean, data.std),
+                "seed": seed, "test_accuracy": test_acc}, out / weights)
+    if not quiet:
+        print(f"seed {seed}: test accuracy {test_acc:.4f}", flush=True)
+    return {"seed": seed, "test_accuracy": test_acc, "test_loss": test_loss,
+            "epoch_train_loss": losses, "train_seconds": result.train_seconds, "weights": weights}
+
+
+def load_trained(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
+    """Rebuild a model from a weights file written by ``train_full`` and load its weights."""
     ckpt = torch.load(path, map_location=device, weights_only=True)
     model = build_model(Architecture.from_dict(ckpt["architecture"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval()
+
+
+@torch.inference_mode()
+def classify(weights: str | Path, image: str | Path, *, top: int = 3) -> list[tuple[str, float]]:
+    """The ``top`` classes of one image file and their probabilities, preprocessed as the
+    weights file says (the decode of a folder dataset: ``runners.data.folder.decode_image``)."""
+    ckpt = torch.load(weights, map_location="cpu", weights_only=True)
+    model = load_trained(weights)
+    x = decode_image(Path(image), ckpt["input_size"], ckpt["in_channels"]).float().div_(255)
+    mean = torch.tensor(ckpt["mean"]).view(-1, 1, 1)
+    std = torch.tensor(ckpt["std"]).view(-1, 1, 1)
+    probs = model(((x - mean) / std).unsqueeze(0)).softmax(1)[0]
+    names = ckpt["class_names"] or [str(i) for i in range(len(probs))]
+    p, i = probs.topk(min(top, len(probs)))
+    return [(names[k], float(v)) for v, k in zip(p.tolist(), i.tolist(), strict=True)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,11 +192,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when torch sees a GPU, else the CPU")
     p.add_argument("--seed", type=int, default=0,
-                   help="initialisation, data order and augmentation (default: 0)")
+                   help="initialisation, data order and augmentation of the first seed")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="trainings, at seeds SEED, SEED+1, ...: 2 or more report the mean test "
+                        "accuracy with a 95%% t-interval")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="default: the architecture file's searched budget, else 128")
+    p.add_argument("--lr", type=float, default=None,
+                   help="peak learning rate (default: the architecture file's searched budget, else 0.1)")
     p.add_argument("--path", default=None, help="--dataset folder: the training images, DIR/<class>/<image>")
     p.add_argument("--test-path", default=None,
                    help="--dataset folder: the test images, same classes, never seen by the search")
     args = p.parse_args(argv)
+    if args.seeds < 1:
+        p.error(f"--seeds must be >= 1, got {args.seeds}")
     if args.dataset not in (*DATASETS, FOLDER):
         p.error(f"unknown dataset {args.dataset!r}{did_you_mean(args.dataset, [*DATASETS, FOLDER])}; "
                 f"allowed: {', '.join([*DATASETS, FOLDER])}")
@@ -131,17 +221,21 @@ def main(argv: list[str] | None = None) -> int:
     arch_path = Path(args.arch)
     out = Path(args.out) if args.out else arch_path.with_name(f"{arch_path.stem}-trained")
     try:
+        overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
         report = train_full(arch_path, epochs=args.epochs, out=out, dataset=args.dataset,
-                            device=str(device), seed=args.seed, path=args.path,
-                            test_path=args.test_path)
+                            device=str(device), seeds=tuple(range(args.seed, args.seed + args.seeds)),
+                            overrides=overrides, path=args.path, test_path=args.test_path)
     except (ValueError, FileNotFoundError, DatasetNotFound, DatasetError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:
         print(f"error: {e}; try a lower learning rate", file=sys.stderr)
         return 1
-    print(f"test accuracy {report['test_accuracy']:.4f} ({report['summary']}); "
-          f"wrote {out / 'model.pt'} and {out / 'train.yaml'}")
+    ci = report["test_accuracy_interval95"]
+    spread = (f" (mean of {len(report['seeds'])} seeds, 95% interval [{ci[0]:.4f}, {ci[1]:.4f}])"
+              if ci else " (one seed: --seeds 2 or more gives an interval)")
+    print(f"test accuracy {report['test_accuracy']:.4f}{spread} {report['summary']}; wrote "
+          f"{', '.join(str(out / r['weights']) for r in report['runs'])} and {out / 'train.yaml'}")
     return 0
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 import optuna
@@ -109,9 +109,8 @@ def rung_data(data: ProxyData, rung: Rung, *, seed: int) -> ProxyData:
     if key not in _SUBSETS:
         _, keep = stratified_split(data.train_y.cpu(), n / len(data.train_y), seed=seed + 7)
         keep = keep.to(data.train_x.device)
-        _SUBSETS[key] = ProxyData(data.name, data.train_x[keep].contiguous(),
-                                  data.train_y[keep].contiguous(), data.val_x, data.val_y,
-                                  data.num_classes, data.mean, data.std, data.flip, data.source)
+        _SUBSETS[key] = replace(data, train_x=data.train_x[keep].contiguous(),
+                                train_y=data.train_y[keep].contiguous())
     return _SUBSETS[key]
 
 

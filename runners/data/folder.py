@@ -89,7 +89,7 @@ def _key(root: Path, files: list[tuple[Path, int]], image_size: int, channels: i
     return h.hexdigest()
 
 
-def _decode(p: Path, image_size: int, channels: int | None) -> Tensor:
+def decode_image(p: Path, image_size: int, channels: int | None) -> Tensor:
     """uint8 (1 or 3, S, S): grey images stay grey (one channel to resize, not three) unless
     ``channels`` is 3; colour images are RGB unless ``channels`` is 1. Resized in Pillow
     (bilinear, antialiased as torchvision's ``Resize`` on a PIL image), shorter side first,
@@ -136,7 +136,7 @@ def load_folder(path: str | Path, *, image_size: int, channels: int | None = Non
     for p, label in tqdm(files, desc=f"decoding {root.name}", unit="img", disable=not progress,
                          dynamic_ncols=True):
         try:
-            x = _decode(p, image_size, channels)
+            x = decode_image(p, image_size, channels)
         except (OSError, SyntaxError, ValueError) as e:  # what Pillow raises for broken files
             if not skip_unreadable:
                 raise DatasetError(f"dataset.path: cannot read image {p}: {e}; fix or remove it, "

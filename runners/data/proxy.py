@@ -4,14 +4,14 @@ Cached per process (``clear_cache``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 
 from runners.data.folder import DatasetError, load_folder
 from runners.data.idx import load_fashion_mnist
-from runners.data.torchvision_sets import load_torchvision
+from runners.data.torchvision_sets import class_names, load_torchvision
 from spaces import FOLDER, FOLDER_FLIP, FOLDER_IMAGE_SIZE, dataset_info, held_out
 
 
@@ -33,6 +33,8 @@ class ProxyData:
     std: tuple[float, ...]
     flip: bool
     source: str
+    # the class of each label, in label order (full training fills it in; () where not known)
+    class_names: tuple[str, ...] = ()
 
     @property
     def in_channels(self) -> int:
@@ -43,9 +45,8 @@ class ProxyData:
         return int(self.train_x.shape[-1])
 
     def to(self, device: torch.device | str) -> ProxyData:
-        return ProxyData(self.name, self.train_x.to(device), self.train_y.to(device),
-                         self.val_x.to(device), self.val_y.to(device), self.num_classes,
-                         self.mean, self.std, self.flip, self.source)
+        return replace(self, train_x=self.train_x.to(device), train_y=self.train_y.to(device),
+                       val_x=self.val_x.to(device), val_y=self.val_y.to(device))
 
 
 def load_split(name: str, *, root: str | None, split: str,
@@ -115,7 +116,7 @@ def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, down
                          train_x=train.images.contiguous(), train_y=train.labels,
                          val_x=test.images.contiguous(), val_y=test.labels,
                          num_classes=len(train.classes), mean=mean, std=std, flip=FOLDER_FLIP,
-                         source=train.source).to(device)
+                         source=train.source, class_names=tuple(train.classes)).to(device)
     info = dataset_info(name)
     train_x, train_y, source = load_split(name, root=root, split="train", download=download)
     test_x, test_y, _ = load_split(name, root=root, split="test", download=download)
@@ -123,7 +124,7 @@ def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, down
     return ProxyData(name=f"{name} (held out: test)", train_x=train_x.contiguous(),
                      train_y=train_y, val_x=test_x.contiguous(), val_y=test_y,
                      num_classes=info.classes, mean=mean, std=std, flip=info.flip,
-                     source=source).to(device)
+                     source=source, class_names=class_names(name, root=root)).to(device)
 
 
 _CACHE: dict[tuple, ProxyData] = {}

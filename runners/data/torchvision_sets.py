@@ -73,3 +73,22 @@ def load_torchvision(name: str, *, root: str | None, split: str,
             f"ATTNAS_DATA at them, or allowing dataset.download: true with network access."
         ) from None
     return x.contiguous(), y, f"{base} (torchvision {classes[name].__name__})"
+
+
+def class_names(name: str, *, root: str | None) -> tuple[str, ...]:
+    """The class names of a built-in dataset, in label order (what ``model.pt`` records).
+
+    Fashion-MNIST and MNIST: torchvision's lists; CIFAR-10/100: the names in the dataset's own
+    meta file (read from ``root``, where training read the images); SVHN: the digits (label 0 is
+    the digit 0, as torchvision maps it).
+    """
+    from torchvision import datasets
+
+    if name in ("fashion-mnist", "mnist"):
+        return tuple((datasets.FashionMNIST if name == "fashion-mnist" else datasets.MNIST).classes)
+    if name == "svhn":
+        return tuple(str(d) for d in range(10))
+    cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    base = root or os.environ.get("ATTNAS_DATA") or "data"
+    with open(Path(base) / cls.base_folder / cls.meta["filename"], "rb") as f:
+        return tuple(pickle.load(f, encoding="latin1")[cls.meta["key"]])
