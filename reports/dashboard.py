@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import sys
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,8 +25,8 @@ import plotly
 import plotly.graph_objects as go
 import yaml
 from plotly.subplots import make_subplots
-from pydantic import ValidationError
 
+from reports._describe import describe_backbone, describe_budget, describe_data, describe_latency
 from reports._fidelity import fidelity_data, fidelity_figure
 from reports._layout import LAYOUT
 from reports._prediction import prediction_data, prediction_figure
@@ -45,8 +44,7 @@ from reports.figure_data import (
     timeline_data,
     total_compute_seconds,
 )
-from runners.latency_profile import check_text
-from spaces import DATASETS, FOLDER, FOLDER_IMAGE_SIZE, FORMAT_VERSION, DatasetConfig
+from spaces import FORMAT_VERSION
 from studies import StudyClaims, StudyRecord, TrialRecord, records
 from studies.cli import run_on_study, study_parser
 
@@ -250,46 +248,6 @@ def _table(study: optuna.Study, data: FrontData) -> str:
 
 
 
-def _describe_data(dataset: dict, counts: tuple[int, int] | None) -> str:
-    info = DATASETS.get(dataset.get("name", ""))
-    name = info.title if info is not None else str(dataset.get("name", "?"))
-    if dataset.get("name") == FOLDER:  # your own images: say where they are and at what size
-        name = f"images in {dataset.get('path')} at {dataset.get('image_size') or FOLDER_IMAGE_SIZE} px"
-    if counts is None and info is not None:  # a study stopped before it recorded its data sizes
-        try:
-            counts = DatasetConfig.model_validate(dataset).split_sizes()
-        except ValidationError:  # written by another version of the schema: sizes unknown
-            counts = None
-    if counts is None:
-        return name
-    return f"{name}, {counts[0]:,} train / {counts[1]:,} validation images"
-
-
-def _describe_budget(budget: dict) -> str:
-    epochs = budget.get("epochs", "?")
-    aug = "crop + flip" if budget.get("augment", True) else "no augmentation"
-    return (f"{epochs:g} epoch{'s' * (epochs != 1)} at batch {budget.get('batch_size', '?')}, "
-            f"lr {budget.get('lr', '?')}, {aug}") if isinstance(epochs, (int, float)) else "?"
-
-
-def _describe_latency(latency: dict, profile: Mapping[str, Any] | None = None) -> str:
-    threads = latency.get("threads", 1)
-    setting = f"batch {latency.get('batch_size', 1)}, {threads} thread{'s' * (threads != 1)}"
-    predicted = "" if profile is None else (
-        f"predicted for {profile.get('device')} from the profile {profile.get('path')} (sha256 "
-        f"{str(profile.get('sha256'))[:12]}; {check_text(profile.get('check'))})")
-    if latency.get("backend") == "profile":
-        return f"latency {predicted}, {setting}"
-    timed = (f"latency on {str(latency.get('device', 'cpu')).upper()}"
-             f"{' in ONNX Runtime' if latency.get('backend') == 'onnxruntime' else ''}, {setting}")
-    return f"{timed}; also {predicted}" if predicted else timed
-
-
-def _describe_backbone(backbone: dict) -> str:
-    settings = ", ".join(f"{k} {v}" for k, v in backbone.items() if k != "name")
-    return f"{backbone.get('name', '?')}" + (f" ({settings})" if settings else "")
-
-
 def _header(study: optuna.Study, data: FrontData) -> str:
     info = StudyRecord.of(study)
     space = info.space
@@ -312,12 +270,12 @@ def _header(study: optuna.Study, data: FrontData) -> str:
             f"<p class='verdict'>{html.escape(verdict)}</p><ul>{classes}"
             f"<li>space: <code>{html.escape(str(info.space_path or '?'))}</code> "
             f"(sha256 {html.escape(str(info.space_sha256 or '?')[:12])})</li>"
-            f"<li>{html.escape(_describe_backbone(space.get('backbone', {})))} on "
-            f"{html.escape(_describe_data(space.get('dataset', {}), tuple(sizes) if sizes else None))}</li>"
-            f"<li>proxy training: {html.escape(_describe_budget(space.get('budget', {})))}, on "
+            f"<li>{html.escape(describe_backbone(space.get('backbone', {})))} on "
+            f"{html.escape(describe_data(space.get('dataset', {}), tuple(sizes) if sizes else None))}</li>"
+            f"<li>proxy training: {html.escape(describe_budget(space.get('budget', {})))}, on "
             f"{html.escape(str(info.device or '?').upper())}; {html.escape(seeds)}</li>"
             f"<li>objectives: {html.escape(', '.join(info.objectives))}; "
-            f"{html.escape(_describe_latency(space.get('latency', {}), info.latency_profile))}</li>"
+            f"{html.escape(describe_latency(space.get('latency', {}), info.latency_profile))}</li>"
             f"<li>trials — {html.escape(counts)}; total compute {compute}</li>"
             f"<li>written {datetime.now().isoformat(timespec='seconds')}</li></ul>")
 

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
+from runners.augment import random_crop, random_flip
 from runners.data import ProxyData
 from spaces import BudgetConfig
 
@@ -71,24 +72,6 @@ def _normaliser(data: ProxyData, device: torch.device) -> tuple[Tensor, Tensor]:
     std = torch.tensor(data.std, device=device).view(1, -1, 1, 1)
     mean = torch.tensor(data.mean, device=device).view(1, -1, 1, 1)
     return 1.0 / (255.0 * std), -mean / std
-
-
-def _random_crop(x: Tensor, pad: int, g: torch.Generator) -> Tensor:
-    """Per-sample random crop of a uint8 batch after zero padding, by gather."""
-    b, _, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=g, device=g.device).to(x.device)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=g, device=g.device).to(x.device)
-    rows = dy[:, None] + torch.arange(h, device=x.device)  # (B, H)
-    cols = dx[:, None] + torch.arange(w, device=x.device)  # (B, W)
-    hwc = padded.permute(0, 2, 3, 1)
-    out = hwc[torch.arange(b, device=x.device)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2)
-
-
-def _random_flip(x: Tensor, g: torch.Generator) -> Tensor:
-    mask = (torch.rand(x.shape[0], generator=g, device=g.device) < 0.5).to(x.device)
-    return torch.where(mask.view(-1, 1, 1, 1), x.flip(3), x)
 
 
 def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -334,8 +317,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
             idx = perm[i * budget.batch_size:(i + 1) * budget.batch_size]
             xb = data.train_x[idx]
             if budget.augment:
-                xb = _random_crop(xb, budget.crop_padding, g) if budget.crop_padding else xb
-                xb = _random_flip(xb, g) if data.flip else xb
+                xb = random_crop(xb, budget.crop_padding, g) if budget.crop_padding else xb
+                xb = random_flip(xb, g) if data.flip else xb
             # a copy with ``fmt``'s strides, exactly: a one-channel crop is "contiguous" by
             # ``is_contiguous`` with channels_last strides, and convolutions follow the strides
             xb = torch.empty_like(xb, dtype=torch.float32, memory_format=fmt).copy_(xb).mul_(scale).add_(shift)

@@ -129,13 +129,13 @@ def test_stage_latencies_use_the_study_scale_not_raw_ms() -> None:
 
 
 def test_header_describes_the_data_of_a_study_from_another_schema_version() -> None:
-    from reports.dashboard import _describe_data
+    from reports._describe import describe_data
 
     # the run records its split sizes; without them the sizes come from the space's dataset block
-    assert _describe_data({"name": "fashion-mnist", "train_subset": 12000, "val_fraction": 0.5},
+    assert describe_data({"name": "fashion-mnist", "train_subset": 12000, "val_fraction": 0.5},
                           None) == "Fashion-MNIST, 6,000 train / 6,000 validation images"
     # a block this version's schema refuses (a key it no longer has): the name, no guessed sizes
-    assert _describe_data({"name": "cifar10", "subset_size": 500}, None) == "CIFAR-10"
+    assert describe_data({"name": "cifar10", "subset_size": 500}, None) == "CIFAR-10"
 
 
 def test_stage_accuracies_are_the_means_the_scatter_shows() -> None:

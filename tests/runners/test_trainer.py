@@ -5,7 +5,8 @@ import torch
 
 from runners import trainer
 from runners.data import load_proxy_data
-from runners.trainer import CapturedStep, TrainBudget, TrainingDiverged, _random_crop, train_proxy
+from runners.augment import random_crop
+from runners.trainer import CapturedStep, TrainBudget, TrainingDiverged, train_proxy
 from tests.helpers import small_model
 
 
@@ -31,7 +32,7 @@ def test_nan_loss_is_a_named_failure(fashion_dir) -> None:
 def test_random_crop_moves_content_within_padding() -> None:
     x = torch.zeros(64, 1, 8, 8, dtype=torch.uint8)
     x[:, :, 4, 4] = 255
-    out = _random_crop(x, 2, torch.Generator().manual_seed(0))
+    out = random_crop(x, 2, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.dtype == torch.uint8
     pos = [tuple(torch.nonzero(o[0]).flatten().tolist()) for o in out]
     assert all(2 <= r <= 6 and 2 <= c <= 6 for r, c in pos)
