@@ -48,8 +48,11 @@ from spaces import FORMAT_VERSION
 from studies import StudyClaims, StudyRecord, TrialRecord, records
 from studies.cli import run_on_study, study_parser
 
-_STYLE = {"search": ("#1f77b4", "circle"), "reference": ("#d62728", "diamond"),
-          "infeasible": ("#7f7f7f", "x")}
+_STYLE = {"search": ("#1f77b4", "circle"), "infeasible": ("#7f7f7f", "x")}
+# the references, one legend entry each: the plain backbone first, in the band's colour
+_REFERENCE_STYLES = [("#d62728", "diamond"), ("#9467bd", "square"), ("#ff7f0e", "triangle-up"),
+                     ("#2ca02c", "pentagon"), ("#8c564b", "hexagon"), ("#e377c2", "star"),
+                     ("#17becf", "triangle-down"), ("#bcbd22", "cross")]
 _STATE_COLOURS = {"complete": "#2ca02c", "duplicate": "#17becf", "infeasible": "#7f7f7f",
                   "fail": "#d62728", "running": "#ff7f0e", "pruned": "#bcbd22", "waiting": "#c7c7c7"}
 
@@ -69,45 +72,72 @@ def _axis_title(data: FrontData, cost: str) -> str:
     return cost
 
 
+def _groups(data: FrontData, cost: str) -> list[tuple[str, str, str, list]]:
+    """(legend name, colour, marker, points): searched trials, each reference alone, infeasible."""
+    shown = [p for p in data.points if cost == "latency_ms" or cost in p.costs]
+    refs = sorted({p.label or p.arch for p in shown if p.kind == "reference"},
+                  key=lambda name: (name != "no attention", name))
+    groups = [("search", *_STYLE["search"], [p for p in shown if p.kind == "search"])]
+    for i, name in enumerate(refs):
+        colour, symbol = _REFERENCE_STYLES[i % len(_REFERENCE_STYLES)]
+        groups.append((f"reference: {name}", colour, symbol,
+                       [p for p in shown if p.kind == "reference" and (p.label or p.arch) == name]))
+    groups.append(("infeasible (not trained)", *_STYLE["infeasible"],
+                   [p for p in shown if p.kind == "infeasible"]))
+    return [g for g in groups if g[3]]
+
+
 def front_figure(data: FrontData, cost: str = "latency_ms") -> go.Figure:
     """Accuracy (mean over seeds, with its interval where confirmed) against ``cost``; the
-    front the study presents as a step line; the reference's interval as a band
-    (infeasible trials sit at 0)."""
+    front the study presents as a step line with its points ringed (a one-point front is a
+    ring); each reference its own colour, marker and legend entry; the plain backbone's
+    interval as a band that is a legend entry too (click to hide it). The y axis spans the
+    points' means, not the band: a wide interval shades the plot and hides nothing (infeasible
+    trials sit at the axis' foot)."""
     fig = go.Figure()
     ref = data.claims.reference if data.claims is not None else None
-    if ref is not None and ref.interval is not None:
-        fig.add_hrect(y0=ref.interval[0], y1=ref.interval[1], fillcolor="#d62728", opacity=0.12,
-                      line_width=0, annotation_text=f"no attention, {100 * data.claims.level:.0f}% "
-                      f"interval ({ref.seeds} seeds)", annotation_position="top left")
-    for kind, (color, symbol) in _STYLE.items():
-        pts = [p for p in data.points if p.kind == kind and (cost == "latency_ms" or cost in p.costs)]
-        if not pts:
-            continue
+    ys = [p.accuracy for p in data.points if p.kind != "infeasible" and p.accuracy == p.accuracy]
+    pad = max(0.01, 0.15 * (max(ys) - min(ys))) if ys else 0.0  # the means; bars may leave it
+    foot = min(ys) - pad if ys else 0.0
+    for name, color, symbol, pts in _groups(data, cost):
+        infeasible = name.startswith("infeasible")
         bars = [(p.accuracy - p.interval[0], p.interval[1] - p.accuracy) if p.interval else (0.0, 0.0)
                 for p in pts]
         fig.add_trace(go.Scatter(
             x=[_x(p, cost) for p in pts],
-            y=[0.0 if kind == "infeasible" else p.accuracy for p in pts],
+            y=[foot if infeasible else p.accuracy for p in pts],
             error_y=dict(type="data", symmetric=False, array=[b[1] for b in bars],
                          arrayminus=[b[0] for b in bars], visible=any(p.interval for p in pts),
                          color=color, thickness=1.5),
-            mode="markers", name=kind + (" (not trained)" if kind == "infeasible" else ""),
-            marker=dict(color=color, symbol=symbol, size=[13 if p.on_front else 8 for p in pts],
+            mode="markers", name=name,
+            marker=dict(color=color, symbol=symbol, size=[13 if p.on_front else 9 for p in pts],
                         line=dict(width=[2 if p.on_front else 0 for p in pts], color="black")),
             hovertext=[p.hover for p in pts], hoverinfo="text"))
     front = sorted((p for p in data.front if cost == "latency_ms" or cost in p.costs),
                    key=lambda p: _x(p, cost))
     if front:
         confirmed = data.claims is not None and data.claims.confirmed
-        fig.add_trace(go.Scatter(x=[_x(p, cost) for p in front], y=[p.accuracy for p in front],
-                                 mode="lines", line=dict(shape="hv", color="black"),
-                                 name="Pareto front" + (" (confirmed means)" if confirmed
-                                                        else " (single trainings)"),
-                                 hoverinfo="skip"))
-    fig.update_layout(title=f"Validation accuracy against {cost} (Pareto front outlined; bars: "
+        fig.add_trace(go.Scatter(
+            x=[_x(p, cost) for p in front], y=[p.accuracy for p in front], mode="lines+markers",
+            line=dict(shape="hv", color="black"),
+            marker=dict(symbol="circle-open", size=22, color="black", line=dict(width=2)),
+            name=f"Pareto front, {len(front)} point{'s' * (len(front) != 1)}"
+                 + (" (confirmed means)" if confirmed else " (single trainings)"),
+            hoverinfo="skip"))
+    if ref is not None and ref.interval is not None:
+        xs = [_x(p, cost) for p in data.points if cost == "latency_ms" or cost in p.costs] or [0.0]
+        lo, hi = ref.interval
+        fig.add_trace(go.Scatter(
+            x=[min(xs), max(xs), max(xs), min(xs), min(xs)], y=[lo, lo, hi, hi, lo], fill="toself",
+            fillcolor="rgba(214,39,40,0.10)", line=dict(color="rgba(214,39,40,0.5)", dash="dot", width=1),
+            mode="lines", hoverinfo="text",
+            hovertext=f"no attention: {100 * data.claims.level:.0f}% interval [{lo:.4f}, {hi:.4f}]",
+            name=f"no attention, {100 * data.claims.level:.0f}% interval ({ref.seeds} seeds)"))
+    yaxis = {"range": [foot - pad, max(ys) + pad]} if ys else {}
+    fig.update_layout(title=f"Validation accuracy against {cost} (Pareto front ringed; bars: "
                             "interval of the mean over seeds)",
                       xaxis_title=_axis_title(data, cost), yaxis_title="validation accuracy",
-                      height=520, **LAYOUT)
+                      yaxis=yaxis, height=520, **LAYOUT)
     return fig
 
 

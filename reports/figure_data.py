@@ -26,6 +26,7 @@ class Point(NamedTuple):
     interval: tuple[float, float] | None = None  # of the mean accuracy; None for one seed
     seeds: int = 1
     verdict: str = ""  # against the plain backbone, in words (studies.claims)
+    label: str = ""  # a reference trial's name ("no attention", "SE everywhere"); "" for others
 
 
 class FrontData(NamedTuple):
@@ -139,7 +140,7 @@ def front_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> Fro
                             costs["latency_ms"], t.arch_short or "?",
                             kind, t.number in best, _hover(t, c, claims.latency_scale_ms), costs, _types(t),
                             c.interval if c else None, c.seeds if c else 1,
-                            c.verdict_text() if c else ""))
+                            c.verdict_text() if c else "", t.reference or ""))
     front = sorted((p for p in points if p.on_front), key=lambda p: p.latency_ms)
     return FrontData(points, front, counts, list(StudyRecord.of(study).objectives), claims,
                      latency_setting(trials))

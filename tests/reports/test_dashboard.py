@@ -149,3 +149,42 @@ def test_stage_accuracies_are_the_means_the_scatter_shows() -> None:
     points = {round(p.accuracy, 9) for p in front_data(study, claims=claims).points}
     shown = {round(a, 9) for values in data.accuracy.values() for a in values}
     assert shown <= points  # no seed-0 figure beside a confirmed mean
+
+
+def test_a_one_point_front_each_reference_and_a_wide_band_are_legible() -> None:
+    # the plain backbone alone on the front, two references, seeds far apart (a band wider
+    # than the points): issue 31's dashboard drew no front, one colour and a band over everything
+    from reports.dashboard import front_figure
+
+    study = optuna.create_study(directions=["maximize", "minimize"], study_name="legible")
+    write_study(study, objectives=["accuracy", "latency_ratio"])
+    write_study(study, space={"search": {"seed": 0, "seeds": 1}, "confirm": {"seeds": 3, "level": 0.95}})
+    arch = {"stages": [{"attention": "se"}, {"attention": "none"}, {"attention": "none"}]}
+    for name, ref, accs, ratio in (("none|none|none", "no attention", [0.805, 0.59, 0.665], 1.0),
+                                   ("se|se|se", "SE everywhere", [0.60, 0.58, 0.62], 1.3),
+                                   ("eca|none|none", None, [0.55, 0.50, 0.52], 1.1)):
+        t = study.ask()
+        for k, v in (("arch", arch), ("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
+                     ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio),
+                     ("latency_ms", 3.0 * ratio), ("latency", {"baseline_median_ms": 3.0})):
+            write_trial(t, **{k: v})
+        if ref:
+            write_trial(t, reference=ref)
+        study.tell(t, [accs[0], ratio])
+        for seed in (1, 2):
+            write_confirmation(study, Confirmation(name, t.number, seed, accs[seed], 0.0, 0.0))
+    data = front_data(study)
+    assert len(data.front) == 1
+    fig = front_figure(data)
+    by_name = {tr.name: tr for tr in fig.data}
+    front = next(tr for n, tr in by_name.items() if n.startswith("Pareto front, 1 point"))
+    assert "markers" in front.mode and len(front.x) == 1  # a one-point front is drawn
+    refs = [tr for n, tr in by_name.items() if n.startswith("reference: ")]
+    assert sorted(tr.name for tr in refs) == ["reference: SE everywhere", "reference: no attention"]
+    assert len({tr.marker.color for tr in refs}) == 2 and len({tr.marker.symbol for tr in refs}) == 2
+    band = next(tr for n, tr in by_name.items() if "interval (3 seeds)" in n)
+    lo, hi = min(band.y), max(band.y)
+    plain = data.claims.reference
+    assert (lo, hi) == pytest.approx(plain.interval)  # the band is the interval, no wider
+    y0, y1 = fig.layout.yaxis.range
+    assert y0 < 0.50 and y1 < hi and y1 > 0.69  # the axis spans the points, not the band
