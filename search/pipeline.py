@@ -10,29 +10,25 @@ import sys
 from pathlib import Path
 
 import optuna
-import torch
 from tqdm import tqdm
 
-from models import build_model
 from reports.dashboard import rung_lines, write_dashboard
 from runners.catalog import model_catalog
 from runners.data import DatasetError, DatasetNotFound, load_proxy_data
-from runners.data.folder import scan
 from runners.device import DeviceUnavailable, resolve_device
 from runners.latency_profile import Profile, ProfileError, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from runners.trainer import seconds_per_step
 from search._outputs import front_table, write_trials_csv
 from search._progress import RunLog, StopRule, quiet_interrupts
 from search._workers import WorkerArgs, choose_jobs, run_parallel
 from search.budget import TimeBudget
 from search.confirm import run_confirmation, search_stop_reason
+from search.dry_run import dry_run
 from search.export import export_best
 from search.objective import Objective, run_trials
-from search.rungs import rungs_of
-from search.sampling import reference_trials, suggest_architecture
+from search.sampling import reference_trials
 from search.study import enqueue_grid, finished_count, make_sampler, open_study, random_start_note
-from spaces import FOLDER, SearchSpace, SpaceError, load_space, parse_duration
+from spaces import SearchSpace, SpaceError, load_space, parse_duration
 from studies import (
     PickError,
     StorageUnavailable,
@@ -65,58 +61,6 @@ def cfg_time_budget(space: SearchSpace, flag: str | None) -> float | None:
         raise SpaceError(f"--time-budget: expected a positive duration such as 600, 600s, 12m or "
                          f"1.5h; got {flag!r}")
     return seconds
-
-
-def _dry_run(space: SearchSpace, device: torch.device, budget_s: float | None,
-             profile: Profile | None) -> int:
-    cfg = space.config
-    refs, skipped = reference_trials(space)
-    study = optuna.create_study(directions=space.directions,
-                                sampler=optuna.samplers.RandomSampler(seed=cfg.search.seed))
-    info = cfg.dataset.info()  # the data itself is not read (a folder's files are counted)
-    shape = {"in_channels": info.channels, "input_size": info.size, "num_classes": info.classes}
-    arch = suggest_architecture(study.ask(), space, **shape)
-    n_train, _ = cfg.dataset.split_sizes()
-    steps = cfg.budget.steps(n_train)
-    per_step = seconds_per_step(build_model(arch), batch_size=cfg.budget.batch_size,
-                                device=device, **shape)
-    per_trial = steps * per_step
-    print(f"space {space.path} is valid (sha256 {space.sha256[:12]}…)")
-    print(f"  {space.size():,} distinct architectures over {len(space.stages)} stages")
-    for s in space.stages:
-        convs = [c.name for c in s.convs if c.name != "standard"]
-        print(f"  {s.name}: {s.size()} choices — {', '.join(m.name for m in s.modules)}"
-              + (f"; convolutions: {', '.join(c.name for c in s.convs)}" if convs else ""))
-    print(f"  reference trials: {', '.join(label for label, _ in refs) or 'none'}"
-          + (f" (outside the space, skipped: {', '.join(skipped)})" if skipped else ""))
-    print(f"  one sampled architecture: {arch.short()}")
-    seeds = cfg.search.seeds
-    print(f"  estimated training time per trial on {device}: {per_trial * seeds:.0f} s "
-          f"({seeds} seed(s) x {steps} steps x {per_step * 1e3:.0f} ms for that architecture; latency "
-          f"and validation add a few seconds); {cfg.search.n_trials} trials: "
-          f"~{cfg.search.n_trials * (per_trial * seeds + 2) / 60:.0f} min")
-    if profile is not None:
-        print(f"  {latency_source(space, profile)}")
-    note = random_start_note(cfg.search.sampler, cfg.search.n_trials)
-    if note:
-        print(f"  {note}")
-    rungs = rungs_of(space)
-    if rungs is not None and cfg.fidelity is not None:
-        print(f"  multi-fidelity: {len(rungs)} rungs, each promotes the best 1/{cfg.fidelity.eta:g} "
-              "of what it has seen (non-dominated sorting, crowding distance); the no-attention "
-              "reference goes up every rung")
-        for r in rungs:
-            n = min(r.train_images or n_train, n_train)
-            print(f"    {r.describe()}: ~{len(r.seeds) * r.budget.steps(n) * per_step:.0f} s per "
-                  "architecture")
-    if cfg.confirm is not False:
-        print(f"  confirmation: the front and the no-attention reference get {cfg.confirm.seeds} "
-              f"paired seeds each (~{per_trial:.0f} s per extra training)")
-    if budget_s is not None:
-        print(f"  time budget: {budget_s / 60:.1f} min for search, confirmation and reports; the search "
-              f"stops when one more trial and the confirmation of its current front would not fit "
-              f"(n_trials {cfg.search.n_trials} is a cap)")
-    return 0
 
 
 def latency_source(space: SearchSpace, profile: Profile | None) -> str:
@@ -178,14 +122,12 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     quiet_interrupts()
     if args.dry_run:
         try:
-            if cfg.dataset.name == FOLDER:  # the folder's layout is checked; nothing is decoded
-                scan(cfg.dataset.path)
-            # readable; what it was made for needs the data
             profile = None if cfg.latency.profile is None else load_profile(cfg.latency.profile)
+            return dry_run(space, device, budget.seconds,
+                           None if profile is None else latency_source(space, profile))
         except (DatasetNotFound, DatasetError, ProfileError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        return _dry_run(space, device, budget.seconds, profile)
     study_name = args.study_name or cfg.name
     out = Path(args.out or Path("runs") / study_name)
     out.mkdir(parents=True, exist_ok=True)
@@ -238,6 +180,11 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     note = random_start_note(args.sampler or cfg.search.sampler, n_trials)
     if note:
         log(note)
+    if not args.no_baselines:
+        refs, skipped = reference_trials(space)
+        log(f"reference trials: {', '.join(label for label, _ in refs) or 'none'}"
+            + (f"; skipped, outside the space (module, position or every block not allowed, or a "
+               f"paper default with no number near it): {', '.join(skipped)}" if skipped else ""))
 
     interrupted = False
     # a multi-fidelity search whose architectures are all in may still have promotions to make

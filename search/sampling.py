@@ -70,31 +70,56 @@ def _pick(params: dict[str, Any], key: str, values: tuple[Any, ...], value: Any)
     return True
 
 
-def _uniform_params(space: SearchSpace, module: str, conv: str = "standard") -> dict[str, Any] | None:
+def _nearest(values: tuple[Any, ...], value: Any) -> Any:
+    """``value`` if the space allows it, else the nearest allowed number (the smaller on a tie);
+    None when there is no number to be near (``"auto"``, a name)."""
+    if value in values:
+        return value
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    return min(numbers, key=lambda v: (abs(v - value), v))
+
+
+def _uniform_params(space: SearchSpace, module: str,
+                    conv: str = "standard") -> tuple[dict[str, Any] | None, list[str]]:
     """Trial params for ``module`` and ``conv`` with paper defaults in every stage, at the
-    backbone's default position; None if that is outside the space."""
+    backbone's default position, and what stood in for a default the space lacks: the nearest
+    value it allows (``"reduction 16 for the paper's 32"``). None if no such architecture is
+    in the space (the module, the position or every block not allowed in a stage, or a
+    default with no number near it)."""
     defaults = get_attention_spec(module).defaults
     conv_defaults = get_conv_spec(conv).defaults
     position = get_backbone_spec(space.config.backbone.name).positions[0]
     params: dict[str, Any] = {}
+    nearest: list[str] = []
+
+    def pick(key: str, values: tuple[Any, ...], name: str, default: Any) -> bool:
+        value = _nearest(values, default)
+        if value is None:
+            return False
+        if value != default and (note := f"{name} {value} for the paper's {default}") not in nearest:
+            nearest.append(note)
+        return _pick(params, key, values, value)
+
     for stage in space.stages:
         choices = {m.name: m for m in stage.modules}
         convs = {c.name: c for c in stage.convs}
         if module not in choices or conv not in convs:
-            return None
+            return None, nearest
         _pick(params, param_name(stage.name, "attention"), tuple(choices), module)
         _pick(params, param_name(stage.name, "conv"), tuple(convs), conv)
-        if not all(_pick(params, param_name(stage.name, module, h), values, defaults[h])
+        if not all(pick(param_name(stage.name, module, h), values, h, defaults[h])
                    for h, values in choices[module].hparams):
-            return None
-        if not all(_pick(params, param_name(stage.name, "conv", conv, h), values, conv_defaults[h])
+            return None, nearest
+        if not all(pick(param_name(stage.name, "conv", conv, h), values, h, conv_defaults[h])
                    for h, values in convs[conv].hparams):
-            return None
+            return None, nearest
         if module != "none" and not (
                 _pick(params, param_name(stage.name, "position"), stage.positions, position)
                 and _pick(params, param_name(stage.name, "blocks"), stage.blocks, "all")):
-            return None
-    return params
+            return None, nearest
+    return params, nearest
 
 
 def reference_trials(space: SearchSpace) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
@@ -102,19 +127,22 @@ def reference_trials(space: SearchSpace) -> tuple[list[tuple[str, dict[str, Any]
 
     References: no attention anywhere, then each module of the space in every
     stage with its paper-default hyper-parameters, then each non-standard
-    convolution of the space in every stage without attention. A reference
-    whose choices are outside the space is skipped (and named in the second
-    list), because a trial can only hold values of its distributions.
+    convolution of the space in every stage without attention. Where the space
+    lacks a paper default the nearest value it allows stands in, and the label
+    says so ("ca everywhere (nearest allowed: reduction 16 for the paper's 32)");
+    a reference with no such value, or whose module or position the space does
+    not allow, is skipped (and named in the second list).
     """
     modules = list(dict.fromkeys(m.name for s in space.stages for m in s.modules))
     modules.sort(key=lambda n: n != "none")
     convs = [c for c in dict.fromkeys(c.name for s in space.stages for c in s.convs)
              if c != "standard"]
     candidates = [(REFERENCE_LABEL if name == "none" else f"{name} everywhere",
-                   _uniform_params(space, name)) for name in modules]
-    candidates += [(f"{conv} everywhere", _uniform_params(space, "none", conv)) for conv in convs]
-    refs = [(label, params) for label, params in candidates if params is not None]
-    skipped = [label for label, params in candidates if params is None]
+                   *_uniform_params(space, name)) for name in modules]
+    candidates += [(f"{conv} everywhere", *_uniform_params(space, "none", conv)) for conv in convs]
+    refs = [(label + (f" (nearest allowed: {', '.join(near)})" if near else ""), params)
+            for label, params, near in candidates if params is not None]
+    skipped = [label for label, params, _ in candidates if params is None]
     return refs, skipped
 
 

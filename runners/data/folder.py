@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,44 @@ def decode_image(p: Path, image_size: int, channels: int | None) -> Tensor:
     return torch.from_numpy(a.copy()).reshape(image_size, image_size, -1).permute(2, 0, 1)
 
 
+UNREADABLE = (OSError, SyntaxError, ValueError)  # what Pillow raises for broken files
+
+
+def unreadable_error(p: Path, e: Exception) -> DatasetError:
+    return DatasetError(f"dataset.path: cannot read image {p}: {e}; fix or remove it, or set "
+                        "dataset.skip_unreadable: true to skip and count such files")
+
+
+def check_folder(path: str | Path, *, image_size: int, channels: int | None = None,
+                 skip_unreadable: bool = False, decode_all: int = 5000, sample: int = 1000,
+                 seed: int = 0) -> str:
+    """Decode a folder's images as a run would, before it (``search.run --dry-run``); a line
+    that says what was checked. Up to ``decode_all`` images: every one, through ``load_folder``
+    (so the run reads the cache); more: a seeded random ``sample`` of them.
+
+    Raises:
+        DatasetNotFound / DatasetError: as ``load_folder`` would, for the images checked.
+    """
+    root = Path(path).expanduser().resolve()
+    _, files = scan(root)
+    if len(files) <= decode_all:
+        got = load_folder(root, image_size=image_size, channels=channels,
+                          skip_unreadable=skip_unreadable, progress=False)
+        bad = f"; {len(got.skipped)} unreadable, skipped (dataset.skip_unreadable)" if got.skipped else ""
+        return f"decoded all {len(files):,} images of {root} (cached for the run){bad}"
+    bad = []
+    for p, _ in random.Random(seed).sample(files, sample):
+        try:
+            decode_image(p, image_size, channels)
+        except UNREADABLE as e:
+            if not skip_unreadable:
+                raise unreadable_error(p, e) from None
+            bad.append(p)
+    return (f"decoded a random sample of {sample:,} of the {len(files):,} images of {root}: "
+            f"{len(bad)} unreadable{' (skipped by dataset.skip_unreadable)' if bad else ''}; the run "
+            "decodes every one and stops at an unreadable one unless dataset.skip_unreadable")
+
+
 def load_folder(path: str | Path, *, image_size: int, channels: int | None = None,
                 skip_unreadable: bool = False, progress: bool = True) -> FolderImages:
     """All images of ``path``, decoded (or read from the cache), with their labels.
@@ -137,11 +176,9 @@ def load_folder(path: str | Path, *, image_size: int, channels: int | None = Non
                          dynamic_ncols=True):
         try:
             x = decode_image(p, image_size, channels)
-        except (OSError, SyntaxError, ValueError) as e:  # what Pillow raises for broken files
+        except UNREADABLE as e:
             if not skip_unreadable:
-                raise DatasetError(f"dataset.path: cannot read image {p}: {e}; fix or remove it, "
-                                   "or set dataset.skip_unreadable: true to skip and count such "
-                                   "files") from None
+                raise unreadable_error(p, e) from None
             skipped.append(str(p.relative_to(root)))
             continue
         images.append(x)

@@ -200,3 +200,35 @@ def test_the_winner_trains_in_full_on_your_folder_and_tests_on_another(tmp_path,
                        "--out", str(tmp_path / "no")]) == 2
     assert "needs --path DIR (every image trains) and --test-path DIR" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()
+
+
+def _folder_space(tmp_path: Path, folder: Path) -> Path:
+    space = tmp_path / "mine.yaml"
+    space.write_text(TINY_SPACE.format(name="mine", n_trials=2, extra="", confirm="false").replace(
+        "dataset: {name: fashion-mnist, train_subset: 400, val_fraction: 0.25, download: false}",
+        f"dataset: {{name: folder, path: {folder}, image_size: 28}}"))
+    return space
+
+
+def test_the_dry_run_decodes_the_images_and_names_an_unreadable_one(tmp_path, cache, monkeypatch,
+                                                                   capsys) -> None:
+    # issue 31: --dry-run said "valid" for a folder holding an unreadable image
+    monkeypatch.chdir(tmp_path)
+    folder = _write_folder(tmp_path / "imgs", *_fashion_images(tmp_path, 40))
+    space = _folder_space(tmp_path, folder)
+    assert main(["--space", str(space), "--dry-run"]) == 0
+    assert f"images: decoded all 40 images of {folder.resolve()} (cached for the run)" in capsys.readouterr().out
+    assert list(cache.glob("folder-*.pt"))  # the run reads this instead of decoding again
+    (folder / "class_0" / "broken.jpg").write_bytes(b"not an image at all")
+    assert main(["--space", str(space), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read image {folder.resolve() / 'class_0' / 'broken.jpg'}" in err and "Traceback" not in err
+
+
+def test_a_large_folder_is_checked_on_a_sample_and_says_so(tmp_path, cache) -> None:
+    from runners.data.folder import check_folder
+
+    folder = _write_folder(tmp_path / "imgs", *_fashion_images(tmp_path, 60))
+    line = check_folder(folder, image_size=28, decode_all=50, sample=20)
+    assert line.startswith("decoded a random sample of 20 of the 60 images") and "0 unreadable" in line
+    assert not list(cache.glob("folder-*.pt"))  # a sample is not a cache

@@ -32,7 +32,6 @@ from models import build_model, load_architecture
 from runners import train as train_cli
 from runners.data import DatasetNotFound
 from search import export as export_cli
-from search import pipeline
 from search import run as run_cli
 from spaces import SPACES_DIR
 from studies import write_study, write_trial
@@ -210,8 +209,11 @@ def _no_data(**_: Any) -> None:
 def cheap_dry_run(monkeypatch):
     """The dry run times a few training steps of a sampled architecture; the fuzzer is about
     input handling, so the timing is replaced by a constant (a fuzzed space may name ResNet-50)."""
-    monkeypatch.setattr(pipeline, "seconds_per_step", lambda *a, **k: 0.01)
-    monkeypatch.setattr(pipeline, "build_model", lambda arch: None)
+    import search.dry_run as dry
+
+    monkeypatch.setattr(dry, "step_seconds", lambda *a, **k: (0.01, ""))
+    monkeypatch.setattr(dry, "count_flops", lambda model, shape: 0)
+    monkeypatch.setattr(dry, "build_model", lambda arch: None)
 
 
 FAST = settings(max_examples=fast_examples(60), derandomize=True, deadline=None, database=None,

@@ -166,6 +166,9 @@ def test_dry_run_prints_size_and_a_sample(tiny_space, tmp_path: Path, capsys, mo
     out = capsys.readouterr().out
     assert "125 distinct architectures" in out
     assert "one sampled architecture:" in out
+    # the estimate brackets the space: the plain backbone and the heaviest, each named
+    assert "s for the plain backbone (none|none|none:" in out
+    assert "s for the heaviest: most FLOPs of the references and a sampled architecture" in out
     assert not (tmp_path / "runs").exists()
 
 

@@ -51,6 +51,19 @@ def test_conv_choices_are_enumerated_sampled_and_get_a_reference(tiny_space) -> 
     assert odconv.short() == "|".join(["odconv(n=4,ratio=0.0625)"] * 3)
 
 
+def test_a_reference_without_its_paper_default_takes_the_nearest_allowed_value(tiny_space) -> None:
+    # issue 31: "CA everywhere" vanished from a space that allows ca reduction 8 and 16 only
+    path = tiny_space("near")
+    path.write_text(path.read_text() + "      ca: {reduction: [8, 16]}\n")
+    space = load_space(path, catalog=model_catalog())
+    refs, skipped = reference_trials(space)
+    labels = dict(refs)
+    label = "ca everywhere (nearest allowed: reduction 16 for the paper's 32)"
+    assert label in labels and skipped == ["eca everywhere"]  # eca's auto has no number near it
+    assert params_to_architecture(space, labels[label], **SHAPE).short() == "|".join(["ca(r=16)"] * 3)
+    assert "se everywhere" in labels  # a default the space has: unchanged, unlabelled
+
+
 def _sequence(space, sampler: str, seed: int, n: int) -> list[str]:
     study = optuna.create_study(directions=space.directions,
                                 sampler=make_sampler(space, name=sampler, seed=seed))
