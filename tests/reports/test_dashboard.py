@@ -85,20 +85,26 @@ def _confirmed_study() -> optuna.Study:
         "budget": {"epochs": 2.0, "batch_size": 128, "lr": 0.1, "augment": True},
         "latency": {"device": "cpu", "batch_size": 1, "threads": 1, "backend": "torch"},
         "search": {"seed": 0, "seeds": 1}, "confirm": {"seeds": 3, "level": 0.95}})
+    _add_confirmed(study, [("none|none|none", "no attention", [0.80, 0.78, 0.82], 1.0),
+                           ("se(r=4)|none|none", None, [0.83, 0.81, 0.85], 1.1)], scale_ms=2.0)
+    return study
+
+
+def _add_confirmed(study: optuna.Study, rows: list, scale_ms: float) -> None:
+    """One trial per ``(arch_short, reference or None, [acc seed 0, 1, 2], latency ratio)``,
+    seeds 1 and 2 as confirmations; the study's latency scale is ``scale_ms``."""
     arch = {"stages": [{"attention": "se"}, {"attention": "none"}, {"attention": "none"}]}
-    for name, ref, accs, ratio in (("none|none|none", "no attention", [0.80, 0.78, 0.82], 1.0),
-                                   ("se(r=4)|none|none", None, [0.83, 0.81, 0.85], 1.1)):
+    for name, ref, accs, ratio in rows:
         t = study.ask()
         for k, v in (("arch", arch), ("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
                      ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio),
-                     ("latency_ms", 3.0 * ratio), ("latency", {"baseline_median_ms": 2.0})):
+                     ("latency_ms", 3.0 * ratio), ("latency", {"baseline_median_ms": scale_ms})):
             write_trial(t, **{k: v})
         if ref:
             write_trial(t, reference=ref)
         study.tell(t, [accs[0], ratio])
         for seed in (1, 2):
             write_confirmation(study, Confirmation(name, t.number, seed, accs[seed], 0.0, 0.0))
-    return study
 
 
 def test_dashboard_states_the_verdict_with_intervals_and_a_readable_header() -> None:
@@ -159,20 +165,9 @@ def test_a_one_point_front_each_reference_and_a_wide_band_are_legible() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"], study_name="legible")
     write_study(study, objectives=["accuracy", "latency_ratio"])
     write_study(study, space={"search": {"seed": 0, "seeds": 1}, "confirm": {"seeds": 3, "level": 0.95}})
-    arch = {"stages": [{"attention": "se"}, {"attention": "none"}, {"attention": "none"}]}
-    for name, ref, accs, ratio in (("none|none|none", "no attention", [0.805, 0.59, 0.665], 1.0),
-                                   ("se|se|se", "SE everywhere", [0.60, 0.58, 0.62], 1.3),
-                                   ("eca|none|none", None, [0.55, 0.50, 0.52], 1.1)):
-        t = study.ask()
-        for k, v in (("arch", arch), ("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
-                     ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio),
-                     ("latency_ms", 3.0 * ratio), ("latency", {"baseline_median_ms": 3.0})):
-            write_trial(t, **{k: v})
-        if ref:
-            write_trial(t, reference=ref)
-        study.tell(t, [accs[0], ratio])
-        for seed in (1, 2):
-            write_confirmation(study, Confirmation(name, t.number, seed, accs[seed], 0.0, 0.0))
+    _add_confirmed(study, [("none|none|none", "no attention", [0.805, 0.59, 0.665], 1.0),
+                           ("se|se|se", "SE everywhere", [0.60, 0.58, 0.62], 1.3),
+                           ("eca|none|none", None, [0.55, 0.50, 0.52], 1.1)], scale_ms=3.0)
     data = front_data(study)
     assert len(data.front) == 1
     fig = front_figure(data)
