@@ -4,7 +4,7 @@ SGD with Nesterov momentum, a warm-up + cosine learning-rate schedule, label
 smoothing, and weight decay only on conv/linear weights (not BatchNorm or
 biases). On CUDA: bf16 autocast and channels_last, and the training step
 (forward, backward, optimiser) captured once in a CUDA graph and replayed
-(``CapturedStep``): small CNNs on a large GPU are bound by kernel launches, and a
+(``runners.step.CapturedStep``): small CNNs on a large GPU are bound by kernel launches, and a
 replay launches the whole step at once. Shuffling and augmentation draw from a
 private generator seeded per call, so the same model, data and seed give the
 same accuracy to the last digit on CPU.
@@ -12,7 +12,6 @@ same accuracy to the last digit on CPU.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
 from runners.augment import random_crop, random_flip
+from runners.step import CapturedStep, Step, autocast
 from runners.data import ProxyData
 from spaces import BudgetConfig
 
@@ -81,13 +81,6 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def _autocast(device: torch.device, *, cache: bool = True) -> contextlib.AbstractContextManager:
-    # a step captured in a CUDA graph must not use autocast's weight-cast cache
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache)
-    return contextlib.nullcontext()
-
-
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     """Set every group's learning rate; a tensor rate (a captured step reads it) is filled in place."""
     for group in opt.param_groups:
@@ -95,101 +88,6 @@ def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
             group["lr"].fill_(lr)
         else:
             group["lr"] = lr
-
-
-class _Step:
-    """One optimisation step on a batch: forward, loss, backward, optimiser step.
-
-    Returns the detached loss. Gradients are set to None first, so a CUDA graph
-    capture allocates them from its own pool (PyTorch's whole-network capture recipe).
-    """
-
-    def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, *, label_smoothing: float,
-                 device: torch.device) -> None:
-        self.model, self.opt, self.label_smoothing, self.device = model, opt, label_smoothing, device
-
-    def __call__(self, xb: Tensor, yb: Tensor) -> Tensor:
-        self.opt.zero_grad(set_to_none=True)
-        with _autocast(self.device, cache=False):
-            loss = F.cross_entropy(self.model(xb).float(), yb, label_smoothing=self.label_smoothing)
-        loss.backward()
-        self.opt.step()
-        return loss.detach()
-
-
-def _capture_cuda_graph(step: _Step, x: Tensor, y: Tensor) -> tuple[Callable[[], None], Tensor]:
-    """Capture one call of ``step`` on the static batch ``(x, y)``; return (replay, loss)."""
-    graph = torch.cuda.CUDAGraph()
-    step.opt.zero_grad(set_to_none=True)
-    with torch.cuda.graph(graph):
-        loss = step(x, y)
-    return graph.replay, loss
-
-
-@contextlib.contextmanager
-def _side_stream(device: torch.device):
-    """Run eager warm-up steps on a side stream, as CUDA graph capture requires; no-op off CUDA."""
-    if device.type != "cuda":
-        yield
-        return
-    main = torch.cuda.current_stream(device)
-    side = torch.cuda.Stream(device)
-    side.wait_stream(main)
-    with torch.cuda.stream(side):
-        yield
-    main.wait_stream(side)
-
-
-class CapturedStep:
-    """A training step that runs eagerly ``warmup`` times, then is captured once and replayed.
-
-    The warm-up steps are real steps of the training, so the trajectory is the
-    eager one (up to the float order of the fused optimiser). Each later call
-    copies its batch into the captured input tensors and replays the graph: one
-    launch instead of hundreds. If capture fails (an operation that syncs with
-    the host or changes shape), ``fallback`` keeps the reason and this and every
-    later step run eagerly, from where the training was: nothing is lost.
-
-    ``capture`` is the capturing function (injectable, so the fallback can be
-    tested where there is no GPU).
-    """
-
-    def __init__(self, step: _Step, *, warmup: int = 3,
-                 capture: Callable[[_Step, Tensor, Tensor], tuple[Callable[[], None], Tensor]]
-                 | None = None) -> None:
-        self.step, self.warmup = step, warmup
-        self.capture = capture or _capture_cuda_graph
-        self.calls = 0
-        self.fallback: str | None = None
-        self._replay: Callable[[], None] | None = None
-
-    @property
-    def path(self) -> str:
-        return "cuda_graph" if self._replay is not None else "eager"
-
-    def __call__(self, xb: Tensor, yb: Tensor) -> Tensor:
-        self.calls += 1
-        if self._replay is not None:
-            self._x.copy_(xb)
-            self._y.copy_(yb)
-            self._replay()
-            return self._loss
-        if self.fallback is not None:
-            return self.step(xb, yb)
-        if self.calls <= self.warmup:
-            with _side_stream(xb.device):
-                return self.step(xb, yb)
-        self._x, self._y = xb.clone(), yb.clone()
-        try:
-            self._replay, self._loss = self.capture(self.step, self._x, self._y)
-        except Exception as e:  # noqa: BLE001 -- any capture failure falls back, with its reason kept
-            self._replay = None
-            first = (str(e).strip().splitlines() or [""])[0]
-            self.fallback = f"{type(e).__name__}: {first}"[:300]
-            self.step.opt.zero_grad(set_to_none=True)
-            return self.step(xb, yb)
-        self._replay()  # capture records the step without running it
-        return self._loss
 
 
 @torch.inference_mode()
@@ -210,7 +108,7 @@ def log_probs(model: nn.Module, x: Tensor, data: ProxyData, *, batch_size: int =
         xb = x[i:i + batch_size].float().mul_(scale).add_(shift)
         if device.type == "cuda":
             xb = xb.contiguous(memory_format=torch.channels_last)
-        with _autocast(device):
+        with autocast(device):
             lp = model(xb).float().log_softmax(1)
             if tta_flip:
                 mirrored = model(xb.flip(-1)).float().log_softmax(1)
@@ -302,7 +200,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
                           momentum=budget.momentum, nesterov=True, **({"fused": True} if graphed else {}))
     schedule = warmup_cosine(total_steps)
     average = weight_average(model, budget.ema_decay) if budget.ema_decay > 0 else None
-    one_step = _Step(step_model, opt, label_smoothing=budget.label_smoothing, device=device)
+    one_step = Step(step_model, opt, label_smoothing=budget.label_smoothing, device=device)
     captured = CapturedStep(one_step) if graphed else None
     train_step = captured or one_step
     scale, shift = _normaliser(data, device)
@@ -376,7 +274,7 @@ def seconds_per_step(model: nn.Module, *, batch_size: int, in_channels: int, inp
     y = torch.randint(0, num_classes, (batch_size,), device=device)
 
     def step() -> None:
-        with _autocast(device):
+        with autocast(device):
             loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

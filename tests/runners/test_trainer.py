@@ -3,10 +3,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from runners import step as step_module
 from runners import trainer
 from runners.data import load_proxy_data
 from runners.augment import random_crop
-from runners.trainer import CapturedStep, TrainBudget, TrainingDiverged, train_proxy
+from runners.step import CapturedStep
+from runners.trainer import TrainBudget, TrainingDiverged, train_proxy
 from tests.helpers import small_model
 
 
@@ -71,9 +73,9 @@ def test_graph_path_replays_into_static_tensors_and_falls_back_on_failure(fashio
     data = load_proxy_data(name="fashion-mnist", train_subset=600, val_fraction=0.25, seed=0, download=False)
     budget = TrainBudget(epochs=3, batch_size=50, lr=0.05)
     monkeypatch.setattr(trainer, "_graph_wanted", lambda device, b: b.cuda_graph)
-    monkeypatch.setattr(trainer, "_capture_cuda_graph", _fake_capture)
+    monkeypatch.setattr(step_module, "capture_cuda_graph", _fake_capture)
     replayed = train_proxy(small_model(), data, budget=budget, seed=0)
-    monkeypatch.setattr(trainer, "_capture_cuda_graph", _failing_capture)
+    monkeypatch.setattr(step_module, "capture_cuda_graph", _failing_capture)
     fallen = train_proxy(small_model(), data, budget=budget, seed=0)
     eager = train_proxy(small_model(), data, budget=budget.model_copy(update={"cuda_graph": False}), seed=0)
 
