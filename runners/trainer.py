@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
-from runners.augment import random_crop, random_flip
+from runners.augment import random_crop, random_erase, random_flip
 from runners.step import CapturedStep, Step, autocast
 from runners.data import ProxyData
 from spaces import BudgetConfig
@@ -217,6 +217,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
             if budget.augment:
                 xb = random_crop(xb, budget.crop_padding, g) if budget.crop_padding else xb
                 xb = random_flip(xb, g) if data.flip else xb
+            if budget.erase_prob > 0:
+                xb = random_erase(xb, budget.erase_prob, g)
             # a copy with ``fmt``'s strides, exactly: a one-channel crop is "contiguous" by
             # ``is_contiguous`` with channels_last strides, and convolutions follow the strides
             xb = torch.empty_like(xb, dtype=torch.float32, memory_format=fmt).copy_(xb).mul_(scale).add_(shift)

@@ -62,9 +62,23 @@ def load_space(space: str | Path, *, catalog: Catalog,
         raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}{given}")
     # what the space means: its validated settings, so that comments, layout and key order do not
     # count; the file's bytes too (universal newlines), which studies before issue 31 recorded
-    meaning = json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    meaning = json.dumps(_meaning(cfg), sort_keys=True, separators=(",", ":"))
     return SearchSpace(cfg, path, hashlib.sha256(meaning.encode()).hexdigest(), stages,
                        file_sha256=hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest())
+
+
+# settings added after studies began recording the settings' sha256: left out of it while at
+# their default, so a study made before they existed resumes (setting one makes another space)
+ADDED_LATER = {"budget": {"erase_prob": 0.0}}
+
+
+def _meaning(cfg) -> dict:
+    dump = cfg.model_dump(mode="json")
+    for block, fields in ADDED_LATER.items():
+        for name, default in fields.items():
+            if dump.get(block, {}).get(name) == default:
+                del dump[block][name]
+    return dump
 
 
 def _override(raw: dict, key: str, value: object, problems: list[str]) -> None:

@@ -159,6 +159,10 @@ class BudgetConfig(_Strict):
     # test-time augmentation: the validation score averages the softmax of each image and of
     # its horizontal mirror (the dataset must allow flips: dataset.flip)
     tta_flip: bool = False
+    # random erasing (runners.augment.random_erase): the probability that a training image
+    # gets one box of random pixels covering 2-40% of it; 0: off. Independent of ``augment``
+    # (crop and flip). The Random Erasing paper's Fashion-MNIST records use 0.5
+    erase_prob: float = Field(0.0, ge=0.0, le=1.0)
 
     def steps_per_epoch(self, train_images: int) -> int:
         """Batches per epoch (the ragged last batch is dropped)."""

@@ -182,3 +182,13 @@ def test_confirm_seeds_below_search_seeds_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SpaceError, match=r"confirm.seeds: .* at least search.seeds \(3\); got 2"):
         load_space(write(tmp_path, text), catalog=CATALOG)
     assert load_space(write(tmp_path, GOOD + "confirm: false\n"), catalog=CATALOG).config.confirm is False
+
+
+def test_a_setting_added_later_keeps_the_hash_of_studies_made_before_it(tmp_path: Path) -> None:
+    # GOOD's settings' sha256 as a study recorded it before budget.erase_prob existed: such a
+    # study still resumes; setting erase_prob makes another space
+    path = write(tmp_path, GOOD)
+    before = "15657fa874da828e53da9bae1f6864a0f956a56d97387b99367a9de92a29ea30"
+    assert load_space(path, catalog=CATALOG).sha256 == before
+    assert load_space(path, catalog=CATALOG, overrides={"budget.erase_prob": 0.0}).sha256 == before
+    assert load_space(path, catalog=CATALOG, overrides={"budget.erase_prob": 0.5}).sha256 != before
