@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
 from runners.augment import random_crop, random_erase, random_flip
+from runners.checkpoint import load_checkpoint, save_checkpoint, training_identity
 from runners.step import CapturedStep, Step, autocast
 from runners.data import ProxyData
 from spaces import BudgetConfig
@@ -50,6 +52,8 @@ class TrainResult:
     graph_fallback: str | None = None
     # the batches' memory format: "channels_last" or "contiguous" (see ``memory_format``)
     memory_format: str = "contiguous"
+    # the mean training loss of each epoch (a resumed training's earlier ones included)
+    epoch_losses: tuple[float, ...] = ()
 
 
 def warmup_cosine(total_steps: int, warmup_fraction: float = 0.25) -> Callable[[int], float]:
@@ -167,7 +171,8 @@ def _graph_wanted(device: torch.device, budget: TrainBudget) -> bool:
 
 def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed: int,
                 on_epoch: Callable[[int, int, float], None] | None = None,
-                on_step: Callable[[nn.Module], None] | None = None) -> TrainResult:
+                on_step: Callable[[nn.Module], None] | None = None,
+                checkpoint: Path | None = None) -> TrainResult:
     """Train ``model`` on ``data``'s training split; score it on its held-out split.
 
     ``model`` and ``data`` must be on the same device. ``on_epoch(epoch,
@@ -175,12 +180,17 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     after each optimiser step (``bench/proxy_recipes.py`` keeps its own weight averages with it).
 
     ``budget.ema_decay`` > 0 scores the moving average of the weights (and of the BatchNorm
-    statistics) instead of the last weights; ``budget.tta_flip`` scores each image with its
-    mirror.
+    statistics) instead of the last weights, and leaves ``model`` holding it; ``budget.tta_flip``
+    scores each image with its mirror.
+
+    ``checkpoint``: a file written after every epoch (``runners.checkpoint``); where it exists,
+    the training continues from it and reaches what an uninterrupted one does. The caller
+    deletes it when it no longer needs it.
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite.
         ValueError: ``tta_flip`` on a dataset that does not allow flips.
+        CheckpointMismatch: ``checkpoint`` is of another training.
     """
     if budget.tta_flip and not data.flip:
         raise ValueError("budget.tta_flip: this dataset does not allow horizontal flips "
@@ -204,9 +214,18 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     captured = CapturedStep(one_step) if graphed else None
     train_step = captured or one_step
     scale, shift = _normaliser(data, device)
+    identity = training_identity(model, budget.model_dump(mode="json", exclude={"device"}),
+                                 seed=seed, train_images=n)
+    step, losses, before = 0, [], 0.0
+    if checkpoint is not None and (state := load_checkpoint(checkpoint, identity, device=device)):
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if average is not None:
+            average.load_state_dict(state["average"])
+        g.set_state(state["generator"].cpu())
+        step, losses, before = state["step"], list(state["epoch_losses"]), state["seconds"]
     model.train()
-    start = time.perf_counter()
-    step = 0
+    start = time.perf_counter() - before
     epochs = math.ceil(total_steps / steps_per_epoch)
     while step < total_steps:
         perm = torch.randperm(n, generator=g, device=g.device).to(device)
@@ -233,18 +252,26 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
         epoch_loss = loss_sum.item()
         if not math.isfinite(epoch_loss):
             raise TrainingDiverged(f"training loss became {epoch_loss} by step {step}")
+        losses.append(epoch_loss / max(1, min(steps_per_epoch, step)))
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, {
+                "identity": identity, "step": step, "epoch_losses": losses, "model": model.state_dict(),
+                "optimizer": opt.state_dict(), "generator": g.get_state(),
+                "average": average.state_dict() if average is not None else None,
+                "seconds": time.perf_counter() - start})
         if on_epoch is not None:
-            on_epoch(math.ceil(step / steps_per_epoch), epochs,
-                     epoch_loss / max(1, min(steps_per_epoch, step)))
+            on_epoch(math.ceil(step / steps_per_epoch), epochs, losses[-1])
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
-    scored = average.module if average is not None else model
-    acc, val_loss = evaluate(scored, data.val_x, data.val_y, data, tta_flip=budget.tta_flip)
+    if average is not None:  # the averaged weights are the trained model's
+        model.load_state_dict(average.module.state_dict())
+    acc, val_loss = evaluate(model, data.val_x, data.val_y, data, tta_flip=budget.tta_flip)
     path = "compiled" if budget.compile else captured.path if captured else "eager"
     return TrainResult(acc, val_loss, seconds, step * budget.batch_size / seconds, step,
                        step_path=path, graph_fallback=captured.fallback if captured else None,
-                       memory_format="channels_last" if fmt == torch.channels_last else "contiguous")
+                       memory_format="channels_last" if fmt == torch.channels_last else "contiguous",
+                       epoch_losses=tuple(losses))
 
 
 def train_architecture(arch: Architecture, data: ProxyData, *, budget: BudgetConfig, seed: int,

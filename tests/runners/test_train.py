@@ -98,3 +98,48 @@ def test_the_weights_file_holds_what_deployment_needs_and_classifies_an_image(tm
     assert top[0][0] == ckpt["class_names"][int(logits.argmax())]
     assert sum(p for _, p in top) == pytest.approx(1.0, abs=1e-5)
     assert report["runs"][0]["weights"] == "model-seed0.pt"
+
+
+def test_an_interrupted_full_training_continues_and_matches_an_uninterrupted_one(
+        tmp_path: Path, fashion_dir: Path, monkeypatch, capsys) -> None:
+    import runners.train as train_module
+    from runners.trainer import train_proxy
+
+    arch = _arch_file(tmp_path, {"batch_size": 20})
+    flags = ["--arch", str(arch), "--epochs", "3", "--seeds", "2", "--device", "cpu",
+             "--ema-decay", "0.8", "--erase-prob", "0.3", "--tta-flip"]
+    assert main([*flags, "--out", str(tmp_path / "whole")]) == 0
+    whole = yaml.safe_load((tmp_path / "whole/train.yaml").read_text())
+    assert whole["budget"]["ema_decay"] == 0.8 and whole["budget"]["tta_flip"] is True
+    assert whole["settings_from"]["erase_prob"] == "--erase-prob"
+
+    def interrupted(model, data, *, budget, seed, on_epoch, checkpoint):  # Ctrl-C in seed 1's 2nd epoch
+        def tick(epoch, epochs, loss):
+            on_epoch(epoch, epochs, loss)
+            if seed == 1 and epoch == 1:
+                raise KeyboardInterrupt
+
+        return train_proxy(model, data, budget=budget, seed=seed, on_epoch=tick, checkpoint=checkpoint)
+
+    monkeypatch.setattr(train_module, "train_proxy", interrupted)
+    part = tmp_path / "part"
+    assert main([*flags, "--out", str(part)]) == 130
+    assert "the same command continues" in capsys.readouterr().err
+    assert (part / "model-seed0.pt").exists() and (part / "checkpoint-seed1.pt").exists()
+    monkeypatch.setattr(train_module, "train_proxy", train_proxy)
+    assert main([*flags, "--out", str(part)]) == 0
+    out = capsys.readouterr().out
+    assert "seed 0: trained before" in out and "seed 1: continuing from" in out
+    assert "seed 1 epoch   1/3" not in out and "seed 1 epoch   2/3" in out  # only what was left
+    resumed = yaml.safe_load((part / "train.yaml").read_text())
+    assert [r["test_accuracy"] for r in resumed["runs"]] == [r["test_accuracy"] for r in whole["runs"]]
+    assert [r["epoch_train_loss"] for r in resumed["runs"]] == [r["epoch_train_loss"] for r in whole["runs"]]
+    assert not (part / "checkpoint-seed1.pt").exists()
+    # the saved weights are the averaged ones, scored with the mirror: they reproduce the result
+    data = load_full_data(name="fashion-mnist")
+    for r in resumed["runs"]:
+        model = load_trained(part / r["weights"])
+        assert evaluate(model, data.val_x, data.val_y, data, tta_flip=True)[0] == r["test_accuracy"]
+    # other settings into the same folder: the finished seeds are trained again, not reused
+    assert main(["--arch", str(arch), "--epochs", "1", "--device", "cpu", "--out", str(part)]) == 0
+    assert "trained before" not in capsys.readouterr().out

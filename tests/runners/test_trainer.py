@@ -117,24 +117,6 @@ def test_captured_step_copies_each_batch_into_the_captured_tensors() -> None:
     assert all(x is static for x in seen[2:]) and seen[0] is batches[0]
 
 
-def test_ema_scores_the_averaged_weights_not_the_last(fashion_dir, monkeypatch) -> None:
-    from spaces import BudgetConfig
-
-    data = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
-    scored = []
-    real = trainer.evaluate
-    monkeypatch.setattr(trainer, "evaluate", lambda m, *a, **k: scored.append(m) or real(m, *a, **k))
-    model = small_model()
-    plain = train_proxy(small_model(), data, budget=BudgetConfig(epochs=2, batch_size=50, lr=0.05), seed=0)
-    averaged = train_proxy(model, data, budget=BudgetConfig(epochs=2, batch_size=50, lr=0.05, ema_decay=0.9),
-                           seed=0)
-    last, ema = dict(model.state_dict()), scored[-1].state_dict()
-    assert scored[-1] is not model and set(ema) == set(last)
-    assert any(not torch.equal(ema[k], last[k]) for k in last if k.endswith("weight"))
-    assert any(not torch.equal(ema[k], last[k]) for k in last if k.endswith("running_mean"))  # BN too
-    assert averaged.val_loss != plain.val_loss  # the same run, scored on other weights
-
-
 def test_tta_scores_each_image_with_its_mirror_and_is_off_by_default(fashion_dir) -> None:
     data = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
     model = small_model().eval()
@@ -216,3 +198,62 @@ def test_odd_batches_on_several_cpu_threads_train_with_exactly_contiguous_stride
     want = torch.empty(batch_size, 1, 28, 28, memory_format=getattr(torch, expected.replace(
         "contiguous", "contiguous_format"))).stride()
     assert seen and all(s == want for s in seen)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_an_interrupted_training_continues_from_its_last_epoch_to_the_same_result(fashion_dir, tmp_path) -> None:
+    data = load_proxy_data(name="fashion-mnist", train_subset=600, val_fraction=0.25, seed=0, download=False)
+    budget = TrainBudget(epochs=3, batch_size=50, lr=0.05, ema_decay=0.8, erase_prob=0.3)
+    whole_model = small_model()
+    whole = train_proxy(whole_model, data, budget=budget, seed=2)
+    ckpt = tmp_path / "ckpt.pt"
+
+    def stop_after_first(epoch, epochs, loss):
+        if epoch == 1:
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train_proxy(small_model(), data, budget=budget, seed=2, on_epoch=stop_after_first, checkpoint=ckpt)
+    assert ckpt.exists() and torch.load(ckpt, weights_only=True)["step"] == 9  # 450 images / 50
+    epochs_run = []
+    resumed_model = small_model()
+    resumed = train_proxy(resumed_model, data, budget=budget, seed=2, checkpoint=ckpt,
+                          on_epoch=lambda e, n, loss: epochs_run.append(e))
+    assert epochs_run == [2, 3]  # only what was left
+    assert (resumed.val_accuracy, resumed.val_loss) == (whole.val_accuracy, whole.val_loss)
+    assert resumed.epoch_losses == whole.epoch_losses and len(whole.epoch_losses) == 3
+    for k, v in whole_model.state_dict().items():
+        assert torch.equal(v, resumed_model.state_dict()[k]), k
+    # a checkpoint of another training is refused, naming what differs
+    with pytest.raises(ValueError, match=r"another training .*settings\.lr \(0\.05 there, 0\.1 here\)"):
+        train_proxy(small_model(), data, budget=budget.model_copy(update={"lr": 0.1}), seed=2, checkpoint=ckpt)
+
+
+def test_weight_averaging_is_what_the_model_holds_scores_and_saves(fashion_dir) -> None:
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    data = load_proxy_data(name="fashion-mnist", train_subset=400, val_fraction=0.25, seed=0, download=False)
+    budget = TrainBudget(epochs=2, batch_size=50, lr=0.05)
+    shadow: list[AveragedModel] = []
+    last: dict = {}
+
+    def follow(model):  # an independent average of the same trajectory, and the last weights
+        if not shadow:
+            shadow.append(AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.7), use_buffers=True))
+        shadow[0].update_parameters(model)
+        last.update({k: v.clone() for k, v in model.state_dict().items()})
+
+    model = small_model()
+    averaged = train_proxy(model, data, budget=budget.model_copy(update={"ema_decay": 0.7}), seed=0,
+                           on_step=follow)
+    held = model.state_dict()
+    for k, v in shadow[0].module.state_dict().items():
+        assert torch.allclose(v.float(), held[k].float(), atol=1e-6), k  # the model is the average
+    assert any(not torch.equal(held[k], last[k]) for k in last if k.endswith("weight"))
+    assert any(not torch.equal(held[k], last[k]) for k in last if k.endswith("running_mean"))  # BN too
+    assert trainer.evaluate(model, data.val_x, data.val_y, data) == (averaged.val_accuracy, averaged.val_loss)
+    plain = train_proxy(small_model(), data, budget=budget, seed=0)
+    assert averaged.val_loss != plain.val_loss  # the same run, scored on other weights
