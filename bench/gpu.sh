@@ -25,6 +25,12 @@
 #                architectures x 2 seeds, 10 epochs on 45,000 images); only when STEPS names it
 #                (STEPS=longtruth); cached per training in RESULTS_DIR, so a cut-off run goes on;
 #                copy long_truth*.json to bench/results/ to use it
+#   fulltraining bench/full_training.py --device cuda: issue 32's lever table (plain ResNet-20,
+#                30 epochs, default / random erasing x last / averaged weights x TTA, 2 seeds,
+#                held-out split of the training files) and the target (runners.train's defaults,
+#                test set, plain backbone and the search step's best.yaml, 2 seeds); only when
+#                STEPS names it (STEPS="search fulltraining"); cached per training and resumable
+#                per epoch in RESULTS_DIR; copy full_training*.json to bench/results/
 # steps.txt lists each step's exit code and seconds.
 set -u
 cd "$(dirname "$0")/.."
@@ -80,4 +86,7 @@ cp /tmp/attnas-gpu-search/run.log "$R/search_run.log" 2>/dev/null
 step multifidelity 420 $PY bench/multifidelity.py --device "$DEVICE" "${MF[@]}" \
     --json "$R/multifidelity.json" --cache "$R/multifidelity_cache.json"
 step longtruth 560 $PY bench/long_truth.py --device "$DEVICE" --out-dir "$R"
+BEST=(); [ -f /tmp/attnas-gpu-search/best.yaml ] && BEST=(--arch /tmp/attnas-gpu-search/best.yaml)
+FT=(); [ -n "${QUICK:-}" ] && FT=(--epochs 0.02 --seeds 2)
+step fulltraining 560 $PY bench/full_training.py --device "$DEVICE" --out-dir "$R" "${FT[@]}" "${BEST[@]}"
 echo "== done"; cat "$R/steps.txt"

@@ -1,0 +1,147 @@
+"""Full training at ``runners.train``'s default settings, and what each of its levers adds (issue 32).
+
+    python bench/full_training.py [--epochs 30] [--seeds 2] [--device cuda] [--arch best.yaml ...]
+    python bench/full_training.py --smoke        # a fraction of an epoch: checks the script
+
+Two parts; each training is stored as it ends in ``DIR/full_training_cache.json`` (``--out-dir``,
+default ``bench/results``), so a run that is stopped continues when run again:
+
+1. ``levers``: the default space's plain ResNet-20 trained for ``--epochs`` on 54,000 training
+   images and scored on the 6,000 others of the training files (never the test set: this is
+   what chooses the defaults), per seed: one training at the default settings and one with
+   random erasing (``erase_prob`` 0.5), each scored on its last weights and on a moving average
+   of them (decay 0.999, kept beside the training: the same trajectory), each with and without
+   the mirror (TTA). Printed: each view's mean over seeds and its paired difference to the
+   default. Written to ``DIR/full_training_levers.json`` (``{view: [accuracy per seed]}``).
+2. ``target``: ``runners.train``'s default settings on all 60,000 images, tested on the test
+   set, for the plain backbone and each ``--arch`` file (the default search's ``best.yaml``),
+   through ``runners.train.train_full`` (resumable per epoch): ``DIR/full_training.json`` as
+   ``{arch_key: {"test_accuracy": [per seed], "epochs": e, "device": "..."}}``.
+
+Hours per training on a 2-core CPU; about a minute on an H200 (``STEPS=fulltraining bash
+bench/gpu.sh``). Accuracies only: the seconds in the cache are a note, not a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from proxy_budget import architectures  # noqa: E402  (beside this script)
+
+from models import build_model, load_architecture  # noqa: E402
+from runners.data import load_proxy_data  # noqa: E402
+from runners.train import train_full  # noqa: E402
+from runners.trainer import TrainBudget, evaluate, train_proxy, weight_average  # noqa: E402
+from spaces import FORMAT_VERSION  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+EMA_DECAY = 0.999  # a horizon of ~1,000 steps: 2 of 30 epochs at batch 128
+RECIPES = {"default": {}, "erase": {"erase_prob": 0.5}}
+
+
+def lever_views(seed: int, recipe: str, *, epochs: float, train: int, val: int, device: str) -> dict:
+    """One training of the plain backbone with ``RECIPES[recipe]``; its accuracy on the held-out
+    split by last weights / moving average, without / with the mirror."""
+    data = load_proxy_data(name="fashion-mnist", train_subset=train + val, val_fraction=val / (train + val),
+                           seed=0, device=device, progress=False)
+    model = build_model(architectures()[0], seed=seed).to(device)
+    average = weight_average(model, EMA_DECAY)
+    train_proxy(model, data, budget=TrainBudget(epochs=epochs, **RECIPES[recipe]), seed=seed,
+                on_step=average.update_parameters)
+    views = {}
+    for weights, m in (("", model), ("+ema", average.module)):
+        for flip in (False, True):
+            views[recipe + weights + ("+tta" if flip else "")] = evaluate(m, data.val_x, data.val_y, data,
+                                                                          tta_flip=flip)[0]
+    return views
+
+
+def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, device: str,
+           save) -> dict[str, list[float]]:
+    cell = cache.setdefault("levers", {})
+    for seed in range(seeds):
+        for recipe in RECIPES:
+            key = f"{recipe}/{seed}"
+            if key not in cell:
+                cell[key] = lever_views(seed, recipe, epochs=epochs, train=train, val=val, device=device)
+                save()
+                print(f"levers seed {seed} {recipe}: " + ", ".join(f"{k} {v:.4f}" for k, v in cell[key].items()),
+                      flush=True)
+    table: dict[str, list[float]] = {}
+    for seed in range(seeds):
+        for recipe in RECIPES:
+            for view, acc in cell[f"{recipe}/{seed}"].items():
+                table.setdefault(view, []).append(acc)
+    base = table["default"]
+    print(f"\n{'view':22s} {'mean':>7s} {'paired diff to default':>24s}   ({seeds} seeds, {epochs:g} epochs, "
+          f"{train} training / {val} held-out images)")
+    for view, accs in table.items():
+        diffs = [a - b for a, b in zip(accs, base, strict=True)]
+        spread = f" ± {statistics.stdev(diffs) * 100:.2f} sd" if len(diffs) > 1 else ""
+        print(f"{view:22s} {statistics.fmean(accs):7.4f} {statistics.fmean(diffs) * 100:+18.2f} pts{spread}")
+    return table
+
+
+def target(arch_files: list[Path], *, seeds: int, epochs: float, device: str, out_dir: Path) -> dict:
+    plain = out_dir / "full_training_plain.yaml"
+    plain.write_text(yaml.safe_dump({"format_version": FORMAT_VERSION,
+                                     "architecture": architectures()[0].to_dict()}))
+    results = {}
+    for path in [plain, *arch_files]:
+        arch = load_architecture(path)
+        report = train_full(path, epochs=epochs, out=out_dir / "full_training" / arch.key().replace("/", "_"),
+                            device=device, seeds=tuple(range(seeds)))
+        results[arch.key()] = {"test_accuracy": [r["test_accuracy"] for r in report["runs"]],
+                               "epochs": epochs, "device": _device_name(device),
+                               "interval95": report["test_accuracy_interval95"]}
+        print(f"target {arch.short()}: test accuracy {report['test_accuracy']:.4f} "
+              f"{report['test_accuracy_interval95']}", flush=True)
+    return results
+
+
+def _device_name(device: str) -> str:
+    return torch.cuda.get_device_name(0) if device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=float, default=30)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--arch", action="append", default=[], help="architecture files (best.yaml)")
+    parser.add_argument("--parts", default="levers,target")
+    parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    out_dir = Path("/tmp/full_training_smoke" if args.smoke else args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    epochs = 0.02 if args.smoke else args.epochs
+    cache_path = out_dir / "full_training_cache.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+
+    def save() -> None:
+        cache_path.write_text(json.dumps(cache, indent=1) + "\n")
+
+    if "levers" in args.parts:
+        table = levers(cache, seeds=args.seeds, epochs=epochs, train=54_000, val=6_000,
+                       device=args.device, save=save)
+        (out_dir / "full_training_levers.json").write_text(json.dumps(table, indent=1) + "\n")
+    if "target" in args.parts:
+        results = target([Path(a) for a in args.arch], seeds=args.seeds, epochs=epochs,
+                         device=args.device, out_dir=out_dir)
+        (out_dir / "full_training.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
