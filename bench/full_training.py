@@ -50,11 +50,9 @@ EMA_DECAY = 0.999  # a horizon of ~1,000 steps: 2 of 30 epochs at batch 128
 RECIPES = {"default": {}, "erase": {"erase_prob": 0.5}}
 
 
-def lever_views(seed: int, recipe: str, *, epochs: float, train: int, val: int, device: str) -> dict:
-    """One training of the plain backbone with ``RECIPES[recipe]``; its accuracy on the held-out
-    split by last weights / moving average, without / with the mirror."""
-    data = load_proxy_data(name="fashion-mnist", train_subset=train + val, val_fraction=val / (train + val),
-                           seed=0, device=device, progress=False)
+def lever_views(seed: int, recipe: str, data, *, epochs: float, device: str) -> dict:
+    """One training of the plain backbone with ``RECIPES[recipe]`` on ``data``; its accuracy on the
+    held-out split by last weights / moving average, without / with the mirror."""
     model = build_model(architectures()[0], seed=seed).to(device)
     average = weight_average(model, EMA_DECAY)
     train_proxy(model, data, budget=TrainBudget(epochs=epochs, **RECIPES[recipe]), seed=seed,
@@ -70,11 +68,16 @@ def lever_views(seed: int, recipe: str, *, epochs: float, train: int, val: int, 
 def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, device: str,
            save) -> dict[str, list[float]]:
     cell = cache.setdefault("levers", {})
+    data = None  # loaded once, and only when a training is left to run
     for seed in range(seeds):
         for recipe in RECIPES:
             key = f"{recipe}/{seed}"
             if key not in cell:
-                cell[key] = lever_views(seed, recipe, epochs=epochs, train=train, val=val, device=device)
+                if data is None:
+                    data = load_proxy_data(name="fashion-mnist", train_subset=train + val,
+                                           val_fraction=val / (train + val), seed=0, device=device,
+                                           progress=False)
+                cell[key] = lever_views(seed, recipe, data, epochs=epochs, device=device)
                 save()
                 print(f"levers seed {seed} {recipe}: " + ", ".join(f"{k} {v:.4f}" for k, v in cell[key].items()),
                       flush=True)
