@@ -17,7 +17,7 @@ from typing import Any
 
 # one definition of the placements, torch-free; which positions a backbone offers is its
 # ``BackboneSpec.positions``
-from spaces import BLOCKS, POSITIONS, Blocks, Position
+from spaces import BLOCKS, POSITIONS, Blocks, Position, Pretrained
 
 
 def _freeze(mapping: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
@@ -133,6 +133,8 @@ class Architecture:
         in_channels: Image channels (1 for Fashion-MNIST).
         input_size: Image side in pixels.
         num_classes: Classifier outputs.
+        weights: The trained weights the backbone starts from (``backbone.weights`` of the
+            space; ``models.pretrained``), or ``None`` for random ones. Part of the key.
     """
 
     backbone: str
@@ -141,6 +143,7 @@ class Architecture:
     in_channels: int
     input_size: int
     num_classes: int
+    weights: Pretrained | None = None
 
     @classmethod
     def create(
@@ -152,16 +155,17 @@ class Architecture:
         in_channels: int,
         input_size: int,
         num_classes: int,
+        weights: Pretrained | None = None,
     ) -> Architecture:
         return cls(backbone, tuple(sorted(backbone_args.items())), tuple(stages),
-                   in_channels, input_size, num_classes)
+                   in_channels, input_size, num_classes, weights)
 
     def without_attention(self) -> Architecture:
         """The plain backbone for the same input: no attention and standard
         convolutions in every stage (the latency baseline)."""
         return Architecture(self.backbone, self.backbone_args,
                             tuple(StageChoice() for _ in self.stages),
-                            self.in_channels, self.input_size, self.num_classes)
+                            self.in_channels, self.input_size, self.num_classes, self.weights)
 
     def short(self) -> str:
         """Per-stage choices joined by ``|``, e.g. ``se(r=16)|eca(k=3)|none``."""
@@ -170,12 +174,15 @@ class Architecture:
     def key(self) -> str:
         """Canonical string of everything that defines the model (de-dup key)."""
         args = ",".join(f"{k}={v}" for k, v in self.backbone_args)
+        if self.weights is not None:  # another start is another model
+            args += f"{',' if args else ''}weights={self.weights.sha256[:12]}"
         return (f"{self.backbone}({args})/{self.in_channels}x{self.input_size}"
                 f"->{self.num_classes}/{self.short()}")
 
     def to_dict(self) -> dict[str, Any]:
+        weights = {"weights": self.weights.to_dict()} if self.weights is not None else {}
         return {
-            "backbone": {"name": self.backbone, **dict(self.backbone_args)},
+            "backbone": {"name": self.backbone, **dict(self.backbone_args), **weights},
             "input": {"channels": self.in_channels, "size": self.input_size},
             "num_classes": self.num_classes,
             "stages": [s.to_dict() for s in self.stages],
@@ -203,6 +210,7 @@ class Architecture:
                              f"{{name: resnet_cifar, depth: 20, width: 16}}; got {data['backbone']!r}")
         backbone = dict(data["backbone"])
         name = backbone.pop("name")
+        weights = _pretrained(backbone.pop("weights", None))
         if not isinstance(data["stages"], list) or not data["stages"]:
             raise ValueError(f"architecture.stages: expected a list with one choice per stage; "
                              f"got {data['stages']!r}")
@@ -242,4 +250,16 @@ class Architecture:
             in_channels=shape["input.channels"],
             input_size=shape["input.size"],
             num_classes=shape["num_classes"],
+            weights=weights,
         )
+
+
+def _pretrained(value: Any) -> Pretrained | None:
+    """``architecture.backbone.weights`` of a file (``Pretrained.to_dict``), or None."""
+    if value is None:
+        return None
+    if (not isinstance(value, Mapping) or not {"path", "sha256"} <= set(value)
+            or not all(isinstance(value[k], str) for k in value)):
+        raise ValueError(f"architecture.backbone.weights: expected {{path: FILE, sha256: HEX, source: "
+                         f"...}} (what the search recorded); got {value!r}")
+    return Pretrained(value["path"], value["sha256"], value.get("source", ""))

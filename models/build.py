@@ -12,11 +12,18 @@ from torch import nn
 from models.architecture import Architecture
 from models.attention import get_attention_spec
 from models.backbones import get_backbone_spec
+from models.pretrained import (
+    PRETRAINED_ATTR,
+    load_pretrained,
+    pretrained_names,
+    start_from_plain,
+    wrap_attention,
+)
 from models.shared_init import candidate_seed, shared_init
 from spaces import FORMAT_VERSION, fits_positions, read_yaml
 
 
-def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
+def build_model(arch: Architecture, *, seed: int | None = None, load_weights: bool = True) -> nn.Module:
     """Build the model that ``arch`` describes.
 
     With ``seed``, the initialisation is shared (common random numbers): the
@@ -31,6 +38,11 @@ def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
             length differs from the backbone's stage count, a position or a
             convolution choice the backbone does not offer, or a module in a
             stage with more positions than the module allows.
+        WeightsError: ``arch.weights`` gone, changed, or not fitting (a ``ValueError``).
+
+    With ``arch.weights`` the backbone starts from them and every module starts as the
+    identity (``models.pretrained``); ``load_weights=False`` builds the same network without
+    reading the file, for a state dict trained from it (``runners.train.load_trained``).
 
     Example:
         >>> build_model(load_architecture("runs/attention-placement/best.yaml"))
@@ -57,6 +69,8 @@ def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
         if not fits_positions(info.resolution, limit):
             raise ValueError(f"{where}: {choice.attention!r} is limited to H*W <= {limit}; this "
                              f"stage has {info.resolution}x{info.resolution} positions")
+    if arch.weights is not None:
+        return _from_weights(spec, arch, seed, load_weights)
     if seed is None:
         return spec.build(arch)
     with torch.random.fork_rng(devices=[]):
@@ -65,6 +79,23 @@ def build_model(arch: Architecture, *, seed: int | None = None) -> nn.Module:
         torch.manual_seed(candidate_seed(seed))
         model = spec.build(arch)
     return shared_init(plain, model)
+
+
+def _from_weights(spec, arch: Architecture, seed: int | None, load: bool) -> nn.Module:
+    """The candidate started from ``arch.weights``, computing at step 0 what the plain trained
+    network computes (``models.pretrained``); ``seed`` draws the new head and modules."""
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        plain = spec.build(arch.without_attention())
+        if load:
+            load_pretrained(plain, arch.weights)
+        if seed is not None:
+            torch.manual_seed(candidate_seed(seed))
+        model = shared_init(plain, spec.build(arch), replaced=start_from_plain)
+    wrap_attention(model)
+    setattr(model, PRETRAINED_ATTR, pretrained_names(model))
+    return model
 
 
 def model_signature(model: nn.Module) -> str:

@@ -19,6 +19,8 @@ post_add), or inserted into a ``Sequential`` (MobileNetV2's after_dw).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -54,16 +56,20 @@ def _unwrap(dst: nn.Module, src: nn.Module) -> nn.Module:
     return dst
 
 
-def copy_backbone_weights(src: nn.Module, dst: nn.Module) -> int:
+def copy_backbone_weights(src: nn.Module, dst: nn.Module,
+                          replaced: Callable[[nn.Module, nn.Module], None] | None = None) -> int:
     """Copy every tensor of the plain backbone ``src`` into its place in ``dst``.
 
     Returns the number of elements copied. Modules of ``dst`` that ``src`` has
     no counterpart for (attention modules) and modules whose kind differs (a
-    replaced convolution) are left as they are.
+    replaced convolution) are left as they are; ``replaced(src_layer, dst_layer)`` is called
+    for the latter (``models.pretrained`` starts an ODConv from the trained convolution).
     """
     attention = _attention_classes()
     dst = _unwrap(dst, src)
     if type(dst) is not type(src):
+        if replaced is not None:
+            replaced(src, dst)
         return 0
     copied = _copy_direct(src, dst)
     src_children = list(src.named_children())
@@ -76,15 +82,17 @@ def copy_backbone_weights(src: nn.Module, dst: nn.Module) -> int:
             i += 1
         if i == len(dst_children):
             break
-        copied += copy_backbone_weights(s, dst_children[i][1])
+        copied += copy_backbone_weights(s, dst_children[i][1], replaced)
         i += 1
     return copied
 
 
-def shared_init(plain: nn.Module, candidate: nn.Module) -> nn.Module:
-    """``candidate`` with the backbone weights of ``plain`` (in place; returned)."""
+def shared_init(plain: nn.Module, candidate: nn.Module,
+                replaced: Callable[[nn.Module, nn.Module], None] | None = None) -> nn.Module:
+    """``candidate`` with the backbone weights of ``plain`` (in place; returned); ``replaced``
+    as in ``copy_backbone_weights``."""
     with torch.no_grad():
-        copy_backbone_weights(plain, candidate)
+        copy_backbone_weights(plain, candidate, replaced)
     return candidate
 
 

@@ -47,7 +47,7 @@ from studies import t_interval
 # step is taken, not how long the proxy trained (epochs) or where (device), nor the
 # proxy-only levers (ema_decay, tta_flip score the proxy; compile and cuda_graph are speed)
 FROM_SEARCH = ("batch_size", "lr", "momentum", "weight_decay", "label_smoothing", "augment",
-               "crop_padding", "erase_prob")
+               "crop_padding", "erase_prob", "finetune")
 # full training's own levers: off unless a flag sets them (the proxy's ema_decay averages over a
 # horizon meant for a two-epoch training)
 LEVERS = ("ema_decay", "tta_flip")
@@ -111,6 +111,10 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fas
     if not quiet:
         print("settings: " + ", ".join(f"{k} {getattr(budget, k)} ({sources[k]})" for k in sources),
               flush=True)
+        if arch.weights is not None:
+            print(f"fine-tuning from {arch.weights.path} (sha256 {arch.weights.sha256[:12]}…): the body "
+                  f"at lr {budget.finetune.pretrained_lr:g}, the new modules and head at lr {budget.lr:g}",
+                  flush=True)
         steps = budget.steps(len(data.train_x))
         per_step = seconds_per_step(build_model(arch), batch_size=budget.batch_size,
                                     in_channels=arch.in_channels, input_size=arch.input_size,
@@ -187,7 +191,8 @@ def _train_one(arch: Architecture, data, budget: TrainBudget, *, seed: int, out:
 def load_trained(path: str | Path, *, device: str = "cpu") -> torch.nn.Module:
     """Rebuild a model from a weights file written by ``train_full`` and load its weights."""
     ckpt = torch.load(path, map_location=device, weights_only=True)
-    model = build_model(Architecture.from_dict(ckpt["architecture"]))
+    # a network fine-tuned from backbone weights needs their structure, not their file
+    model = build_model(Architecture.from_dict(ckpt["architecture"]), load_weights=False)
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval()
 

@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
+from models.pretrained import PRETRAINED_ATTR
 from runners.augment import random_crop, random_erase, random_flip
 from runners.checkpoint import load_checkpoint, save_checkpoint, training_identity
 from runners.step import CapturedStep, Step, autocast
@@ -78,20 +79,36 @@ def _normaliser(data: ProxyData, device: torch.device) -> tuple[Tensor, Tensor]:
     return 1.0 / (255.0 * std), -mean / std
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+def _param_groups(model: nn.Module, budget: TrainBudget, device: torch.device,
+                  graphed: bool) -> list[dict]:
+    """Weight decay on kernels, not on biases and norms; a model started from trained weights
+    (``models.pretrained``) trains those at ``budget.finetune.pretrained_lr`` and the rest at
+    ``budget.lr``. Each group's ``lr_scale`` is its rate over ``budget.lr``; a captured step reads
+    each group's rate from a tensor of its own."""
+    pretrained = getattr(model, PRETRAINED_ATTR, frozenset())
+    scales = {False: 1.0, True: budget.finetune.pretrained_lr / budget.lr}
+    groups = []
+    for old in (False, True):
+        for decay in (True, False):
+            params = [p for n, p in model.named_parameters()
+                      if p.requires_grad and (p.ndim > 1) == decay and (n in pretrained) == old]
+            if params:
+                lr = budget.lr * scales[old]
+                groups.append({"params": params, "weight_decay": budget.weight_decay if decay else 0.0,
+                               "lr_scale": scales[old],
+                               "lr": torch.tensor(lr, device=device) if graphed else lr})
+    return groups
 
 
 def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
-    """Set every group's learning rate; a tensor rate (a captured step reads it) is filled in place."""
+    """Set each group's learning rate to ``lr`` times its ``lr_scale``; a tensor rate (a captured
+    step reads it) is filled in place."""
     for group in opt.param_groups:
+        rate = lr * group.get("lr_scale", 1.0)
         if isinstance(group["lr"], Tensor):
-            group["lr"].fill_(lr)
+            group["lr"].fill_(rate)
         else:
-            group["lr"] = lr
+            group["lr"] = rate
 
 
 @torch.inference_mode()
@@ -205,8 +222,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     steps_per_epoch, total_steps = budget.steps_per_epoch(n), budget.steps(n)
     # a captured step reads the learning rate from a tensor, and the fused SGD kernel takes it
     # without a host sync (the foreach one would turn it into a Python number)
-    lr = torch.tensor(budget.lr, device=device) if graphed else budget.lr
-    opt = torch.optim.SGD(_param_groups(model, budget.weight_decay), lr=lr,
+    opt = torch.optim.SGD(_param_groups(model, budget, device, graphed), lr=budget.lr,
                           momentum=budget.momentum, nesterov=True, **({"fused": True} if graphed else {}))
     schedule = warmup_cosine(total_steps)
     average = weight_average(model, budget.ema_decay) if budget.ema_decay > 0 else None

@@ -58,6 +58,7 @@ def suggest_architecture(trial: optuna.Trial, space: SearchSpace, *, in_channels
         in_channels=in_channels,
         input_size=input_size,
         num_classes=num_classes,
+        weights=space.weights,
     )
 
 

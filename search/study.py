@@ -102,6 +102,10 @@ def enqueue_grid(study: optuna.Study, space: SearchSpace, *, seed: int) -> int:
     return len(params)
 
 
+def _short(sha: str | None) -> str:
+    return f"{sha[:12]}…" if sha else "none"
+
+
 def open_study(space: SearchSpace, *, storage: str, study_name: str,
                sampler: optuna.samplers.BaseSampler, baselines: bool,
                joiner_sampler: optuna.samplers.BaseSampler | None = None,
@@ -132,13 +136,24 @@ def open_study(space: SearchSpace, *, storage: str, study_name: str,
     else:
         write_study(study, space_path=str(space.path), space=space.config.model_dump(mode="json"),
                     objectives=tuple(space.config.objectives),
-                    stage_names=tuple(s.name for s in space.stages))
+                    stage_names=tuple(s.name for s in space.stages),
+                    weights=space.weights.to_dict() if space.weights is not None else None)
         if baselines:
             for label, params in reference_trials(space)[0]:
                 study.enqueue_trial(params, user_attrs=trial_attrs(reference=label))
         write_study(study, space_sha256=space.sha256)  # last: joiners wait for it
-    recorded = StudyRecord.of(study).space_sha256
+    record = StudyRecord.of(study)
+    recorded = record.space_sha256
     if recorded not in (space.sha256, space.file_sha256):
+        before = (record.weights or {}).get("sha256")
+        now = space.weights.sha256 if space.weights is not None else None
+        if before != now:
+            raise SpaceError(
+                f"study {study_name!r} in {storage} was searched from backbone weights with sha256 "
+                f"{_short(before)} ({(record.weights or {}).get('path', 'random initialisation')}), but "
+                f"{space.path} now starts from {_short(now)} "
+                f"({space.weights.path if space.weights is not None else 'random initialisation'}); "
+                f"resume with the same weights file, or give another --study-name for a new study")
         raise SpaceError(
             f"study {study_name!r} in {storage} was created from a space whose settings have sha256 "
             f"{str(recorded)[:12]}…, but {space.path} now says something else (sha256 "

@@ -36,13 +36,13 @@ from spaces._schema import (
     SpaceConfig,
     parse_duration,
 )
-from spaces._types import BackboneFacts, Catalog, ModuleChoices, SearchSpace, StageFacts, StageSpace
+from spaces._types import BackboneFacts, Catalog, ModuleChoices, Pretrained, SearchSpace, StageFacts, StageSpace
 
 __all__ = [
     "BLOCKS", "DATASETS", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE", "FORMAT_VERSION",
     "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
     "SAMPLERS", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
-    "BudgetConfig", "Catalog", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "ModuleChoices", "Position",
+    "BudgetConfig", "Catalog", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "ModuleChoices", "Position", "Pretrained",
     "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",
     "did_you_mean", "fits_positions", "held_out", "learn_from_problem", "list_image_folder", "load_space",
     "parse_duration", "read_yaml", "resolve_space_path",

@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from spaces._checks import check_fidelity, check_metrics, resolve_stages
+from spaces._datasets import FOLDER, dataset_info
 from spaces._errors import validate_what_can_be
 from spaces._files import SpaceError, read_yaml, resolve_space_path
-from spaces._types import Catalog, SearchSpace
+from spaces._types import Catalog, Pretrained, SearchSpace
 
 
 def load_space(space: str | Path, *, catalog: Catalog,
@@ -55,6 +56,7 @@ def load_space(space: str | Path, *, catalog: Catalog,
         check_metrics(cfg, problems)
         check_fidelity(cfg, problems)
         stages = resolve_stages(cfg, catalog, problems)
+        weights = _weights(cfg, catalog, problems)
     problems = list(dict.fromkeys(problems))  # `all` is resolved once per stage
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
@@ -62,14 +64,35 @@ def load_space(space: str | Path, *, catalog: Catalog,
         raise SpaceError(f"{path}: {len(problems)} problem(s):\n{listing}{given}")
     # what the space means: its validated settings, so that comments, layout and key order do not
     # count; the file's bytes too (universal newlines), which studies before issue 31 recorded
-    meaning = json.dumps(_meaning(cfg), sort_keys=True, separators=(",", ":"))
-    return SearchSpace(cfg, path, hashlib.sha256(meaning.encode()).hexdigest(), stages,
-                       file_sha256=hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest())
+    meaning = _meaning(cfg)
+    if weights is not None:  # what the weights are, not where they lie
+        meaning["backbone"]["weights"] = weights.sha256
+    text = json.dumps(meaning, sort_keys=True, separators=(",", ":"))
+    return SearchSpace(cfg, path, hashlib.sha256(text.encode()).hexdigest(), stages,
+                       file_sha256=hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest(),
+                       weights=weights)
+
+
+def _weights(cfg, catalog: Catalog, problems: list[str]) -> Pretrained | None:
+    """``backbone.weights`` found and checked against the backbone (``Catalog.weights``)."""
+    if cfg.backbone.weights is None:
+        return None
+    if catalog.weights is None:
+        problems.append("backbone.weights: this catalog cannot load weights")
+        return None
+    d = cfg.dataset  # a folder's images are read as RGB unless it says channels: 1
+    channels = (d.channels or 3) if d.name == FOLDER else dataset_info(d.name).channels
+    try:
+        return catalog.weights(cfg.backbone.name, cfg.backbone.settings(), cfg.backbone.weights, channels)
+    except ValueError as e:
+        problems.append(f"backbone.weights: {e}")
+        return None
 
 
 # settings added after studies began recording the settings' sha256: left out of it while at
 # their default, so a study made before they existed resumes (setting one makes another space)
-ADDED_LATER = {"budget": {"erase_prob": 0.0}}
+ADDED_LATER = {"budget": {"erase_prob": 0.0, "finetune": {"pretrained_lr": 0.01}},
+               "backbone": {"weights": None}}
 
 
 def _meaning(cfg) -> dict:

@@ -57,10 +57,18 @@ class _Strict(BaseModel):
 
 
 class BackboneConfig(BaseModel):
-    """``name`` plus the backbone's own settings (checked against its registry)."""
+    """``name`` plus the backbone's own settings (checked against its registry).
+
+    ``weights``: trained weights to start from instead of random ones -- a file saved with
+    ``torch.save(model.state_dict(), PATH)`` from the matching model (or a checkpoint holding
+    one under ``state_dict`` or ``model``, as ``runners.train`` writes), or a torchvision
+    weights name such as ``IMAGENET1K_V1``, read only from the local torch hub cache. A
+    relative path is taken from the directory the command runs in.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
     name: str = "resnet_cifar"
+    weights: str | None = Field(None, min_length=1)
 
     def settings(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
@@ -130,6 +138,19 @@ class DatasetConfig(_Strict):
         return total - val, val
 
 
+class FinetuneConfig(_Strict):
+    """How a backbone with ``weights`` is fine-tuned (ignored when it starts from random weights).
+
+    ``budget.lr`` is the learning rate of what is new -- the attention modules, the classifier
+    head (always replaced for the dataset's classes) and ODConv's attention branches; the
+    weights that came from the file train at ``pretrained_lr``. Both follow the budget's
+    schedule: linear warm-up over the first quarter of the steps, then cosine decay to zero.
+    """
+
+    # a tenth of the default budget.lr: the usual ratio when the head is new and the body is not
+    pretrained_lr: float = Field(0.01, ge=0.0, le=100.0)
+
+
 class BudgetConfig(_Strict):
     """How long and how hard the proxy trains: the trainer's budget (``runners.trainer``)."""
 
@@ -163,6 +184,8 @@ class BudgetConfig(_Strict):
     # gets one box of random pixels covering 2-40% of it; 0: off. Independent of ``augment``
     # (crop and flip). The Random Erasing paper's Fashion-MNIST records use 0.5
     erase_prob: float = Field(0.0, ge=0.0, le=1.0)
+    # with backbone.weights: the learning rate of the pretrained weights (FinetuneConfig)
+    finetune: FinetuneConfig = FinetuneConfig()
 
     def steps_per_epoch(self, train_images: int) -> int:
         """Batches per epoch (the ragged last batch is dropped)."""

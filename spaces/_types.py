@@ -41,6 +41,25 @@ class BackboneFacts:
 
 
 @dataclass(frozen=True)
+class Pretrained:
+    """The trained weights a backbone starts from (``backbone.weights``), as resolved.
+
+    Attributes:
+        path: The file read (a state dict, a checkpoint holding one, or the torch hub cache's
+            file of a torchvision weights name), absolute.
+        sha256: Of the file's bytes: part of the space's hash and of every architecture's key.
+        source: What the space file said (the path as written, or e.g. ``IMAGENET1K_V1``).
+    """
+
+    path: str
+    sha256: str
+    source: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "sha256": self.sha256, "source": self.source or self.path}
+
+
+@dataclass(frozen=True)
 class Catalog:
     """What the registry allows, handed in by the caller (keeps this package torch-free).
 
@@ -50,12 +69,17 @@ class Catalog:
         max_positions: module name -> largest allowed ``H*W`` (``None``: any).
         backbone: ``(backbone, settings, input_size) -> BackboneFacts``; raises
             ``ValueError`` for an unknown backbone or invalid settings.
+        weights: ``(backbone, settings, weights, in_channels) -> Pretrained``: finds the
+            weights a space file names and checks that they fit the backbone; raises
+            ``ValueError`` naming the file and what does not fit. ``None``: a catalog that
+            cannot load weights (a space that names some is refused).
     """
 
     attention: Mapping[str, Mapping[str, HParamLike]]
     convs: Mapping[str, Mapping[str, HParamLike]]
     max_positions: Mapping[str, int | None]
     backbone: Callable[[str, dict[str, Any], int], BackboneFacts]
+    weights: Callable[[str, dict[str, Any], str, int], Pretrained] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,7 @@ class SearchSpace:
     sha256: str  # of the validated settings (what resume compares), not of the file's bytes
     stages: tuple[StageSpace, ...]
     file_sha256: str = ""  # of the file's text: what studies before issue 31 recorded
+    weights: Pretrained | None = None  # backbone.weights, resolved (its sha256 is in ``sha256``)
 
     @property
     def name(self) -> str:

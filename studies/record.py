@@ -195,6 +195,8 @@ class StudyRecord:
     fidelity: Mapping[str, Any] | None = None  # search.fidelity's result
     # where predicted latencies come from: runners.profile.Profile.summary()
     latency_profile: Mapping[str, Any] | None = None
+    # the trained weights the backbone starts from: spaces.Pretrained.to_dict() (path, sha256)
+    weights: Mapping[str, str] | None = None
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:

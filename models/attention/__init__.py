@@ -29,10 +29,12 @@ from models.attention._registry import (
     register_attention,
     unregister_attention,
 )
+from models.attention._identity import IdentityStart
 from models.attention._width import reduced_width
 
 __all__ = [
     "AttentionSpec",
+    "IdentityStart",
     "attention_catalog",
     "attention_max_positions",
     "attention_names",

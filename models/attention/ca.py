@@ -8,6 +8,11 @@ along the other axis: both pooled strips go through a shared 1x1 conv to
 ``max(8, C/r)`` channels, BatchNorm and hard-swish (the ``h_swish`` that many
 copies leave undefined), then split into a height gate and a width gate that
 multiply the input.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: its two sigmoid gates multiply to about 0.25 at the start. The
+formula above holds at ``scale = 1``; from random weights the module is used unwrapped.
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ summed and squashed by a sigmoid. Spatial: the channel-wise mean and max maps
 are stacked (2 channels), convolved by a k x k conv (no bias) and BatchNorm to
 one map, and squashed by a sigmoid. The paper's spatial kernel is 7; 3 is its
 ablation.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: its channel and spatial gates multiply to about 0.25 at the start.
+The formula above holds at ``scale = 1``; from random weights the module is used unwrapped.
 """
 
 from __future__ import annotations

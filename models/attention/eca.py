@@ -9,6 +9,12 @@ a sigmoid gate. ``kernel_size="auto"`` uses the paper's adaptive rule
 ``k = |log2(C)/gamma + b/gamma|`` made odd, with gamma=2, b=1 -- and, unlike
 copies that return 1 for narrow layers, never below 3. A given kernel size is
 always honoured.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: its sigmoid gates start near 0.5 and would halve every channel of
+the trained network. The formula above holds at ``scale = 1``; from random weights the module
+is used unwrapped.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ Lee, Park, "CenterMask: Real-Time Anchor-Free Instance Segmentation", CVPR 2020
 SE with a single C -> C fully connected layer (a 1x1 conv on the pooled
 vector) instead of the C -> C/r -> C bottleneck, so no channel information is
 lost to the reduction; hard-sigmoid gate.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: its hard-sigmoid gates start near 0.5 and would halve every
+channel. The formula above holds at ``scale = 1``; from random weights the module is used
+unwrapped.
 """
 
 from __future__ import annotations

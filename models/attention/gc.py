@@ -9,6 +9,12 @@ sum of the features) gives one global context vector; a bottleneck transform
 every position by addition (``fusion="add"``, the paper's default) or by a
 sigmoid-gated multiplication (``"mul"``). ``ratio`` is a fraction of the
 channels (1/16 in the paper), not a divisor.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: with fusion add the context term is added to every position from
+the start; with mul the gate starts near 0.5. The formula above holds at ``scale = 1``; from
+random weights the module is used unwrapped.
 """
 
 from __future__ import annotations

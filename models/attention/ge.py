@@ -9,6 +9,12 @@ setting); excite: resize the gathered map back to H x W by nearest
 neighbour and gate the input by its sigmoid. Windows are adaptive
 (``ceil(H/extent)`` cells), so an extent larger than the map is one global
 cell rather than an error.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: parameter-free: without a scale it would rescale the trained
+features from the first step. The formula above holds at ``scale = 1``; from random weights the
+module is used unwrapped.
 """
 
 from __future__ import annotations

@@ -13,6 +13,11 @@ res4, 14x14); the space validator and ``build_model`` refuse it earlier. W_z
 is *not* zero-initialised as in the paper, whose zero init serves fine-tuning
 from pre-trained weights; from scratch it would also zero every gradient of
 the block at the first step.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: its output convolution adds a random term to every position. The
+formula above holds at ``scale = 1``; from random weights the module is used unwrapped.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ https://arxiv.org/abs/1709.01507
 Global average pooling squeezes each channel to one number; a two-layer
 bottleneck MLP (C -> C/r -> C, ReLU then sigmoid) turns those into per-channel
 gates that rescale the input.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: its sigmoid gates start near 0.5 and would halve every channel of
+the trained network. The formula above holds at ``scale = 1``; from random weights the module
+is used unwrapped.
 """
 
 from __future__ import annotations

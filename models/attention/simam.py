@@ -10,6 +10,12 @@ over the other H*W - 1 positions of its channel; the input is gated by
 ``sigmoid(e)``. On a 1x1 map there are no other positions: the variance
 divisor is clamped to 1 (so the copies' 0/0 NaN cannot happen) and every
 neuron gets the neutral gate sigmoid(1/2).
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: parameter-free: without a scale it would gate the trained features
+from the first step. The formula above holds at ``scale = 1``; from random weights the module
+is used unwrapped.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ rotates the tensor so that one axis is in the channel place, Z-pools it to two
 maps (max and mean over that axis), convolves them by a k x k conv (no bias)
 and BatchNorm to one map, gates the rotated tensor with its sigmoid and
 rotates back. The output is the mean of the three.
+
+In a backbone started from trained weights (``backbone.weights``) the module is wrapped as
+``x + scale * (f(x) - x)`` with ``scale`` zero (``models.attention._identity``), so the network
+computes what it did before: the mean of its three gated branches starts near half the input.
+The formula above holds at ``scale = 1``; from random weights the module is used unwrapped.
 """
 
 from __future__ import annotations

@@ -19,6 +19,12 @@ Departures from the reference code, on purpose: the squeeze FC has a bias and
 no BatchNorm (a BatchNorm over one pooled vector fails at batch size 1 in
 training), and the softmax temperature is fixed at 1 (the reference anneals it
 only in its own training recipe).
+
+Started from a trained convolution (``start_from``, what ``models.pretrained`` does when the
+backbone has ``weights``): every candidate kernel is that convolution's, the attention
+branches' last layers are zero (the kernel softmax uniform), and the three sigmoid attentions
+become ``2 * sigmoid``, so each starts at exactly 1 and the layer computes the trained
+convolution; the gates then range over (0, 2) instead of (0, 1).
 """
 
 from __future__ import annotations
@@ -62,6 +68,20 @@ class ODConv2d(nn.Module):
         self.filter_fc = nn.Conv2d(d, out_channels, 1)
         self.spatial_fc = nn.Conv2d(d, kernel_size * kernel_size, 1)
         self.kernel_fc = nn.Conv2d(d, kernel_num, 1) if kernel_num > 1 else None
+        self.gate_scale = 1.0  # 2.0 once started from a trained convolution (start_from)
+
+    @torch.no_grad()
+    def start_from(self, weight: Tensor) -> None:
+        """Become the convolution with ``weight`` (Cout, Cin, k, k): see the module docstring."""
+        if weight.shape != (self.out_channels, self.in_channels, self.kernel_size, self.kernel_size):
+            raise ValueError(f"ODConv2d.start_from: weight {tuple(weight.shape)} does not fit "
+                             f"{self.out_channels}x{self.in_channels}x{self.kernel_size}x{self.kernel_size}")
+        self.weight.copy_(weight.repeat(self.kernel_num, 1, 1, 1))
+        for fc in (self.channel_fc, self.filter_fc, self.spatial_fc, self.kernel_fc):
+            if fc is not None:
+                fc.weight.zero_()
+                fc.bias.zero_()
+        self.gate_scale = 2.0
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
@@ -70,9 +90,10 @@ class ODConv2d(nn.Module):
     def _attentions(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         b = x.shape[0]
         s = self.squeeze(x.mean(dim=(2, 3), keepdim=True))  # (B, d, 1, 1)
-        a_channel = torch.sigmoid(self.channel_fc(s))  # (B, Cin, 1, 1)
-        a_filter = torch.sigmoid(self.filter_fc(s)).reshape(b, self.out_channels, 1, 1)
-        a_spatial = torch.sigmoid(self.spatial_fc(s)).reshape(b, self.kernel_size ** 2)
+        g = self.gate_scale
+        a_channel = g * torch.sigmoid(self.channel_fc(s))  # (B, Cin, 1, 1)
+        a_filter = g * torch.sigmoid(self.filter_fc(s)).reshape(b, self.out_channels, 1, 1)
+        a_spatial = g * torch.sigmoid(self.spatial_fc(s)).reshape(b, self.kernel_size ** 2)
         a_kernel = (self.kernel_fc(s).reshape(b, self.kernel_num).softmax(dim=1)
                     if self.kernel_fc is not None else None)
         return a_channel, a_filter, a_spatial, a_kernel
