@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import statistics
 import sys
 import time
@@ -55,14 +54,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from scipy.stats import kendalltau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from proxy_budget import architectures  # noqa: E402  (beside this script)
+from _ranking import ranking_figures, tau_with_interval  # noqa: E402  (beside this script)
+from proxy_budget import architectures  # noqa: E402
 
 from models import build_model  # noqa: E402
 from runners.data import ProxyData, load_proxy_data  # noqa: E402
@@ -262,26 +261,6 @@ def minutes(cache: dict, name: str) -> float | None:
                             for runs in timing.values()) / 60
 
 
-def tau_with_interval(means: dict[str, float], truth: dict[str, list[float]]) -> tuple[float, float, float, int]:
-    """Kendall's tau of ``means`` against the truth's means, and a bootstrap 95% interval over
-    architectures (2,000 resamples; resamples with fewer than 3 distinct architectures skipped)."""
-    common = sorted(a for a in means if a in truth)
-    if len(common) < 3:
-        return float("nan"), float("nan"), float("nan"), len(common)
-    long = {a: statistics.fmean(truth[a]) for a in common}
-    tau = kendalltau([means[a] for a in common], [long[a] for a in common]).statistic
-    rng = random.Random(0)
-    boots = []
-    for _ in range(2000):
-        pick = [rng.choice(common) for _ in common]
-        if len(set(pick)) > 2:
-            t = kendalltau([means[a] for a in pick], [long[a] for a in pick]).statistic
-            if t == t:
-                boots.append(t)
-    boots.sort()
-    return tau, boots[int(0.025 * len(boots))], boots[int(0.975 * len(boots)) - 1], len(common)
-
-
 def summary(cache: dict, truth: dict[str, list[float]], plain_key: str) -> dict:
     """Per recipe: the figures of the module docstring's table (complete seeds only)."""
     out = {}
@@ -289,19 +268,13 @@ def summary(cache: dict, truth: dict[str, list[float]], plain_key: str) -> dict:
         scores, _ = per_seed(cache, name)
         if plain_key not in scores or len(scores) < 3 or len(scores[plain_key]) < 2:
             continue
-        single = (sum(statistics.variance(v) for v in scores.values()) / len(scores)) ** 0.5
-        plain = scores[plain_key]
-        paired = [[x - p for x, p in zip(v, plain, strict=True)] for a, v in scores.items() if a != plain_key]
-        paired_sd = (sum(statistics.variance(d) for d in paired) / len(paired)) ** 0.5
+        figures = ranking_figures(scores, plain_key)
         means = {a: statistics.fmean(v) for a, v in scores.items()}
-        spread = statistics.stdev(means.values())
-        disc = spread / single if single > 0 else float("inf")
         m = minutes(cache, name)
         tau, lo, hi, n = tau_with_interval(means, truth)
-        out[name] = {"minutes_per_training": m, "architectures": len(scores), "seeds": len(plain),
-                     "score": RECIPES[name][3], "paired_sd": paired_sd, "single_sd": single,
-                     "spread": spread, "discriminability": disc,
-                     "per_minute": disc ** 2 / m if m else None,
+        out[name] = {"minutes_per_training": m, "architectures": len(scores), "seeds": len(scores[plain_key]),
+                     "score": RECIPES[name][3], **figures,
+                     "per_minute": figures["discriminability"] ** 2 / m if m else None,
                      "tau": tau, "tau_interval": [lo, hi], "truth_architectures": n}
     return out
 
