@@ -3,9 +3,9 @@
 He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016.
 https://arxiv.org/abs/1512.03385
 
-torchvision builds the network (random initialisation, never downloaded
-weights); the stage choices are put into its blocks by composition, without
-copying torchvision's code:
+torchvision builds the network with random weights (``backbone.weights`` loads trained ones
+afterwards, never downloading them: ``models.pretrained``); the stage choices are put into its
+blocks by composition, without copying torchvision's code:
 
 - ``pre_add``: the block's last BatchNorm (``bn2`` of a BasicBlock, ``bn3`` of
   a Bottleneck) becomes ``Sequential(bn, attention)``, so the module sees the
