@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import statistics
 
-from studies import interval_verdict, t_interval
+from stats import interval_verdict, t_interval
 
 
 def architecture_share(groups: list[list[float]], draws: int = 2000) -> dict:

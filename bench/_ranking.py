@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import statistics
 
-from scipy.stats import kendalltau
+from stats import kendall_tau
 
 
 def ranking_figures(scores: dict[str, list[float]], plain_key: str) -> dict[str, float]:
@@ -33,13 +33,13 @@ def tau_with_interval(means: dict[str, float], truth: dict[str, list[float]]) ->
     if len(common) < 3:
         return float("nan"), float("nan"), float("nan"), len(common)
     long = {a: statistics.fmean(truth[a]) for a in common}
-    tau = kendalltau([means[a] for a in common], [long[a] for a in common]).statistic
+    tau = kendall_tau([means[a] for a in common], [long[a] for a in common])
     rng = random.Random(0)
     boots = []
     for _ in range(2000):
         pick = [rng.choice(common) for _ in common]
         if len(set(pick)) > 2:
-            t = kendalltau([means[a] for a in pick], [long[a] for a in pick]).statistic
+            t = kendall_tau([means[a] for a in pick], [long[a] for a in pick])
             if t == t:
                 boots.append(t)
     boots.sort()

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
-from runners.latency_profile import kendall_tau, prediction_errors  # noqa: E402
+from stats import kendall_tau, prediction_errors  # noqa: E402
 from runners.measure import count_flops  # noqa: E402
 from runners.profile_models import (  # noqa: E402
     architecture,

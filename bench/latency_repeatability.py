@@ -27,7 +27,6 @@ from pathlib import Path
 
 import optuna
 import torch
-from scipy.stats import kendalltau
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -37,6 +36,7 @@ from runners.catalog import model_catalog  # noqa: E402
 from runners.measure import cpu_threads, measure_latency  # noqa: E402
 from search.sampling import params_to_architecture, reference_trials, suggest_architecture  # noqa: E402
 from spaces import load_space  # noqa: E402
+from stats import kendall_tau  # noqa: E402
 
 SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}
 
@@ -105,7 +105,7 @@ def main() -> None:
     summary = {}
     for name, (p1, p2) in passes.items():
         cvs = [cv(a, b) for a, b in zip(p1, p2, strict=True)]
-        tau = kendalltau(p1, p2).statistic
+        tau = kendall_tau(p1, p2)
         summary[name] = {"median_cv": statistics.median(cvs), "max_cv": max(cvs), "kendall_tau": tau}
         print(f"| {name} | {100 * statistics.median(cvs):.2f}% | {100 * max(cvs):.2f}% | {tau:.3f} |")
     print("\n| architecture | latency_ms pass 1 / 2 | latency_ratio pass 1 / 2 |")

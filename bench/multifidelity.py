@@ -104,7 +104,7 @@ from _multifidelity_stats import (  # noqa: E402  (beside this script)
 
 from models import Architecture  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
-from runners.latency_profile import chance_tau, kendall_tau  # noqa: E402
+from stats import chance_tau, kendall_tau  # noqa: E402
 from search.objective import Objective, run_trials  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402

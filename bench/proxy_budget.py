@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 import torch
-from scipy.stats import kendalltau
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from models import Architecture, StageChoice, build_model  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.trainer import TrainBudget, train_proxy  # noqa: E402
+from stats import kendall_tau  # noqa: E402
 
 VAL = 6000
 BUDGETS = {  # name -> (epochs, training images)
@@ -118,7 +118,7 @@ def report(table: dict) -> None:
         # the median: a training slowed by other work on the shared machine does not move it
         minutes = statistics.median(v["seconds"] for c in rows.values() for v in c.values()) / 60
         common = [a for a in LONG if a in means]
-        tau = kendalltau([means[a] for a in common], [LONG[a] for a in common]).statistic \
+        tau = kendall_tau([means[a] for a in common], [LONG[a] for a in common]) \
             if len(common) > 2 else float("nan")
         print(f"| {budget} | {len(full)} | {minutes:.2f} | {disc:.2f} | {disc ** 2 / minutes:.1f} "
               f"| {tau:.2f} ({len(common)}) |")

@@ -46,7 +46,7 @@ from runners.catalog import model_catalog  # noqa: E402
 from search.sampling import reference_trials, suggest_architecture  # noqa: E402
 from search.study import make_sampler  # noqa: E402
 from spaces import load_space  # noqa: E402
-from studies.claims import t_interval  # noqa: E402
+from stats import t_interval  # noqa: E402
 
 SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}
 PLAIN = "none|none|none"

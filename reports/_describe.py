@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from runners.latency_profile import check_text
 from spaces import DATASETS, FOLDER, FOLDER_IMAGE_SIZE, DatasetConfig
+from stats import check_text
 
 
 def describe_data(dataset: dict, counts: tuple[int, int] | None) -> str:

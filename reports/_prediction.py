@@ -9,7 +9,7 @@ import optuna
 import plotly.graph_objects as go
 
 from reports._layout import LAYOUT
-from runners.latency_profile import prediction_errors
+from stats import prediction_errors
 from studies import records
 
 

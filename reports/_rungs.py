@@ -12,7 +12,7 @@ import optuna
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from runners.latency_profile import chance_tau, kendall_tau
+from stats import chance_tau, kendall_tau
 from studies import TrialRecord, records
 
 

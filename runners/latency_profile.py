@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from stats import check_text
+
 
 FORMAT = "attnas-latency-profile"
 VERSION = 1
@@ -38,77 +39,6 @@ class ProfileError(ValueError):
 def choice_key(stage: str, choice: Mapping[str, Any]) -> str:
     """The one spelling of "this choice in this stage": ``stage2/{...canonical JSON...}``."""
     return f"{stage}/{json.dumps(dict(choice), sort_keys=True)}"
-
-
-def kendall_tau(x: Sequence[float], y: Sequence[float]) -> float:
-    """Kendall's tau-b of two equally long sequences (pure Python: the device may lack SciPy)."""
-    concordant = discordant = ties_x = ties_y = 0
-    for i in range(len(x)):
-        for j in range(i + 1, len(x)):
-            dx, dy = x[i] - x[j], y[i] - y[j]
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                ties_x += 1
-            elif dy == 0:
-                ties_y += 1
-            elif (dx > 0) == (dy > 0):
-                concordant += 1
-            else:
-                discordant += 1
-    n0 = concordant + discordant
-    denom = math.sqrt((n0 + ties_x) * (n0 + ties_y))
-    return (concordant - discordant) / denom if denom else float("nan")
-
-
-def chance_tau(n: int, level: float = 0.95) -> float:
-    """The smallest |Kendall tau| of ``n`` pairs that a random order reaches with probability
-    at most ``1 - level``: a tau of that size or more is beyond chance (two-sided, no ties).
-    Exact up to 40 pairs, from the distribution of inversions over the n! orders (Mahonian
-    numbers); the normal approximation above. ``inf`` when no tau of ``n`` pairs is beyond
-    chance (n <= 4 at 95%).
-    """
-    if n < 2:
-        return math.inf
-    pairs = n * (n - 1) / 2
-    if n > 40:
-        z = statistics.NormalDist().inv_cdf(1 - (1 - level) / 2)
-        return z * math.sqrt(2 * (2 * n + 5) / (9 * n * (n - 1)))
-    counts = [1]  # counts[k]: orders of m items with k inversions
-    for m in range(2, n + 1):  # the m-th item adds 0 .. m - 1 inversions
-        prefix = [0]
-        for c in counts:
-            prefix.append(prefix[-1] + c)
-        size = len(counts) + m - 1
-        counts = [prefix[min(k, len(counts) - 1) + 1] - prefix[max(0, k - m + 1)] for k in range(size)]
-    total, tail = math.factorial(n), 0
-    for k in range(len(counts) // 2 + 1):  # tau = 1 - 2 k / pairs, and its mirror -tau
-        tail += counts[k]
-        if 2 * tail / total > 1 - level:  # k inversions is no longer rare enough
-            return math.inf if k == 0 else 1 - 2 * (k - 1) / pairs
-    return math.inf
-
-
-def prediction_errors(pairs: Iterable[tuple[float, float]]) -> dict[str, float]:
-    """Median and largest absolute percentage error and Kendall tau of (predicted, measured)."""
-    pairs = list(pairs)
-    ape = [abs(p - m) / m * 100 for p, m in pairs]
-    return {"architectures": len(pairs),
-            "median_ape_pct": statistics.median(ape) if ape else float("nan"),
-            "max_ape_pct": max(ape, default=float("nan")),
-            "kendall_tau": kendall_tau([p for p, _ in pairs], [m for _, m in pairs])
-            if len(pairs) >= 3 else float("nan")}
-
-
-def check_text(check: Mapping[str, Any] | None) -> str:
-    """How good a profile's prediction was on its device (``Profile.check``), in words."""
-    c = check or {}
-    if not c.get("architectures"):
-        return "not checked on whole architectures (made with --check 0)"
-    how = " (leave-one-out, after calibration)" if c.get("calibrated") else ""
-    return (f"checked on {c['architectures']} random architectures there{how}: median error "
-            f"{c['median_ape_pct']:.1f}%, largest {c['max_ape_pct']:.1f}%, Kendall tau "
-            f"{c['kendall_tau']:.2f}")
 
 
 @dataclass(frozen=True)

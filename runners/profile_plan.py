@@ -26,9 +26,9 @@ from runners.latency_profile import (
     ProfileError,
     choice_key,
     load_profile,
-    prediction_errors,
 )
 from runners.timing import time_calls
+from stats import prediction_errors
 
 PLAN_FILE = "plan.json"  # what --export-onnx writes beside the ONNX files
 BACKENDS = ("torch", "onnxruntime")

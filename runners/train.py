@@ -41,7 +41,7 @@ from runners.data.folder import decode_image
 from runners.device import DEVICES, DeviceUnavailable, resolve_device
 from runners.trainer import TrainBudget, TrainingDiverged, seconds_per_step, train_proxy
 from spaces import DATASETS, FOLDER, DefaultsOnce, did_you_mean
-from studies import t_interval
+from stats import t_interval
 
 # the searched budget's settings that full training takes from the architecture file: how a
 # step is taken, not how long the proxy trained (epochs) or where (device), nor the

@@ -23,6 +23,7 @@ import time
 import optuna
 
 from spaces import TRAIN_DEVICES, SpaceConfig
+from stats import kendall_tau
 from studies import (
     PickError,
     StudyRecord,
@@ -82,9 +83,9 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     long = [r["long_accuracy"] for r in rows]
     # a rank correlation is undefined (NaN, shown as such) when either side is all ties
     ranked = len(set(proxy)) > 1 and len(set(long)) > 1
-    from scipy.stats import kendalltau, spearmanr  # loaded only by the command that needs it
+    from scipy.stats import spearmanr  # loaded only by the command that needs it
 
-    tau = float(kendalltau(proxy, long).statistic) if ranked else float("nan")
+    tau = kendall_tau(proxy, long) if ranked else float("nan")
     rho = float(spearmanr(proxy, long).statistic) if ranked else float("nan")
 
     proxy_data = load_proxy_data(**cfg.dataset.model_dump(), seed=seed, device=device)

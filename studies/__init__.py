@@ -1,11 +1,11 @@
-"""What a study holds and what it can claim: the bottom of the import graph (torch-free).
+"""What a study holds and what it can claim: torch-free, above only ``spaces`` and ``stats``.
 
 - ``studies.record``: the typed record of a trial and of the study, the only
   spelling of every attribute key, and the predicates (``is_original``, ...);
 - ``studies.storage``: storage URLs and opening a study by name;
 - ``studies.pareto``: non-dominated points and the knee;
 - ``studies.claims``: means, intervals, paired verdicts and the front the
-  reports present; the ``--pick`` rules;
+  reports present; the ``--pick`` rules (the statistics themselves are ``stats``);
 - ``studies.cli``: the ``--study``/``--storage`` face of commands on a study.
 
 ``search`` (which writes studies) and ``reports`` (which reads them) both sit
@@ -15,11 +15,9 @@ above this package; it imports neither, nor torch.
 from studies.claims import (
     Claim,
     StudyClaims,
-    interval_verdict,
     latency_scale_ms,
     pick_claim,
     study_claims,
-    t_interval,
 )
 from studies.pareto import (
     PickError,
@@ -52,8 +50,7 @@ from studies.storage import (
 __all__ = [
     "Claim", "Confirmation", "PickError", "REFERENCE_LABEL", "StorageUnavailable", "StudyClaims",
     "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
-    "hypervolume_2d", "interval_verdict", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
+    "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
     "non_dominated", "pick_claim", "promotion_order", "records", "study_claims", "study_directions",
-    "t_interval",
     "trial_attrs", "write_confirmation", "write_study", "write_trial",
 ]

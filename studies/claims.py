@@ -27,32 +27,12 @@ from typing import Literal, NamedTuple
 
 import optuna
 
+from stats import interval_verdict, paired_half_width, t_interval
 from studies.advice import action, run_warning
 from studies.pareto import PickError, knee, non_dominated, study_directions
 from studies.record import StudyRecord, TrialRecord, confirmations, records
 
 Verdict = Literal["reference", "better", "worse", "indistinguishable", "unpaired", "no reference"]
-
-
-def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float] | None:
-    """Two-sided t-interval of the mean of ``values``; None with fewer than two."""
-    n = len(values)
-    if n < 2:
-        return None
-    mean = statistics.fmean(values)
-    # scipy loads here, not at import: it is the slowest import of a command's start (~1-4 s)
-    from scipy.stats import t as student_t
-
-    half = student_t.ppf(0.5 + level / 2, n - 1) * statistics.stdev(values) / math.sqrt(n)
-    return float(mean - half), float(mean + half)
-
-
-def interval_verdict(interval: tuple[float, float] | None) -> Verdict:
-    """What an interval of a difference says: "better" above 0, "worse" below 0,
-    "indistinguishable" across it, "unpaired" without an interval (fewer than two pairs)."""
-    if interval is None:
-        return "unpaired"
-    return "better" if interval[0] > 0 else "worse" if interval[1] < 0 else "indistinguishable"
 
 
 @dataclass(frozen=True)
@@ -156,12 +136,7 @@ def detectable_difference(claims: Sequence[Claim], reference: Claim | None, *,
             pairs.append([c.accuracies[s] - reference.accuracies[s] for s in common])
     if not pairs:
         return None
-    dof = sum(len(d) - 1 for d in pairs)
-    std = math.sqrt(sum(statistics.variance(d) * (len(d) - 1) for d in pairs) / dof)
-    n = min(len(d) for d in pairs)
-    from scipy.stats import t as student_t  # as in t_interval: loaded when first needed
-
-    half = float(student_t.ppf(0.5 + level / 2, n - 1)) * std / math.sqrt(n)
+    half, std, n = paired_half_width(pairs, level)
     return Detectable(half, std, n, len(pairs))
 
 

@@ -3,9 +3,7 @@ to mix, bad files, the command, and the ONNX Runtime path without torch."""
 
 from __future__ import annotations
 
-import itertools
 import json
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -13,19 +11,12 @@ from pathlib import Path
 import pytest
 
 from runners.catalog import model_catalog
-from runners.latency_profile import (
-    PLAIN,
-    ProfileError,
-    chance_tau,
-    choice_key,
-    kendall_tau,
-    load_profile,
-    prediction_errors,
-)
+from runners.latency_profile import PLAIN, ProfileError, choice_key, load_profile
 from runners.profile import main
 from runners.profile_models import space_choice_keys, stage_choices
 from runners.profile_plan import Plan, calibrate, run_plan
 from spaces import SPACES_DIR, load_space
+from stats import prediction_errors
 from tests.helpers import FakeTimer, profile_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,26 +115,6 @@ def test_bad_profile_files_are_named(tmp_path) -> None:
     bad.write_text(json.dumps({"format": "attnas-latency-profile", "version": 1, "pending": 0}))
     with pytest.raises(ProfileError, match="missing or malformed field"):
         load_profile(bad)
-
-
-def test_kendall_tau_matches_scipy() -> None:
-    from scipy.stats import kendalltau
-
-    x, y = [1.0, 2.0, 3.0, 4.0, 4.0, 6.0], [1.1, 1.9, 3.5, 3.2, 5.0, 5.0]
-    assert kendall_tau(x, y) == pytest.approx(kendalltau(x, y).statistic)
-
-
-def test_chance_tau_is_the_permutation_quantile() -> None:
-    """Against all 7! orders counted by brute force, the table values, and the normal tail."""
-    for n in (5, 6, 7):
-        taus = [kendall_tau(list(range(n)), list(p)) for p in itertools.permutations(range(n))]
-        limit = chance_tau(n)
-        assert sum(abs(t) >= limit - 1e-12 for t in taus) / len(taus) <= 0.05
-        below = max(abs(t) for t in taus if abs(t) < limit - 1e-12)  # the next smaller tau is not rare
-        assert sum(abs(t) >= below - 1e-12 for t in taus) / len(taus) > 0.05
-    assert chance_tau(4) == math.inf and chance_tau(10) == pytest.approx(0.511, abs=1e-3)
-    assert chance_tau(12) == pytest.approx(0.455, abs=1e-3)
-    assert chance_tau(40) == pytest.approx(chance_tau(41), abs=0.015)  # exact meets normal
 
 
 def test_command_times_a_real_space_and_bad_arguments_exit_2(tiny_space, fashion_dir, tmp_path,

@@ -15,7 +15,7 @@ import search.confirm
 import search.objective
 from reports._rungs import RungData, RungPair, rung_summary
 from runners.catalog import model_catalog
-from runners.latency_profile import kendall_tau
+from stats import kendall_tau
 from search.budget import seconds_per_training, seconds_per_trial
 from search.run import main
 from search.rungs import RungSampler, learning_rung, next_promotion, rungs_of, top_cost_ratio
