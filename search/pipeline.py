@@ -28,7 +28,7 @@ from search.export import export_best
 from search.objective import Objective, run_trials
 from search.sampling import reference_trials
 from search.study import enqueue_grid, finished_count, make_sampler, open_study, random_start_note
-from spaces import SearchSpace, SpaceError, load_space, parse_duration
+from spaces import SearchSpace, SpaceError, load_space, parse_duration, sampler_info
 from studies import (
     PickError,
     StorageUnavailable,
@@ -162,7 +162,7 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
                            joiner_sampler=make_sampler(space, name=args.sampler,
                                                        seed=seed + 1 + os.getpid() % 100_000),
                            baselines=not args.no_baselines)
-        if (args.sampler or cfg.search.sampler) == "grid":
+        if sampler_info(args.sampler or cfg.search.sampler).enumerates:
             enqueue_grid(study, space, seed=seed)
     except (SpaceError, StorageUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)

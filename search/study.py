@@ -12,7 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.rungs import RungSampler
 from search.sampling import enumerate_params, reference_trials
-from spaces import SAMPLERS, SearchSpace, SpaceError, learn_from_problem
+from spaces import SAMPLER_TABLE, SearchSpace, SpaceError, learn_from_problem, sampler_info
 from studies import StudyRecord, make_storage, records, trial_attrs, write_study
 from studies.optuna_private import set_trial_attr
 
@@ -34,46 +34,30 @@ def make_sampler(space: SearchSpace, *, name: str | None = None,
     if name is not None and (problem := learn_from_problem(space.config, name, "--sampler")):
         raise SpaceError(problem)  # the space's own sampler was checked when it loaded
     return RungSampler(sampler, highest=fidelity.learn_from == "highest",
-                       enough=RANDOM_START.get(name or space.config.search.sampler, 10))
-
-
-# How many trials each model-based sampler draws at random before its model takes over
-# (Optuna's defaults, passed explicitly so that ``random_start_note`` says what is true):
-# TPE's and the GP's n_startup_trials, NSGA-II's first generation.
-RANDOM_START = {"tpe": 10, "gp": 10, "nsga2": 50}
+                       enough=sampler_info(name or space.config.search.sampler).random_start or 10)
 
 
 def random_start_note(sampler: str, n_trials: int) -> str | None:
-    """A line for the user when ``n_trials`` ends before ``sampler`` stops drawing at random:
-    such a search is a random search under the sampler's name. None otherwise."""
-    start = RANDOM_START.get(sampler)
+    """A line for the user when ``n_trials`` ends before ``sampler`` stops drawing at random
+    (``SamplerInfo.random_start``): such a search is a random search under the sampler's name.
+    None otherwise."""
+    info = sampler_info(sampler)
+    start = info.random_start
     if start is None or n_trials > start:
         return None
-    what = "first generation" if sampler == "nsga2" else "first trials"
+    what = info.random_start_words
     return (f"note: {sampler} draws its {what} at random ({start} trials, reference trials "
             f"included) and n_trials is {n_trials}: this search is a random search; give it more "
             f"than {start} trials for the sampler's model to take part")
 
 
 def _sampler(space: SearchSpace, *, name: str | None, seed: int | None) -> optuna.samplers.BaseSampler:
-    name = name or space.config.search.sampler
+    info = sampler_info(name or space.config.search.sampler)  # ValueError names the valid ones
     seed = space.config.search.seed if seed is None else seed
-    if name == "tpe":
-        with warnings.catch_warnings():  # multivariate/group are "experimental" in Optuna 5
+    with warnings.catch_warnings():  # e.g. TPE's multivariate/group are "experimental" in Optuna 5
+        if info.experimental:
             warnings.simplefilter("ignore", ExperimentalWarning)
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True,
-                                              n_startup_trials=RANDOM_START["tpe"])
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=RANDOM_START["nsga2"])
-    if name == "gp":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ExperimentalWarning)
-            # conditional hyper-parameters fall outside the GP's joint space: sampled independently
-            return optuna.samplers.GPSampler(seed=seed, warn_independent_sampling=False,
-                                             n_startup_trials=RANDOM_START["gp"])
-    if name in ("random", "grid"):  # grid: every architecture is enqueued, see enqueue_grid
-        return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"unknown sampler {name!r}; valid: {', '.join(SAMPLERS)}")
+        return getattr(optuna.samplers, info.optuna_class)(seed=seed, **info.kwargs)
 
 
 GRID_LIMIT = 20_000
@@ -91,7 +75,8 @@ def enqueue_grid(study: optuna.Study, space: SearchSpace, *, seed: int) -> int:
     """
     if space.size() > GRID_LIMIT:
         raise SpaceError(f"sampler grid enumerates every architecture, but {space.path} has "
-                         f"{space.size():,} (limit {GRID_LIMIT:,}); use tpe, nsga2, gp or random")
+                         f"{space.size():,} (limit {GRID_LIMIT:,}); use "
+                         f"{', '.join(s.name for s in SAMPLER_TABLE if not s.enumerates)}")
     if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         return 0
     done = {tuple(sorted(t.params.items())) for t in study.get_trials(deepcopy=False)}

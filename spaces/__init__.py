@@ -22,11 +22,11 @@ from spaces._errors import did_you_mean
 from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
 from spaces._help import DefaultsOnce
 from spaces._load import load_space
+from spaces._samplers import SAMPLER_TABLE, SAMPLERS, SamplerInfo, sampler_info
 from spaces._schema import (
     BLOCKS,
     METRICS,
     POSITIONS,
-    SAMPLERS,
     SEED_MAX,
     TRAIN_DEVICES,
     Blocks,
@@ -41,9 +41,9 @@ from spaces._types import BackboneFacts, Catalog, ModuleChoices, Pretrained, Sea
 __all__ = [
     "BLOCKS", "DATASETS", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE", "FORMAT_VERSION",
     "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
-    "SAMPLERS", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
+    "SAMPLERS", "SAMPLER_TABLE", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
     "BudgetConfig", "Catalog", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "ModuleChoices", "Position", "Pretrained",
-    "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",
+    "SamplerInfo", "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",
     "did_you_mean", "fits_positions", "held_out", "learn_from_problem", "list_image_folder", "load_space",
-    "parse_duration", "read_yaml", "resolve_space_path",
+    "parse_duration", "read_yaml", "resolve_space_path", "sampler_info",
 ]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spaces._errors import did_you_mean
+from spaces._samplers import SAMPLER_TABLE
 from spaces._schema import METRICS, SpaceConfig, StageConfig
 from spaces._types import BackboneFacts, Catalog, HParamLike, ModuleChoices, StageFacts, StageSpace
 
@@ -167,9 +168,8 @@ def rung_cost(epochs: float, train_images: int, seeds: int) -> float:
     return epochs * train_images * seeds
 
 
-# the samplers that fit a model to the results they see (``fidelity.learn_from: highest``); the
-# others keep their own bookkeeping over the study (NSGA-II's generations, the grid's cells)
-MODEL_SAMPLERS = ("tpe", "gp")
+# the samplers that fit a model to the results they see (``fidelity.learn_from: highest``)
+MODEL_SAMPLERS = tuple(s.name for s in SAMPLER_TABLE if s.learns_from_results)
 
 
 def learn_from_problem(cfg: SpaceConfig, sampler: str, where: str) -> str | None:

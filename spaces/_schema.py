@@ -26,6 +26,7 @@ from spaces._datasets import (
     held_out,
     list_image_folder,
 )
+from spaces._samplers import DEFAULT_SAMPLER, SAMPLERS
 
 METRICS: dict[str, str] = {
     "accuracy": "maximize",
@@ -36,8 +37,7 @@ METRICS: dict[str, str] = {
     "latency_flops": "minimize",  # FLOPs at latency.input_size, the deployment resolution
     "peak_memory": "minimize",
 }
-Sampler = Literal["tpe", "nsga2", "random", "grid", "gp"]
-SAMPLERS: tuple[str, ...] = get_args(Sampler)
+Sampler = Literal[SAMPLERS]  # type: ignore[valid-type]  (spaces._samplers: the one spelling)
 # where an attention module goes in a block, and in which blocks of a stage; which positions a
 # backbone offers is its ``BackboneSpec.positions``
 TrainDevice = Literal["auto", "cpu", "cuda"]
@@ -238,7 +238,7 @@ def parse_duration(value: Any) -> Any:
 
 
 class SearchConfig(_Strict):
-    sampler: Sampler = "tpe"
+    sampler: Sampler = DEFAULT_SAMPLER
     # a cap: distinct architectures the study should hold
     n_trials: int = Field(24, ge=1, le=10_000_000)
     # NumPy's generators take 0 .. 2**32-1; workers and confirmation add small offsets

@@ -18,8 +18,8 @@ from search.sampling import (
     reference_trials,
     suggest_architecture,
 )
-from search.study import RANDOM_START, make_sampler, random_start_note
-from spaces import load_space
+from search.study import make_sampler, random_start_note
+from spaces import load_space, sampler_info
 from studies import TrialRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,10 +77,10 @@ def _sequence(space, sampler: str, seed: int, n: int) -> list[str]:
 
 
 def test_tpe_is_random_search_for_its_random_start(tiny_space) -> None:
-    """What random_start_note tells the user: TPE's first RANDOM_START trials are the random
+    """What random_start_note tells the user: TPE's first ``random_start`` trials are the random
     sampler's, draw for draw; after them its model takes part."""
     space = load_space(tiny_space("start"), catalog=model_catalog())
-    n = RANDOM_START["tpe"]
+    n = sampler_info("tpe").random_start
     tpe, rnd = _sequence(space, "tpe", 3, n + 6), _sequence(space, "random", 3, n + 6)
     assert tpe[:n] == rnd[:n]
     assert tpe[n:] != rnd[n:]
@@ -205,3 +205,13 @@ def test_a_library_error_caused_by_ctrl_c_prints_no_traceback() -> None:
     assert logging.lastResort is not None
     assert not logging.lastResort.filter(record("Error closing cursor", during_interrupt))
     assert logging.lastResort.filter(record("a real error", None))  # not from Ctrl-C: shown
+
+
+def test_every_sampler_of_the_table_is_built_as_it_says(tiny_space) -> None:
+    from spaces import SAMPLER_TABLE
+
+    space = load_space(tiny_space("table"), catalog=model_catalog())
+    for info in SAMPLER_TABLE:
+        sampler = make_sampler(space, name=info.name, seed=0)
+        assert type(sampler).__name__ == info.optuna_class
+    # that TPE's random start is the one the note states: test_tpe_is_random_search_for_its_random_start
