@@ -40,7 +40,7 @@ from runners.data import DatasetError, DatasetNotFound, load_full_data
 from runners.data.folder import decode_image
 from runners.device import DEVICES, DeviceUnavailable, resolve_device
 from runners.trainer import TrainBudget, TrainingDiverged, seconds_per_step, train_proxy
-from spaces import DATASETS, FOLDER, DefaultsOnce, did_you_mean
+from spaces import DATASETS, DEFAULT_DATASET, FOLDER, DefaultsOnce, did_you_mean
 from stats import t_interval
 
 # the searched budget's settings that full training takes from the architecture file: how a
@@ -79,7 +79,7 @@ def preprocessing_words(arch: Architecture, mean: tuple[float, ...], std: tuple[
             f"per channel with mean {list(mean)} and std {list(std)}; batch (N, C, H, W)")
 
 
-def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = "fashion-mnist",
+def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = DEFAULT_DATASET,
                device: str = "cpu", seeds: tuple[int, ...] = (0,), budget: TrainBudget | None = None,
                overrides: dict[str, object] | None = None, root: str | None = None,
                quiet: bool = False, path: str | None = None, test_path: str | None = None) -> dict:
@@ -217,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=DefaultsOnce)
     p.add_argument("--arch", required=True, help="architecture file written by search.export")
     p.add_argument("--epochs", type=float, default=30, help="epochs over the full training set")
-    p.add_argument("--dataset", default="fashion-mnist",
-                   help=f"one of {', '.join([*DATASETS, FOLDER])} (default: fashion-mnist)")
+    p.add_argument("--dataset", default=DEFAULT_DATASET,
+                   help=f"one of {', '.join([*DATASETS, FOLDER])} (default: {DEFAULT_DATASET})")
     p.add_argument("--out", default=None, help="default: <arch file stem>-trained/ beside it")
     p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: CUDA when torch sees a GPU, else the CPU")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from spaces._checks import fits_positions, learn_from_problem
 from spaces._datasets import (
     DATASETS,
+    DEFAULT_DATASET,
     FOLDER,
     FOLDER_FLIP,
     FOLDER_IMAGE_SIZE,
@@ -39,7 +40,7 @@ from spaces._schema import (
 from spaces._types import BackboneFacts, Catalog, ModuleChoices, Pretrained, SearchSpace, StageFacts, StageSpace
 
 __all__ = [
-    "BLOCKS", "DATASETS", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE", "FORMAT_VERSION",
+    "BLOCKS", "DATASETS", "DEFAULT_DATASET", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE", "FORMAT_VERSION",
     "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
     "SAMPLERS", "SAMPLER_TABLE", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
     "BudgetConfig", "Catalog", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "ModuleChoices", "Position", "Pretrained",

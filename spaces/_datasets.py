@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 # the files an image folder's classes hold: torchvision.datasets.folder.IMG_EXTENSIONS
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -14,9 +15,16 @@ FOLDER_IMAGE_SIZE = 32  # a folder's default image side (dataset.image_size)
 FOLDER_FLIP = True  # a folder's default for horizontal flips (dataset.flip)
 
 
+# how the loaders read a built-in dataset (runners.data): attnas's own IDX reader, or
+# torchvision's class holding a uint8 tensor (N, H, W) with targets, a NumPy array (N, H, W, C)
+# with targets and a meta file of class names, or a NumPy array (N, C, H, W) with labels and
+# train/test given as a split
+Storage = Literal["idx", "tensor-nhw", "numpy-nhwc", "numpy-nchw-split"]
+
+
 @dataclass(frozen=True)
 class DatasetInfo:
-    """Shape, size and augmentation facts of a supported dataset."""
+    """Shape, size and augmentation facts of a supported dataset, and how it is read."""
 
     title: str  # as a person writes it
     channels: int
@@ -24,15 +32,18 @@ class DatasetInfo:
     classes: int
     flip: bool  # horizontal flips keep the label (not for digits)
     train_images: int  # in the official training split
+    torchvision_class: str = ""  # its class in torchvision.datasets (its layout on disk, names)
+    storage: Storage = "idx"
 
 
 DATASETS: dict[str, DatasetInfo] = {
-    "fashion-mnist": DatasetInfo("Fashion-MNIST", 1, 28, 10, True, 60_000),
-    "mnist": DatasetInfo("MNIST", 1, 28, 10, False, 60_000),
-    "cifar10": DatasetInfo("CIFAR-10", 3, 32, 10, True, 50_000),
-    "cifar100": DatasetInfo("CIFAR-100", 3, 32, 100, True, 50_000),
-    "svhn": DatasetInfo("SVHN", 3, 32, 10, False, 73_257),
+    "fashion-mnist": DatasetInfo("Fashion-MNIST", 1, 28, 10, True, 60_000, "FashionMNIST", "idx"),
+    "mnist": DatasetInfo("MNIST", 1, 28, 10, False, 60_000, "MNIST", "tensor-nhw"),
+    "cifar10": DatasetInfo("CIFAR-10", 3, 32, 10, True, 50_000, "CIFAR10", "numpy-nhwc"),
+    "cifar100": DatasetInfo("CIFAR-100", 3, 32, 100, True, 50_000, "CIFAR100", "numpy-nhwc"),
+    "svhn": DatasetInfo("SVHN", 3, 32, 10, False, 73_257, "SVHN", "numpy-nchw-split"),
 }
+DEFAULT_DATASET = next(iter(DATASETS))  # the first: the default of dataset.name and --dataset
 
 
 def dataset_info(name: str) -> DatasetInfo:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from spaces._datasets import (
     DATASETS,
+    DEFAULT_DATASET,
     FOLDER,
     FOLDER_FLIP,
     FOLDER_IMAGE_SIZE,
@@ -75,7 +76,7 @@ class BackboneConfig(BaseModel):
 
 
 class DatasetConfig(_Strict):
-    name: DatasetName = "fashion-mnist"
+    name: DatasetName = DEFAULT_DATASET
     root: str | None = None
     download: bool = True
     # stratified subset of the training files (null: all); a folder's default is all of it

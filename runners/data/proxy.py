@@ -12,7 +12,7 @@ from torch import Tensor
 from runners.data.folder import DatasetError, load_folder
 from runners.data.idx import load_fashion_mnist
 from runners.data.torchvision_sets import class_names, load_torchvision
-from spaces import FOLDER, FOLDER_FLIP, FOLDER_IMAGE_SIZE, dataset_info, held_out
+from spaces import DEFAULT_DATASET, FOLDER, FOLDER_FLIP, FOLDER_IMAGE_SIZE, dataset_info, held_out
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,7 @@ class ProxyData:
 def load_split(name: str, *, root: str | None, split: str,
                download: bool) -> tuple[Tensor, Tensor, str]:
     """uint8 images (N, C, H, W), int64 labels and their source, for one split."""
-    dataset_info(name)
-    if name == "fashion-mnist":
+    if dataset_info(name).storage == "idx":
         return load_fashion_mnist(root=root, split=split, download=download)
     return load_torchvision(name, root=root, split=split, download=download)
 
@@ -83,7 +82,7 @@ def channel_stats(images: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]
     return tuple(x.mean(1).tolist()), tuple(x.std(1).tolist())
 
 
-def load_full_data(*, name: str = "fashion-mnist", root: str | None = None, download: bool = True,
+def load_full_data(*, name: str = DEFAULT_DATASET, root: str | None = None, download: bool = True,
                    device: torch.device | str = "cpu", path: str | None = None,
                    test_path: str | None = None, image_size: int | None = None,
                    channels: int | None = None, progress: bool = True) -> ProxyData:

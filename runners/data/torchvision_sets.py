@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from runners.data.idx import DatasetNotFound
+from spaces import dataset_info
 
 
 def load_torchvision(name: str, *, root: str | None, split: str,
@@ -49,18 +50,18 @@ def load_torchvision(name: str, *, root: str | None, split: str,
         return all((raw / Path(u).name).with_suffix("").is_file() or (raw / Path(u).name).is_file()
                    for u, _ in ds.resources)
 
-    classes = {"mnist": datasets.MNIST, "cifar10": datasets.CIFAR10,
-               "cifar100": datasets.CIFAR100, "svhn": datasets.SVHN}
+    info = dataset_info(name)
+    original = getattr(datasets, info.torchvision_class)
     # same class name: MNIST derives its folder (root/MNIST/raw) from it
-    cls = type(classes[name].__name__, (_Present, classes[name]), {})
+    cls = type(original.__name__, (_Present, original), {})
     try:
-        if name == "svhn":
+        if info.storage == "numpy-nchw-split":
             ds = cls(base, split="train" if train else "test", download=download)
             x, y = torch.from_numpy(ds.data), torch.from_numpy(ds.labels).long()
-        elif name == "mnist":
+        elif info.storage == "tensor-nhw":
             ds = cls(base, train=train, download=download)
             x, y = ds.data.unsqueeze(1), ds.targets.long()
-        else:
+        else:  # numpy-nhwc
             ds = cls(base, train=train, download=download)
             x = torch.from_numpy(ds.data).permute(0, 3, 1, 2)  # NHWC -> NCHW
             y = torch.tensor(ds.targets, dtype=torch.long)
@@ -72,7 +73,7 @@ def load_torchvision(name: str, *, root: str | None, split: str,
             f"{base}/MNIST/raw/ for MNIST), pointing the space file's dataset.root or "
             f"ATTNAS_DATA at them, or allowing dataset.download: true with network access."
         ) from None
-    return x.contiguous(), y, f"{base} (torchvision {classes[name].__name__})"
+    return x.contiguous(), y, f"{base} (torchvision {original.__name__})"
 
 
 def class_names(name: str, *, root: str | None) -> tuple[str, ...]:
@@ -84,11 +85,12 @@ def class_names(name: str, *, root: str | None) -> tuple[str, ...]:
     """
     from torchvision import datasets
 
-    if name in ("fashion-mnist", "mnist"):
-        return tuple((datasets.FashionMNIST if name == "fashion-mnist" else datasets.MNIST).classes)
-    if name == "svhn":
-        return tuple(str(d) for d in range(10))
-    cls = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    info = dataset_info(name)
+    cls = getattr(datasets, info.torchvision_class)
+    if info.storage in ("idx", "tensor-nhw"):  # the class lists them
+        return tuple(cls.classes)
+    if info.storage == "numpy-nchw-split":  # SVHN's labels are the digits
+        return tuple(str(d) for d in range(info.classes))
     base = root or os.environ.get("ATTNAS_DATA") or "data"
     with open(Path(base) / cls.base_folder / cls.meta["filename"], "rb") as f:
         return tuple(pickle.load(f, encoding="latin1")[cls.meta["key"]])
