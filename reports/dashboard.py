@@ -26,11 +26,11 @@ import plotly.graph_objects as go
 import yaml
 from plotly.subplots import make_subplots
 
-from reports._describe import describe_backbone, describe_budget, describe_data, describe_latency
+from reports.describe import describe_backbone, describe_budget, describe_data, describe_latency
 from reports._fidelity import fidelity_data, fidelity_figure
 from reports._layout import LAYOUT
 from reports._prediction import prediction_data, prediction_figure
-from reports._rungs import rung_data, rung_figure, rung_summary
+from reports.rungs import rung_data, rung_figure, rung_summary
 from reports.figure_data import (
     FrontData,
     HypervolumeData,
@@ -366,7 +366,7 @@ def render_dashboard(study: optuna.Study, *, claims: StudyClaims | None = None) 
 
 
 def rung_lines(study: optuna.Study) -> list[str]:
-    """What the rungs did, for the terminal after a search (``reports._rungs.rung_summary``);
+    """What the rungs did, for the terminal after a search (``reports.rungs.rung_summary``);
     nothing for a single-fidelity study."""
     data = rung_data(study)
     return rung_summary(data) if data else []

@@ -79,7 +79,7 @@ def _normaliser(data: ProxyData, device: torch.device) -> tuple[Tensor, Tensor]:
     return 1.0 / (255.0 * std), -mean / std
 
 
-def _param_groups(model: nn.Module, budget: TrainBudget, device: torch.device,
+def param_groups(model: nn.Module, budget: TrainBudget, device: torch.device,
                   graphed: bool) -> list[dict]:
     """Weight decay on kernels, not on biases and norms; a model started from trained weights
     (``models.pretrained``) trains those at ``budget.finetune.pretrained_lr`` and the rest at
@@ -222,7 +222,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     steps_per_epoch, total_steps = budget.steps_per_epoch(n), budget.steps(n)
     # a captured step reads the learning rate from a tensor, and the fused SGD kernel takes it
     # without a host sync (the foreach one would turn it into a Python number)
-    opt = torch.optim.SGD(_param_groups(model, budget, device, graphed), lr=budget.lr,
+    opt = torch.optim.SGD(param_groups(model, budget, device, graphed), lr=budget.lr,
                           momentum=budget.momentum, nesterov=True, **({"fused": True} if graphed else {}))
     schedule = warmup_cosine(total_steps)
     average = weight_average(model, budget.ema_decay) if budget.ema_decay > 0 else None

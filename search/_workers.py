@@ -34,7 +34,7 @@ from tqdm import tqdm
 from models import build_model
 from runners.catalog import model_catalog
 from runners.data import ProxyData, load_proxy_data
-from search._progress import RunLog, StopRule, quiet_interrupts
+from search.progress import RunLog, StopRule, quiet_interrupts
 from search.budget import TimeBudget
 from search.confirm import search_stop_reason
 from search.objective import Objective, evaluate_architecture, needs_baseline, run_trials

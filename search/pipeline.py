@@ -18,8 +18,8 @@ from runners.data import DatasetError, DatasetNotFound, load_proxy_data
 from runners.device import DeviceUnavailable, resolve_device
 from runners.latency_profile import Profile, ProfileError, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from search._outputs import front_table, write_trials_csv
-from search._progress import RunLog, StopRule, quiet_interrupts
+from search.outputs import front_table, write_trials_csv
+from search.progress import RunLog, StopRule, quiet_interrupts
 from search._workers import WorkerArgs, choose_jobs, run_parallel
 from search.budget import TimeBudget
 from search.confirm import run_confirmation, search_stop_reason

@@ -108,7 +108,7 @@ def test_odconv_in_place_of_a_trained_convolution_starts_as_that_convolution(bac
 
 
 def test_a_training_step_moves_the_new_modules_and_the_body_at_its_own_rate(tmp_path) -> None:
-    from runners.trainer import TrainBudget, _param_groups
+    from runners.trainer import TrainBudget, param_groups
 
     weights = resolve_weights("resnet_cifar", str(_trained("resnet_cifar", tmp_path)))
     model = build_model(_arch("resnet_cifar", weights, lambda info: StageChoice.create("se")), seed=0)
@@ -117,7 +117,7 @@ def test_a_training_step_moves_the_new_modules_and_the_body_at_its_own_rate(tmp_
     assert any(n.endswith(".scale") for n in names) and not any(n.endswith(".scale") for n in pretrained)
     assert "stem.0.weight" in pretrained and not any(n.startswith("fc.") for n in pretrained)
     budget = TrainBudget(lr=0.1, finetune={"pretrained_lr": 0.01})
-    groups = _param_groups(model, budget, torch.device("cpu"), graphed=False)
+    groups = param_groups(model, budget, torch.device("cpu"), graphed=False)
     rate = {id(p): g["lr"] for g in groups for p in g["params"]}
     assert all(rate[id(names[n])] == pytest.approx(0.01) for n in pretrained)
     assert {rate[id(p)] for n, p in names.items() if n not in pretrained} == {0.1}

@@ -135,7 +135,7 @@ def test_stage_latencies_use_the_study_scale_not_raw_ms() -> None:
 
 
 def test_header_describes_the_data_of_a_study_from_another_schema_version() -> None:
-    from reports._describe import describe_data
+    from reports.describe import describe_data
 
     # the run records its split sizes; without them the sizes come from the space's dataset block
     assert describe_data({"name": "fashion-mnist", "train_subset": 12000, "val_fraction": 0.5},

@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 
 import search.confirm
 import search.objective
-from reports._rungs import RungData, RungPair, rung_summary
+from reports.rungs import RungData, RungPair, rung_summary
 from runners.catalog import model_catalog
 from stats import kendall_tau
 from search.budget import seconds_per_training, seconds_per_trial
@@ -372,7 +372,7 @@ def test_the_next_trial_is_priced_at_the_rung_it_trains_at(tiny_space) -> None:
 
 
 def test_promotions_after_n_trials_still_keep_the_time_budget(monkeypatch) -> None:
-    import search._progress as progress
+    import search.progress as progress
 
     class Study:  # what StopRule touches
         stopped = False

@@ -187,7 +187,7 @@ def test_a_library_error_caused_by_ctrl_c_prints_no_traceback() -> None:
     import logging
     import sys
 
-    from search._progress import quiet_interrupts
+    from search.progress import quiet_interrupts
 
     quiet_interrupts()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from reports.dashboard import render_dashboard
-from search._outputs import front_table
+from search.outputs import front_table
 from search.export import export_best
 from studies import study_claims
 from studies.advice import action, placement_words, run_warning

@@ -11,7 +11,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from tqdm import tqdm
 
-from search._outputs import trial_line
+from search.outputs import trial_line
 from search.study import finished_count
 from studies import TrialRecord, latency_scale_ms
 
