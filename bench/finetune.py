@@ -1,9 +1,9 @@
 """From scratch against fine-tuned from a trained backbone, on a task the backbone has not seen
 (issue 33).
 
-    python bench/finetune.py [--seeds 3] [--threads 1]
-    python bench/finetune.py --report-only
-    python bench/finetune.py --smoke          # tiny data, three architectures: checks the script
+    python -m bench.finetune [--seeds 3] [--threads 1]
+    python -m bench.finetune --report-only
+    python -m bench.finetune --smoke          # tiny data, three architectures: checks the script
 
 Nothing can be downloaded here, so the trained weights are made here. *Source task*: Fashion-MNIST
 classes 0-4 (T-shirt, trouser, pullover, dress, coat), every training image of them (30,000):
@@ -21,7 +21,7 @@ search does) and from the source weights (``backbone.weights``: modules starting
 identity, the body at ``budget.finetune.pretrained_lr`` 0.01). Each training is cached as it ends
 (``bench/results/finetune_cache.json``: rerun to continue). Reported per way: mean accuracy, the
 pooled single-seed std of the paired difference to no attention, the spread of the means,
-discriminability and discriminability^2 per minute (``bench/_ranking.py``), and the identity
+discriminability and discriminability^2 per minute (``bench/ranking.py``), and the identity
 check: the largest logit difference at step 0 between the plain trained network and each module
 of the zoo inserted in every stage, at each position. Written to ``bench/results/finetune.json``.
 The minutes are wall-clock minutes of these trainings (both ways on the same machine, side by
@@ -34,18 +34,15 @@ import argparse
 import dataclasses
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from _ranking import ranking_figures  # noqa: E402  (beside this script)
-from proxy_budget import architectures  # noqa: E402
+from bench.ranking import ranking_figures  # noqa: E402
+from bench.proxy_budget import architectures  # noqa: E402
 
 from models import Architecture, StageChoice, build_model, get_backbone_spec  # noqa: E402
 from models.attention import attention_names, get_attention_spec  # noqa: E402

@@ -1,6 +1,6 @@
 """A folder of your own images: first decode, cached second run, and torchvision's ImageFolder.
 
-    python bench/folder_cache.py [--images 20000] [--size 32]
+    python -m bench.folder_cache [--images 20000] [--size 32]
 
 Writes ``--images`` Fashion-MNIST training images as PNG files in ImageFolder layout
 (``class_<k>/<i>.png``) to a temporary folder, then, in one process:
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +26,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from runners.data import clear_cache, load_proxy_data  # noqa: E402
 from runners.data.idx import load_fashion_mnist  # noqa: E402

@@ -1,7 +1,7 @@
 """Full training at ``runners.train``'s default settings, and what each of its levers adds (issue 32).
 
-    python bench/full_training.py [--epochs 30] [--seeds 2] [--device cuda] [--arch best.yaml ...]
-    python bench/full_training.py --smoke        # a fraction of an epoch: checks the script
+    python -m bench.full_training [--epochs 30] [--seeds 2] [--device cuda] [--arch best.yaml ...]
+    python -m bench.full_training --smoke        # a fraction of an epoch: checks the script
 
 Two parts; each training is stored as it ends in ``DIR/full_training_cache.json`` (``--out-dir``,
 default ``bench/results``), so a run that is stopped continues when run again:
@@ -27,17 +27,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from proxy_budget import architectures  # noqa: E402  (beside this script)
+from bench.proxy_budget import architectures  # noqa: E402
 
 from models import build_model, load_architecture  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402

@@ -74,19 +74,19 @@ torch.backends.cudnn.version(), '|', torch.cuda.get_device_name(0) if torch.cuda
 cat "$R/environment.txt"
 
 step tests 110 $PY -m pytest -q -p no:cacheprovider tests/runners/test_cuda.py
-step throughput 150 $PY bench/train_throughput.py --device "$DEVICE" --batch-sizes $BATCHES \
+step throughput 150 $PY -m bench.train_throughput --device "$DEVICE" --batch-sizes $BATCHES \
     --modules $MODULES --repeats $REPEATS "${SIZES[@]}" --json "$R/throughput.json"
-step latency 45 $PY bench/latency_repeatability.py --device "$DEVICE" --json "$R/latency.json"
-step jobs 200 $PY bench/search_jobs.py --device "$DEVICE" --jobs $JOBS --n-trials $NTRIALS \
+step latency 45 $PY -m bench.latency_repeatability --device "$DEVICE" --json "$R/latency.json"
+step jobs 200 $PY -m bench.search_jobs --device "$DEVICE" --jobs $JOBS --n-trials $NTRIALS \
     --json "$R/jobs.json"
 rm -rf /tmp/attnas-gpu-search
 step search 130 $PY -m search.run --space attention.yaml --device "$DEVICE" --jobs auto --quiet \
     --out /tmp/attnas-gpu-search "${SEARCH_TRIALS[@]}"
 cp /tmp/attnas-gpu-search/run.log "$R/search_run.log" 2>/dev/null
-step multifidelity 420 $PY bench/multifidelity.py --device "$DEVICE" "${MF[@]}" \
+step multifidelity 420 $PY -m bench.multifidelity --device "$DEVICE" "${MF[@]}" \
     --json "$R/multifidelity.json" --cache "$R/multifidelity_cache.json"
-step longtruth 560 $PY bench/long_truth.py --device "$DEVICE" --out-dir "$R"
+step longtruth 560 $PY -m bench.long_truth --device "$DEVICE" --out-dir "$R"
 BEST=(); [ -f /tmp/attnas-gpu-search/best.yaml ] && BEST=(--arch /tmp/attnas-gpu-search/best.yaml)
 FT=(); [ -n "${QUICK:-}" ] && FT=(--epochs 0.02 --seeds 2)
-step fulltraining 560 $PY bench/full_training.py --device "$DEVICE" --out-dir "$R" "${FT[@]}" "${BEST[@]}"
+step fulltraining 560 $PY -m bench.full_training --device "$DEVICE" --out-dir "$R" "${FT[@]}" "${BEST[@]}"
 echo "== done"; cat "$R/steps.txt"

@@ -1,7 +1,7 @@
 """Trainings in a child process against the same trainings in this process; confirmation with
 ``--jobs 2`` against ``--jobs 1``. Both side by side in one run, on real Fashion-MNIST.
 
-    python bench/isolation.py [--train-subset 4000] [--reps 2] [--n-trials 6] [--json PATH]
+    python -m bench.isolation [--train-subset 4000] [--reps 2] [--n-trials 6] [--json PATH]
 
 1. Per training (``runners.isolated``): the default space's budget (2 epochs, batch 128,
    augmentation) on a proxy split of ``--train-subset`` images (half training, half validation),
@@ -25,7 +25,6 @@ import operator
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +34,6 @@ import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import Architecture, StageChoice  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402

@@ -1,6 +1,6 @@
 """How well does a latency profile predict latency? Predicted against measured, on this machine.
 
-    python bench/latency_profile.py [--spaces attention.yaml zoo.yaml] [--n 50] [--repeats R]
+    python -m bench.latency_profile [--spaces attention.yaml zoo.yaml] [--n 50] [--repeats R]
                                     [--check 10] [--json PATH]
 
 For each space: make its profile here (``runners.profile``: every stage choice in an
@@ -34,7 +34,6 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402

@@ -1,6 +1,6 @@
 """Is latency repeatable enough to rank architectures? Two passes, interleaved.
 
-    python bench/latency_repeatability.py [--space attention.yaml] [--device cpu|cuda] [--json PATH]
+    python -m bench.latency_repeatability [--space attention.yaml] [--device cpu|cuda] [--json PATH]
 
 Twelve architectures of the space -- the reference baselines (no attention,
 each module everywhere at paper defaults) and varied ones sampled with a fixed
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -29,7 +28,6 @@ import optuna
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402

@@ -1,7 +1,7 @@
 """The long-training truth for the 12 architectures of ``bench/proxy_budget.py`` (issue 30).
 
-    python bench/long_truth.py [--seeds 2] [--epochs 10] [--threads 2]
-    python bench/long_truth.py --smoke     # 2 architectures, a fraction of an epoch: checks the script
+    python -m bench.long_truth [--seeds 2] [--epochs 10] [--threads 2]
+    python -m bench.long_truth --smoke     # 2 architectures, a fraction of an epoch: checks the script
 
 Each architecture is trained with ``runners.trainer.train_proxy`` for ``--epochs`` (10) on
 45,000 Fashion-MNIST training images and scored on the other 15,000 of the training files
@@ -20,17 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from proxy_budget import architectures  # noqa: E402  (beside this script)
+from bench.proxy_budget import architectures  # noqa: E402
 
 from models import build_model  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402

@@ -1,6 +1,6 @@
 """Multi-fidelity search against single-fidelity search at equal compute (search.rungs).
 
-    python bench/multifidelity.py [--proxy NAME] [--seeds 5] [--budget 10]
+    python -m bench.multifidelity [--proxy NAME] [--seeds 5] [--budget 10]
                                   [--jobs N] [--device cpu|cuda] [--json PATH] [--cache PATH]
                                   [--rank-only]
 
@@ -50,7 +50,7 @@ seconds (recorded when the training ran).
 ``--jobs N`` runs the searches, then the scoring trainings, in N processes (spawned;
 each with the CPU's threads divided among them, or sharing the one GPU); each process
 reads the cache as it was at the start and sends back what it trained
-(``bench/_multifidelity_setup.py``: the space, the proxies and the cached trainings).
+(``bench/multifidelity_setup.py``: the space, the proxies and the cached trainings).
 
 Also the rank table: Kendall tau of cheaper trainings (seed 0) against the top rung over
 12 random architectures of the space, which bounds what promotion by a cheap rung can do:
@@ -81,9 +81,8 @@ from pathlib import Path
 import optuna
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from _multifidelity_setup import (  # noqa: E402  (beside this script)
+from bench.multifidelity_setup import (  # noqa: E402
     PROXIES,
     CachedTrainer,
     Proxy,
@@ -94,7 +93,7 @@ from _multifidelity_setup import (  # noqa: E402  (beside this script)
     train_one,
     worker,
 )
-from _multifidelity_stats import (  # noqa: E402  (beside this script)
+from bench.multifidelity_stats import (  # noqa: E402
     architecture_share,
     paired,
     paired_table,

@@ -1,7 +1,7 @@
 """Which proxy budget decides the most per CPU-minute?
 
-    python bench/proxy_budget.py [--seeds 3] [--budgets default,short,long,wide]
-    python bench/proxy_budget.py --smoke      # one tiny budget, two architectures: checks the script
+    python -m bench.proxy_budget [--seeds 3] [--budgets default,short,long,wide]
+    python -m bench.proxy_budget --smoke      # one tiny budget, two architectures: checks the script
 
 For each budget (epochs x training images, 6,000 validation images) the
 architectures below are trained with 3 seeds (shared initialisation, 2 threads,
@@ -27,14 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import Architecture, StageChoice, build_model  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402

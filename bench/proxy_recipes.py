@@ -1,9 +1,9 @@
 """Proxy recipes side by side at equal compute: which one ranks the 12 architectures best (issue 30).
 
-    python bench/proxy_recipes.py [--seeds 3]        # the trainings (accuracies; may run beside work)
-    python bench/proxy_recipes.py --time             # each recipe alone, timed: on a quiet machine
-    python bench/proxy_recipes.py --report-only      # the JSON and the table from what is stored
-    python bench/proxy_recipes.py --smoke            # tiny data, three architectures: checks the script
+    python -m bench.proxy_recipes [--seeds 3]        # the trainings (accuracies; may run beside work)
+    python -m bench.proxy_recipes --time             # each recipe alone, timed: on a quiet machine
+    python -m bench.proxy_recipes --report-only      # the JSON and the table from what is stored
+    python -m bench.proxy_recipes --smoke            # tiny data, three architectures: checks the script
 
 The levers of issue 30 that change only how a training is *scored* are read off one training,
 so that every recipe below sees the same trainings (a paired comparison of recipes, and a
@@ -48,7 +48,6 @@ import argparse
 import json
 import math
 import statistics
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -57,11 +56,9 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
-from _ranking import ranking_figures, tau_with_interval  # noqa: E402  (beside this script)
-from proxy_budget import architectures  # noqa: E402
+from bench.ranking import ranking_figures, tau_with_interval  # noqa: E402
+from bench.proxy_budget import architectures  # noqa: E402
 
 from models import build_model  # noqa: E402
 from runners.data import ProxyData, load_proxy_data  # noqa: E402

@@ -1,6 +1,6 @@
 """What restarting a promoted trial from scratch costs, read from the recorded multi-fidelity runs.
 
-    python bench/restart_cost.py [--json PATH]
+    python -m bench.restart_cost [--json PATH]
 
 A trial promoted to rung k trains again from its initialisation at rung k's budget
 (``search.rungs``). Resuming from rung k-1's weights could save at most rung k-1's training of
@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(ROOT / "bench"))
-from _multifidelity_setup import PROXIES  # noqa: E402  (beside this script)
+from bench.multifidelity_setup import PROXIES  # noqa: E402
 
 
 def restart_share(per_rung: list[int], costs: list[float]) -> float:

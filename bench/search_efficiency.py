@@ -1,6 +1,6 @@
 """How much of the true Pareto front each sampler finds, per trial spent.
 
-    python bench/search_efficiency.py [--table bench/results/efficiency_table.json]
+    python -m bench.search_efficiency [--table bench/results/efficiency_table.json]
 
 1. Evaluate every architecture of ``bench/efficiency.yaml`` (64) once at the
    default proxy budget -- through the same ``evaluate_architecture`` as the
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import optuna
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402

@@ -1,6 +1,6 @@
 """Trials per hour of a search against ``--jobs N``, each N a fresh study, side by side.
 
-    python bench/search_jobs.py [--space attention.yaml] [--device cuda] [--jobs 1,2,4,8]
+    python -m bench.search_jobs [--space attention.yaml] [--device cuda] [--jobs 1,2,4,8]
                                 [--n-trials 20] [--json PATH]
 
 For each N, ``python -m search.run`` runs the space with ``--jobs N`` in a
@@ -27,7 +27,6 @@ import optuna
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from spaces import read_yaml, resolve_space_path  # noqa: E402
 from studies import TrialRecord, default_storage, make_storage  # noqa: E402

@@ -1,6 +1,6 @@
 """How still the latency objective holds inside one recorded study.
 
-    python bench/study_latency.py --study attention-placement [--storage URL]
+    python -m bench.study_latency --study attention-placement [--storage URL]
 
 Every trial times the plain backbone beside its candidate. Over the study:
 the spread of those plain-backbone timings in ms (what ``latency_ms`` of the
@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from studies import latency_scale_ms, load_existing_study, records  # noqa: E402
 

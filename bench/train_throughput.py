@@ -1,6 +1,6 @@
 """Training images/s: the project's trainer against a plain PyTorch loop, side by side.
 
-    python bench/train_throughput.py [--device cpu|cuda] [--batch-sizes 128,512]
+    python -m bench.train_throughput [--device cpu|cuda] [--batch-sizes 128,512]
                                      [--modules none,se,eca,gc,ca,cbam] [--repeats 2] [--json PATH]
 
 ResNet-20 (width 16), without attention and with each module in every stage,
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -37,7 +36,6 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import Architecture, StageChoice, build_model  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402

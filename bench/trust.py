@@ -1,6 +1,6 @@
 """Are the claims the search prints true? Scored on a truth table.
 
-    python bench/trust.py [--table bench/results/trust_table.json] [--replays 20] [--trainings 30]
+    python -m bench.trust [--table bench/results/trust_table.json] [--replays 20] [--trainings 30]
 
 The table (``bench/trust_table.py``) holds every architecture of
 ``bench/efficiency.yaml`` (64) trained at the default proxy budget with several
@@ -33,13 +33,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 from pathlib import Path
 
 import optuna
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from bench.trust_table import merged  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402

@@ -1,7 +1,7 @@
 """The truth table behind ``bench/trust.py``: every architecture of
 ``bench/efficiency.yaml`` trained at the default proxy budget with several seeds.
 
-    python bench/trust_table.py [--seeds 5] [--table bench/results/trust_table.json]
+    python -m bench.trust_table [--seeds 5] [--table bench/results/trust_table.json]
 
 Resumable and cached per (architecture, seed, initialisation): rerun to continue.
 Order of work, so that a partial table is already useful:
@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import build_model  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402

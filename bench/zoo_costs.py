@@ -1,6 +1,6 @@
 """What each attention module, convolution and backbone costs, and what the proxy says of it.
 
-    python bench/zoo_costs.py [--part modules|backbones|all] [--device cpu] [--no-train]
+    python -m bench.zoo_costs [--part modules|backbones|all] [--device cpu] [--no-train]
 
 Modules: ResNet-20 (width 16) on Fashion-MNIST at 28 px with one module (paper
 defaults) in every block of every stage -- non-local only in the stages it is
@@ -20,13 +20,11 @@ the proxy accuracy.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from models import Architecture, StageChoice, build_model  # noqa: E402
 from models.attention import attention_names, get_attention_spec  # noqa: E402

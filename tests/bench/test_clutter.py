@@ -1,7 +1,5 @@
-"""The multi-fidelity benchmark's cluttered images (bench/_multifidelity_setup.py: Clutter)."""
+"""The multi-fidelity benchmark's cluttered images (bench/multifidelity_setup.py: Clutter)."""
 
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -9,17 +7,11 @@ import torch
 from runners.data import ProxyData
 from runners.data.proxy import channel_stats
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
 @pytest.fixture(scope="module")
 def setup():
-    sys.path.insert(0, str(BENCH))
-    try:
-        import _multifidelity_setup
-        return _multifidelity_setup
-    finally:
-        sys.path.remove(str(BENCH))
+    from bench import multifidelity_setup
+
+    return multifidelity_setup
 
 
 def _images(n: int = 6, size: int = 8) -> torch.Tensor:

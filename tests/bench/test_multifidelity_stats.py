@@ -1,26 +1,16 @@
 """The statistics the multi-fidelity benchmark reports (bench/multifidelity.py)."""
 
-import importlib.util
 import random
 import statistics
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.fixture(scope="module")
 def mf():
-    sys.path.insert(0, str(BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_multifidelity", BENCH / "multifidelity.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(BENCH))
+    from bench import multifidelity
+
+    return multifidelity
 
 
 def test_architecture_share_matches_the_anova_by_hand(mf):
