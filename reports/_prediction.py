@@ -27,7 +27,7 @@ def prediction_data(study: optuna.Study) -> PredictionData | None:
     """Predicted against measured latency ratio, where a study has both (``latency.profile``
     beside a timed backend); None with fewer than 3 such trials."""
     rows = [t for t in records(study) if not t.is_duplicate and t.predicted_latency_ratio is not None
-            and t.latency_ratio is not None and (t.latency or {}).get("source") == "measured"]
+            and t.latency_ratio is not None and t.latency_record.is_measured]
     if len(rows) < 3:
         return None
     pred = [float(t.predicted_latency_ratio) for t in rows]  # type: ignore[arg-type]

@@ -242,7 +242,7 @@ def _predicted_cell(t: TrialRecord) -> tuple[Any, str]:
 def _table(study: optuna.Study, data: FrontData) -> str:
     trials = {r.number: r for r in records(study)}
     front = [trials[p.number] for p in data.front]
-    predicted_only = any((t.latency or {}).get("source") == "predicted" for t in front)
+    predicted_only = any(t.latency_record.is_predicted for t in front)
     # a latency profile beside timed latency: both, side by side
     both = not predicted_only and any(t.predicted_latency_ms is not None for t in front)
     head = "".join(f"<th onclick='sortTable({i})'>{h} ⇅</th>" for i, h in enumerate(

@@ -87,7 +87,7 @@ def _hover(t: TrialRecord, claim: Claim | None = None, scale: float | None = Non
         if claim.seeds > 1:
             lines.append("by seed: " + ", ".join(f"{s}: {a:.4f}" for s, a in claim.accuracies.items()))
         lines.append(claim.verdict_text())
-    predicted = (t.latency or {}).get("source") == "predicted"
+    predicted = t.latency_record.is_predicted
     how = "predicted" if predicted else "measured"
     if t.latency_ms is not None:  # the figure every report shows, then the timing it came from
         if t.latency_ratio is not None and scale is not None:
@@ -149,13 +149,12 @@ def front_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> Fro
 def latency_setting(trials: list[TrialRecord]) -> str:
     """How the study's latencies were timed, from the first measured trial: batch, input size
     (the deployment size where ``latency.input_size`` set one), device."""
-    lat = next((t.latency for t in trials if t.latency), None)
-    if not lat:
+    lat = next((t.latency_record for t in trials if t.latency), None)
+    if lat is None:
         return ""
-    size = f" at {lat['input_size']} px" if lat.get("input_size") else ""
-    if lat.get("source") == "predicted":
-        return f"predicted, batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
-    return f"batch {lat.get('batch_size', '?')}{size} on {lat.get('device', '?')}"
+    size = f" at {lat.input_size} px" if lat.input_size else ""
+    how = f"batch {lat.batch_size or '?'}{size} on {lat.device or '?'}"
+    return f"predicted, {how}" if lat.is_predicted else how
 
 
 def stage_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> StageData:

@@ -56,7 +56,7 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
     space = info.space
     claims = claims or study_claims(study)
     claim = next((c for c in claims.claims if c.number == trial.number), None)
-    predicted = (trial.latency or {}).get("source") == "predicted"
+    predicted = trial.latency_record.is_predicted
     return {
         "format_version": FORMAT_VERSION,
         "architecture": dict(trial.arch or {}),
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     def export(study: optuna.Study) -> int:
         trial = export_best(study, out, pick=args.pick)
         claim = next(c for c in study_claims(study).claims if c.number == trial.number)
-        predicted = (trial.latency or {}).get("source") == "predicted"
+        predicted = trial.latency_record.is_predicted
         also = ("" if predicted or trial.predicted_latency_ms is None else
                 f" (predicted on the profiled device: {trial.predicted_latency_ms:.3f} ms)")
         print(f"wrote {out}: trial {trial.number} {claim.arch_short} acc {claim.accuracy_text()} "

@@ -31,6 +31,7 @@ from studies.record import (
     REFERENCE_LABEL,
     Confirmation,
     StudyRecord,
+    LatencyRecord,
     TrialRecord,
     confirmations,
     records,
@@ -48,7 +49,7 @@ from studies.storage import (
 )
 
 __all__ = [
-    "Claim", "Confirmation", "PickError", "REFERENCE_LABEL", "StorageUnavailable", "StudyClaims",
+    "Claim", "Confirmation", "LatencyRecord", "PickError", "REFERENCE_LABEL", "StorageUnavailable", "StudyClaims",
     "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
     "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
     "non_dominated", "pick_claim", "promotion_order", "records", "study_claims", "study_directions",

@@ -150,11 +150,11 @@ def latency_scale_ms(study: optuna.Study) -> float | None:
 
 
 def _latency_scale(recs: Sequence[TrialRecord]) -> float | None:
-    timed = [r for r in recs if not r.is_duplicate and (r.latency or {}).get("baseline_median_ms") is not None]
+    timed = [r for r in recs if not r.is_duplicate and r.latency_record.baseline_median_ms is not None]
     if not timed:
         return None
     first = min(timed, key=lambda r: (r.completed_at if r.completed_at is not None else math.inf, r.number))
-    return float(first.latency["baseline_median_ms"])  # type: ignore[index]
+    return float(first.latency_record.baseline_median_ms)  # type: ignore[arg-type]
 
 
 def _claim(t: TrialRecord, accs: dict[int, float], ref: dict[int, float] | None, *,

@@ -29,6 +29,33 @@ _COPIED = {"copied": True}  # a duplicate trial copies these from the trial it p
 
 
 @dataclass(frozen=True)
+class LatencyRecord:
+    """How a trial's latency was obtained: the typed view of ``TrialRecord.latency``, which
+    stores ``runners.measure.Latency.to_dict()`` with ``source: measured`` and the timed
+    ``input_size``, or a latency profile's prediction (``source: predicted``). The fields read
+    outside this module; the stored mapping keeps the rest (quantiles, spread) for export."""
+
+    source: str | None = None  # "measured", "predicted", or None when nothing was recorded
+    median_ms: float | None = None
+    baseline_median_ms: float | None = None  # the plain backbone timed beside it (or profiled)
+    input_size: int | None = None
+    batch_size: int | None = None
+    device: str | None = None
+
+    @property
+    def is_predicted(self) -> bool:
+        return self.source == "predicted"
+
+    @property
+    def is_measured(self) -> bool:
+        return self.source == "measured"
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any] | None) -> LatencyRecord:
+        return cls(**{f.name: stored[f.name] for f in fields(cls) if f.name in (stored or {})})
+
+
+@dataclass(frozen=True)
 class TrialRecord:
     """What one trial chose, measured and trained, and its bookkeeping.
 
@@ -104,6 +131,11 @@ class TrialRecord:
     @property
     def is_duplicate(self) -> bool:
         return self.duplicate_of is not None
+
+    @property
+    def latency_record(self) -> LatencyRecord:
+        """``latency`` typed (an empty record when none was stored)."""
+        return LatencyRecord.of(self.latency)
 
     @property
     def is_infeasible(self) -> bool:
