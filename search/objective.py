@@ -32,7 +32,7 @@ from search.rungs import Promote, Rung, duplicate_promotion, rung_data, rungs_of
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials, fail_trial
 from spaces import BudgetConfig, SearchSpace
-from studies import TrialRecord, records, write_trial
+from studies import TrialRecord, records, trial_promoted_from, trial_rung, write_trial
 
 
 def constraint_violations(space: SearchSpace, metrics: dict[str, float]) -> dict[str, float]:
@@ -269,9 +269,9 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
         write_trial(trial, worker=os.getpid())
-        rung = trial.user_attrs.get("rung") if self.rungs else None
+        rung = trial_rung(trial) if self.rungs else 0
         if rung:  # a promotion that search.rungs.Promote enqueued
-            return self._promotion(trial, int(rung))
+            return self._promotion(trial, rung)
         if self.n_trials is not None and not claims_a_slot(trial.study, trial.number, self.n_trials):
             # another worker holds the last slots of n_trials: give this one back and stop
             write_trial(trial, surplus=True)
@@ -310,7 +310,8 @@ class Objective:
         """Train the architecture of trial ``promoted_from`` at ``rung``; its measurements are
         the source's (they do not depend on the rung)."""
         assert self.rungs is not None
-        source = int(trial.user_attrs["promoted_from"])
+        source = trial_promoted_from(trial)
+        assert source is not None  # a promotion records its source when it is enqueued
         # the source's parameters, fixed by the enqueue: recorded as this trial's own
         arch = suggest_architecture(trial, self.space, in_channels=self.data.in_channels,
                                     input_size=self.data.input_size,

@@ -45,7 +45,16 @@ from optuna.trial import FrozenTrial, TrialState
 
 from runners.data import ProxyData, stratified_split
 from spaces import BudgetConfig, DatasetConfig, SearchSpace
-from studies import TrialRecord, promotion_order, records, study_directions, trial_attrs
+from studies import (
+    TrialRecord,
+    promotion_order,
+    records,
+    study_directions,
+    trial_attrs,
+    trial_is_duplicate,
+    trial_promoted_from,
+    trial_rung,
+)
 from studies.optuna_private import set_trial_attr
 
 _MISSING = object()
@@ -168,7 +177,7 @@ def enqueue_promotion(study: optuna.Study, promotion: Promotion) -> None:
 
 def waiting_promotions(study: optuna.Study) -> int:
     return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-               if t.user_attrs.get("promoted_from") is not None)
+               if trial_promoted_from(t) is not None)
 
 
 class Promote:
@@ -187,7 +196,7 @@ class Promote:
 
     def pending(self, study: optuna.Study) -> bool:
         """Whether a promotion is waiting, running or could be made now."""
-        running = any(t.user_attrs.get("promoted_from") is not None
+        running = any(trial_promoted_from(t) is not None
                       for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         return running or bool(waiting_promotions(study)) or next_promotion(
             study, self.rungs, self.eta) is not None
@@ -248,8 +257,8 @@ def learning_rung(study: optuna.Study, enough: int) -> int:
     until a higher one has them (BOHB's rule, Falkner et al. 2018)."""
     counts: dict[int, int] = {}
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        if t.user_attrs.get("duplicate_of") is None:
-            k = t.user_attrs.get("rung") or 0
+        if not trial_is_duplicate(t):
+            k = trial_rung(t)
             counts[k] = counts.get(k, 0) + 1
     return max((k for k, n in counts.items() if n >= enough), default=0)
 
@@ -286,7 +295,7 @@ class RungSampler(optuna.samplers.BaseSampler):
         rung = self._rung(study, trial)
         others = [t for t in study.get_trials(deepcopy=False)
                   if t.number != trial.number and t.state != TrialState.WAITING
-                  and (t.user_attrs.get("rung") or 0) == rung]
+                  and trial_rung(t) == rung]
         key = (trial.number, rung, tuple((t.number, t.state) for t in others))
         if self._cached is None or self._cached[0] != key:
             self._cached = (key, _RungView(others, study.directions, trial))

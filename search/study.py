@@ -13,7 +13,7 @@ from optuna.trial import FrozenTrial, TrialState
 from search.rungs import RungSampler
 from search.sampling import enumerate_params, reference_trials
 from spaces import SAMPLER_TABLE, SearchSpace, SpaceError, learn_from_problem, sampler_info
-from studies import StudyRecord, make_storage, records, trial_attrs, write_study
+from studies import StudyRecord, make_storage, records, trial_attrs, trial_rung, write_study
 from studies.optuna_private import set_trial_attr
 
 
@@ -189,5 +189,5 @@ def claims_a_slot(study: optuna.Study, number: int, n_trials: int) -> bool:
     """
     fail_stale_trials(study)  # a dead worker's trial must not hold a slot
     earlier_running = sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-                          if t.number < number and not t.user_attrs.get("rung"))
+                          if t.number < number and not trial_rung(t))
     return finished_count(study) + earlier_running < n_trials

@@ -36,6 +36,9 @@ from studies.record import (
     confirmations,
     records,
     trial_attrs,
+    trial_is_duplicate,
+    trial_promoted_from,
+    trial_rung,
     write_confirmation,
     write_study,
     write_trial,
@@ -53,5 +56,5 @@ __all__ = [
     "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
     "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
     "non_dominated", "pick_claim", "promotion_order", "records", "study_claims", "study_directions",
-    "trial_attrs", "write_confirmation", "write_study", "write_trial",
+    "trial_attrs", "trial_is_duplicate", "trial_promoted_from", "trial_rung", "write_confirmation", "write_study", "write_trial",
 ]

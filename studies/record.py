@@ -207,6 +207,25 @@ def write_trial(trial: optuna.Trial, **attrs: Any) -> None:
         trial.set_user_attr(k, v)
 
 
+# Three fields read over every trial of a study in the sampler's and the scheduler's loops, where
+# building a whole TrialRecord per trial per call would cost: read here, where the keys are.
+
+def trial_rung(trial: FrozenTrial | optuna.Trial) -> int:
+    """``TrialRecord.rung`` of a trial, 0 where it has none (single-fidelity)."""
+    return int(trial.user_attrs.get("rung") or 0)
+
+
+def trial_promoted_from(trial: FrozenTrial | optuna.Trial) -> int | None:
+    """``TrialRecord.promoted_from`` of a trial (None: not a promotion)."""
+    source = trial.user_attrs.get("promoted_from")
+    return None if source is None else int(source)
+
+
+def trial_is_duplicate(trial: FrozenTrial | optuna.Trial) -> bool:
+    """``TrialRecord.is_duplicate`` of a trial."""
+    return trial.user_attrs.get("duplicate_of") is not None
+
+
 def records(study: optuna.Study, states: tuple[TrialState, ...] | None = None) -> list[TrialRecord]:
     """Every trial of ``study`` (optionally only in ``states``) as a record, by number."""
     return [TrialRecord.of(t) for t in study.get_trials(deepcopy=False, states=states)]
