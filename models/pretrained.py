@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from errors import UserError
 from models.attention import IdentityStart, attention_names, get_attention_spec
 from models.convs.odconv import ODConv2d
 from spaces import Pretrained
@@ -43,7 +44,7 @@ _WEIGHTS_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")  # IMAGENET1K_V1, DEFAULT, ...
 _SHOWN = 3  # keys named in a message that lists what does not fit
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError, ValueError):
     """Weights that cannot be found, read, or do not fit the backbone; the message says which."""
 
 

@@ -18,8 +18,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from errors import UserError
 
-class CheckpointMismatch(ValueError):
+
+class CheckpointMismatch(UserError, ValueError):
     """The checkpoint file belongs to another training."""
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from errors import UserError
 from spaces import TRAIN_DEVICES as DEVICES
 
 
-class DeviceUnavailable(RuntimeError):
+class DeviceUnavailable(UserError, RuntimeError):
     """CUDA was asked for by name and torch sees no CUDA device."""
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from errors import UserError
 from stats import check_text
 
 
@@ -32,7 +33,7 @@ PLAIN = {"attention": "none", "hparams": {}, "position": "pre_add", "blocks": "a
          "conv": "standard", "conv_hparams": {}}
 
 
-class ProfileError(ValueError):
+class ProfileError(UserError, ValueError):
     """A profile that cannot be read, made or used; the message names the file and what is allowed."""
 
 

@@ -14,12 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from errors import UserError
 from runners.timing import Latency, time_calls
 
 INSTALL_HINT = "pip install -e '.[onnx]'  (onnx, onnxscript, onnxruntime)"
 
 
-class OnnxUnavailable(RuntimeError):
+class OnnxUnavailable(UserError, RuntimeError):
     """The optional ONNX packages are not installed."""
 
 

@@ -31,7 +31,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runners.latency_profile import Profile, ProfileError
+from errors import UserError
+from runners.latency_profile import Profile
 from runners.profile_plan import (
     BACKENDS,
     Options,
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             profile = profile_space(opts)
             if profile is None:  # --export-onnx: nothing timed here
                 return 0
-    except ProfileError as e:
+    except UserError as e:  # a profile, space, device or dataset that cannot be used
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -35,10 +35,11 @@ from pathlib import Path
 import torch
 import yaml
 
+from errors import UserError
 from models import Architecture, build_model, load_architecture
-from runners.data import DatasetError, DatasetNotFound, load_full_data
+from runners.data import load_full_data
 from runners.data.folder import decode_image
-from runners.device import DEVICES, DeviceUnavailable, resolve_device
+from runners.device import DEVICES, resolve_device
 from runners.trainer import TrainBudget, TrainingDiverged, seconds_per_step, train_proxy
 from spaces import DATASETS, DEFAULT_DATASET, FOLDER, DefaultsOnce, did_you_mean
 from stats import t_interval
@@ -251,22 +252,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.dataset != "folder" and (args.path or args.test_path):
         p.error(f"--path and --test-path are for --dataset folder; {args.dataset} reads its own "
                 "files, with its own test split")
-    try:
-        device, why = resolve_device(args.device)
-    except DeviceUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"training on {why}")
     arch_path = Path(args.arch)
     out = Path(args.out) if args.out else arch_path.with_name(f"{arch_path.stem}-trained")
-    try:
+    try:  # the one boundary: a user's mistake is one line and exit 2
+        device, why = resolve_device(args.device)
+        print(f"training on {why}")
         overrides = {k: v for k, v in (("batch_size", args.batch_size), ("lr", args.lr),
                                        ("ema_decay", args.ema_decay), ("erase_prob", args.erase_prob),
                                        ("tta_flip", args.tta_flip or None)) if v is not None}
         report = train_full(arch_path, epochs=args.epochs, out=out, dataset=args.dataset,
                             device=str(device), seeds=tuple(range(args.seed, args.seed + args.seeds)),
                             overrides=overrides, path=args.path, test_path=args.test_path)
-    except (ValueError, FileNotFoundError, DatasetNotFound, DatasetError) as e:
+    # an architecture file that is not there or not one is a FileNotFoundError or ValueError of
+    # models.load_architecture; every other mistake is a UserError
+    except (UserError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except TrainingDiverged as e:

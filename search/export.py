@@ -164,9 +164,8 @@ def _write_onnx(arch_path: Path, onnx_path: Path, *, atol: float = 1e-4) -> int:
     try:
         export_onnx(model, shape, onnx_path)
         diff = max_abs_difference(model, onnx_path, shape)
-    except OnnxUnavailable as e:
-        print(f"error: --onnx: {e}", file=sys.stderr)
-        return 2
+    except OnnxUnavailable as e:  # studies.cli.run_on_study prints it and exits 2
+        raise OnnxUnavailable(f"--onnx: {e}") from None
     if diff > atol:
         print(f"error: {onnx_path}: ONNX Runtime's outputs differ from PyTorch's by {diff:.2e} "
               f"(> {atol:g})", file=sys.stderr)

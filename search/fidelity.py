@@ -117,15 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", choices=TRAIN_DEVICES, default="auto",
                    help="auto: CUDA when torch sees a GPU, else the CPU")
     args = p.parse_args(argv)
-    from runners.device import DeviceUnavailable, resolve_device  # torch loads once the flags parse
-
-    try:
-        device = str(resolve_device(args.device)[0])
-    except DeviceUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from runners.device import resolve_device  # torch loads once the flags parse
 
     def fidelity(study: optuna.Study) -> int:
+        device = str(resolve_device(args.device)[0])  # DeviceUnavailable: run_on_study's exit 2
         result = run_fidelity(study, top=args.top, epochs=args.epochs, seeds=args.seeds,
                               device=device)
         s = result["seed_spread"]
@@ -135,9 +130,7 @@ def main(argv: list[str] | None = None) -> int:
               f"std {s['std']:.4f} over {len(s['seeds'])} seeds; stored in the study")
         return 0
 
-    from runners.data import DatasetNotFound  # torch loads only once the flags are sound
-
-    return run_on_study(args, fidelity, errors=(DatasetNotFound,))
+    return run_on_study(args, fidelity)
 
 
 if __name__ == "__main__":

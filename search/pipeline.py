@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import optuna
@@ -14,9 +13,9 @@ from tqdm import tqdm
 
 from reports.dashboard import rung_lines, write_dashboard
 from runners.catalog import model_catalog
-from runners.data import DatasetError, DatasetNotFound, load_proxy_data
-from runners.device import DeviceUnavailable, resolve_device
-from runners.latency_profile import Profile, ProfileError, load_profile
+from runners.data import load_proxy_data
+from runners.device import resolve_device
+from runners.latency_profile import Profile, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
 from search.outputs import front_table, write_trials_csv
 from search.progress import RunLog, StopRule, quiet_interrupts
@@ -31,7 +30,6 @@ from search.study import enqueue_grid, finished_count, make_sampler, open_study,
 from spaces import SearchSpace, SpaceError, load_space, parse_duration, sampler_info
 from studies import (
     PickError,
-    StorageUnavailable,
     TrialRecord,
     default_storage,
     study_claims,
@@ -94,79 +92,57 @@ def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
 
 
 def run_search(args: argparse.Namespace, *, start: float) -> int:
-    """The run ``args`` (``search.run``'s flags, already checked) asks for; its exit code."""
-    try:
-        space = load_space(args.space, catalog=model_catalog(), overrides=space_overrides(args))
-        if args.epochs is not None and space.config.fidelity is not None:
-            raise SpaceError(f"--epochs: {space.path} is a multi-fidelity space, whose trainings take "
-                             "their epochs from fidelity.rungs, not budget.epochs; copy the file and "
-                             "edit the rungs")
-        budget_s = cfg_time_budget(space, args.time_budget)
-    except SpaceError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    budget = TimeBudget(budget_s, start=start)
+    """The run ``args`` (``search.run``'s flags, already checked) asks for; its exit code.
+
+    Raises:
+        UserError: a space, device, dataset, latency profile or storage that cannot be used
+            (``search.run.main`` prints it and exits 2); what finished before is in the study.
+    """
+    space = load_space(args.space, catalog=model_catalog(), overrides=space_overrides(args))
+    if args.epochs is not None and space.config.fidelity is not None:
+        raise SpaceError(f"--epochs: {space.path} is a multi-fidelity space, whose trainings take "
+                         "their epochs from fidelity.rungs, not budget.epochs; copy the file and "
+                         "edit the rungs")
+    budget = TimeBudget(cfg_time_budget(space, args.time_budget), start=start)
     cfg = space.config
-    try:
-        device, device_why = resolve_device(args.device or cfg.budget.device)
-    except DeviceUnavailable as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    device, device_why = resolve_device(args.device or cfg.budget.device)
     if cfg.latency.backend == "onnxruntime":
         try:
             require_onnx()
         except OnnxUnavailable as e:
-            print(f"error: {space.path}: latency.backend: onnxruntime: {e}", file=sys.stderr)
-            return 2
+            raise OnnxUnavailable(f"{space.path}: latency.backend: onnxruntime: {e}") from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quiet_interrupts()
     if args.dry_run:
-        try:
-            profile = None if cfg.latency.profile is None else load_profile(cfg.latency.profile)
-            return dry_run(space, device, budget.seconds,
-                           None if profile is None else latency_source(space, profile))
-        except (DatasetNotFound, DatasetError, ProfileError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        profile = None if cfg.latency.profile is None else load_profile(cfg.latency.profile)
+        return dry_run(space, device, budget.seconds,
+                       None if profile is None else latency_source(space, profile))
     study_name = args.study_name or cfg.name
     out = Path(args.out or Path("runs") / study_name)
     out.mkdir(parents=True, exist_ok=True)
     log = RunLog(out / "run.log", quiet=args.quiet)
-    try:
-        data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device,
-                               progress=not args.quiet)
-    except (DatasetNotFound, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=device,
+                           progress=not args.quiet)
     if cfg.budget.tta_flip and not data.flip:
-        print(f"error: {space.path}: budget.tta_flip: {data.name} does not allow horizontal flips "
-              "(dataset.flip is false); set tta_flip: false or dataset.flip: true", file=sys.stderr)
-        return 2
+        raise SpaceError(f"{space.path}: budget.tta_flip: {data.name} does not allow horizontal flips "
+                         "(dataset.flip is false); set tta_flip: false or dataset.flip: true")
     n_trials = args.n_trials or cfg.search.n_trials
-    try:  # reads and checks the space's latency profile, once
-        objective = Objective(space, data, device=device, n_trials=n_trials)
-    except ProfileError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    objective = Objective(space, data, device=device, n_trials=n_trials)  # reads the latency profile
     profile = objective.profile
     jobs = args.jobs
     if jobs == "auto":
         jobs, why = choose_jobs(space, data, device)
         log(f"--jobs {why}")
     storage = args.storage or default_storage(out, jobs=jobs)
-    try:
-        seed = cfg.search.seed if args.seed is None else args.seed
-        study = open_study(space, storage=storage, study_name=study_name,
-                           sampler=make_sampler(space, name=args.sampler, seed=seed),
-                           # a process joining a shared study draws its own sequence
-                           joiner_sampler=make_sampler(space, name=args.sampler,
-                                                       seed=seed + 1 + os.getpid() % 100_000),
-                           baselines=not args.no_baselines)
-        if sampler_info(args.sampler or cfg.search.sampler).enumerates:
-            enqueue_grid(study, space, seed=seed)
-    except (SpaceError, StorageUnavailable) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    seed = cfg.search.seed if args.seed is None else args.seed
+    study = open_study(space, storage=storage, study_name=study_name,
+                       sampler=make_sampler(space, name=args.sampler, seed=seed),
+                       # a process joining a shared study draws its own sequence
+                       joiner_sampler=make_sampler(space, name=args.sampler,
+                                                   seed=seed + 1 + os.getpid() % 100_000),
+                       baselines=not args.no_baselines)
+    if sampler_info(args.sampler or cfg.search.sampler).enumerates:
+        enqueue_grid(study, space, seed=seed)
     write_study(study, device=str(device), data_sizes=(len(data.train_x), len(data.val_x)),
                 latency_profile=None if profile is None else profile.summary())
     done = finished_count(study)

@@ -26,6 +26,7 @@ if __name__ == "__main__":
     # Ctrl-C during the first imports: exit 130 quietly; main() restores KeyboardInterrupt
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 
+from errors import UserError  # noqa: E402  (imports nothing)
 from spaces import SAMPLERS, SEED_MAX, TRAIN_DEVICES, DefaultsOnce  # noqa: E402  (torch-free, like everything main() needs before run_search)
 
 
@@ -98,13 +99,16 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     start = time.monotonic()
-    if (problem := _flag_problem(args)) is not None:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    # torch, Optuna and the models load only now: --help and flag errors answer at once
-    from search.pipeline import run_search
+    try:  # the one boundary: a user's mistake is one line and exit 2, never a traceback
+        if (problem := _flag_problem(args)) is not None:
+            raise UserError(problem)
+        # torch, Optuna and the models load only now: --help and flag errors answer at once
+        from search.pipeline import run_search
 
-    return run_search(args, start=start)
+        return run_search(args, start=start)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 def _leave_interrupted() -> None:

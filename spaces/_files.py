@@ -12,6 +12,8 @@ from pathlib import Path
 
 import yaml
 
+from errors import UserError
+
 SPACES_DIR = Path(__file__).resolve().parent
 # the architecture file's format (best.yaml, ``models.load_architecture``): written by
 # ``search.export`` and the dashboard's config snippets, read by ``models``
@@ -46,7 +48,7 @@ class _DuplicateKey(yaml.YAMLError):
         self.key, self.first, self.second = key, first, second
 
 
-class SpaceError(ValueError):
+class SpaceError(UserError, ValueError):
     """A space file that cannot be used; the message lists every problem."""
 
 

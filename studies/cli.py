@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 import optuna
 
+from errors import UserError
 from spaces import DefaultsOnce
-from studies.pareto import PickError
-from studies.storage import StudyNotFound, load_existing_study
+from studies.storage import load_existing_study
 
-USER_ERRORS: tuple[type[Exception], ...] = (StudyNotFound, PickError)
+USER_ERRORS: tuple[type[Exception], ...] = (UserError,)  # StudyNotFound, PickError, ...
 
 
 def study_parser(prog: str, description: str, **kwargs) -> argparse.ArgumentParser:

@@ -12,8 +12,10 @@ from typing import Protocol, TypeVar
 
 import optuna
 
+from errors import UserError
 
-class PickError(ValueError):
+
+class PickError(UserError, ValueError):
     """A ``--pick`` that names nothing on the front."""
 
 

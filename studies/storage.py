@@ -17,8 +17,10 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+from errors import UserError
 
-class StudyNotFound(LookupError):
+
+class StudyNotFound(UserError, LookupError):
     """No study of that name where it was looked for."""
 
 

@@ -18,8 +18,8 @@ the test files are read only by full training (``split="test"``).
 
 from __future__ import annotations
 
-from runners.data.folder import DatasetError, load_folder
-from runners.data.idx import DatasetNotFound, load_fashion_mnist, read_idx
+from runners.data.folder import load_folder
+from runners.data.idx import DatasetError, DatasetNotFound, load_fashion_mnist, read_idx
 from runners.data.proxy import (
     ProxyData,
     channel_stats,

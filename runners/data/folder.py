@@ -26,15 +26,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from runners.data.idx import DatasetNotFound
+from runners.data.idx import DatasetError, DatasetNotFound
 from spaces import IMAGE_EXTENSIONS, list_image_folder
 
 _GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 _CACHE_VERSION = 1
-
-
-class DatasetError(ValueError):
-    """An image folder that cannot be used as it is: the message names the path and the fix."""
 
 
 @dataclass(frozen=True)

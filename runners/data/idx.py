@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from errors import UserError
+
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 _FILES = {
@@ -24,7 +26,12 @@ _FILES = {
 }
 
 
-class DatasetNotFound(RuntimeError):
+class DatasetError(UserError, ValueError):
+    """Data that is there but cannot be used as it is (a corrupt file, an image folder in the
+    wrong layout, a subset larger than the data): the message names the file and the fix."""
+
+
+class DatasetNotFound(UserError, RuntimeError):
     """The proxy dataset is in none of the places looked at."""
 
 
@@ -35,13 +42,13 @@ def read_idx(path: Path) -> Tensor:
         data = f.read()
     magic = int.from_bytes(data[0:4], "big")
     if magic >> 8 != 0x08:  # 0x08 = unsigned byte payload
-        raise ValueError(f"{path}: not a uint8 IDX file (magic {magic:#x})")
+        raise DatasetError(f"{path}: not a uint8 IDX file (magic {magic:#x})")
     ndim = magic & 0xFF
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     offset = 4 + 4 * ndim
     expected = offset + int(torch.tensor(dims).prod())
     if len(data) != expected:
-        raise ValueError(f"{path}: truncated IDX file ({len(data)} bytes, expected {expected})")
+        raise DatasetError(f"{path}: truncated IDX file ({len(data)} bytes, expected {expected})")
     return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).reshape(dims)
 
 

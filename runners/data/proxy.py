@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor
 
-from runners.data.folder import DatasetError, load_folder
-from runners.data.idx import load_fashion_mnist
+from runners.data.folder import load_folder
+from runners.data.idx import DatasetError, load_fashion_mnist
 from runners.data.torchvision_sets import class_names, load_torchvision
 from spaces import DEFAULT_DATASET, FOLDER, FOLDER_FLIP, FOLDER_IMAGE_SIZE, dataset_info, held_out
 
@@ -191,7 +191,7 @@ def load_proxy_data(
     where = f" ({path})" if name == FOLDER else ""
     if train_subset is not None:
         if not 10 <= train_subset <= len(labels):
-            raise ValueError(f"dataset.train_subset must be in [10, {len(labels)}]: {name}{where} has "
+            raise DatasetError(f"dataset.train_subset must be in [10, {len(labels)}]: {name}{where} has "
                              f"{len(labels)} training images; got {train_subset}")
         if train_subset < len(labels):
             _, sub = stratified_split(labels, train_subset / len(labels), seed=seed)
