@@ -53,7 +53,7 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
                     claims: StudyClaims | None = None) -> dict[str, Any]:
     """The YAML document for ``trial`` of ``study`` (with its claim: mean, interval, verdict)."""
     info = StudyRecord.of(study)
-    space = info.space
+    cfg = info.config
     claims = claims or study_claims(study)
     claim = next((c for c in claims.claims if c.number == trial.number), None)
     predicted = trial.latency_record.is_predicted
@@ -99,9 +99,9 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
             "pick": pick,
             "space_path": info.space_path,
             "space_sha256": info.space_sha256,
-            "dataset": space.get("dataset"),
-            "budget": space.get("budget"),
-            "seed": space.get("search", {}).get("seed"),
+            "dataset": None if cfg is None else cfg.dataset.model_dump(mode="json"),
+            "budget": None if cfg is None else cfg.budget.model_dump(mode="json"),
+            "seed": None if cfg is None else cfg.search.seed,
         },
     }
 

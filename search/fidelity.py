@@ -22,7 +22,7 @@ import time
 
 import optuna
 
-from spaces import TRAIN_DEVICES, SpaceConfig
+from spaces import TRAIN_DEVICES, SpaceError
 from stats import kendall_tau
 from studies import (
     PickError,
@@ -62,7 +62,9 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     from runners.data import load_proxy_data
     from runners.trainer import train_proxy
 
-    cfg = SpaceConfig.model_validate(StudyRecord.of(study).space)
+    cfg = StudyRecord.of(study).config
+    if cfg is None:
+        raise SpaceError(f"study {study.study_name!r} stored no space: it was not made by search.run")
     seed = cfg.search.seed
     trials = _candidates(study, top)
     proxy_budget = cfg.budget

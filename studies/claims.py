@@ -27,6 +27,7 @@ from typing import Literal, NamedTuple
 
 import optuna
 
+from spaces import ConfirmConfig, SearchConfig
 from stats import interval_verdict, paired_half_width, t_interval
 from studies.advice import action, run_warning
 from studies.pareto import PickError, knee, non_dominated, study_directions
@@ -189,9 +190,9 @@ def display_latency_ms(t: TrialRecord, scale: float | None) -> float:
 def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyClaims:
     """Every original trial's claim, the front on confirmed means, and the study's verdict."""
     info = StudyRecord.of(study)
-    confirm = info.space.get("confirm", {})
-    level = level or (confirm.get("level", 0.95) if isinstance(confirm, dict) else 0.95)
-    seed = int(info.space.get("search", {}).get("seed", 0))
+    cfg = info.config
+    level = level or (cfg.confirm if cfg is not None and cfg.confirm else ConfirmConfig()).level
+    seed = (cfg.search if cfg is not None else SearchConfig()).seed
     objectives = info.objectives
     directions = study_directions(study)
     recs = records(study)
@@ -208,15 +209,15 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     claims = [_claim(t, accs[t.number], ref_accs, objectives=objectives, level=level, scale=scale)
               for t in trials]
     reference = next((c for c in claims if c.verdict == "reference"), None)
-    planned = isinstance(confirm, dict) and int(confirm.get("seeds", 0)) >= 2
-    # an architecture counts as confirmed with the seeds confirmation gives it (or, without a
-    # confirm block, with more than one); a half-finished confirmation confirms nothing yet
-    target = int(confirm.get("seeds", 2)) if planned else 2
+    confirm = cfg.confirm if cfg is not None else False
+    # an architecture counts as confirmed with the seeds confirmation gives it (or, with
+    # confirm: false, with more than one); a half-finished confirmation confirms nothing yet
+    target = confirm.seeds if confirm else 2
     multi = [c for c in claims if c.seeds >= target]
     confirmed = bool(multi) and (reference is None or reference.seeds >= target)
     front = non_dominated(multi if confirmed else claims, directions) if claims else []
     detectable = detectable_difference(multi, reference, level=level) if confirmed else None
-    verdict = study_verdict(front, reference, confirmed=confirmed, level=level, planned=planned,
+    verdict = study_verdict(front, reference, confirmed=confirmed, level=level, planned=bool(confirm),
                             detectable=detectable, confirmed_claims=multi if confirmed else ())
     if confirmed:  # front points of the search that confirmation has not reached
         search_front = non_dominated(claims, directions, values=lambda c: c.search_values)

@@ -15,6 +15,7 @@ Studies written before a field existed read it as its default (``None``,
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -22,6 +23,9 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from pydantic import ValidationError
+
+from spaces import SpaceConfig, SpaceError
 
 REFERENCE_LABEL = "no attention"  # the reference every verdict is paired with
 
@@ -235,7 +239,7 @@ def records(study: optuna.Study, states: tuple[TrialState, ...] | None = None) -
 class StudyRecord:
     """The study's own attributes, written once when the study is created (or after a run)."""
 
-    space: Mapping[str, Any] = field(default_factory=dict)  # spaces.SpaceConfig as JSON
+    space: Mapping[str, Any] = field(default_factory=dict)  # spaces.SpaceConfig as JSON: read .config
     space_path: str | None = None
     space_sha256: str | None = None  # written last: joining workers wait for it
     objectives: tuple[str, ...] = ()
@@ -248,6 +252,34 @@ class StudyRecord:
     latency_profile: Mapping[str, Any] | None = None
     # the trained weights the backbone starts from: spaces.Pretrained.to_dict() (path, sha256)
     weights: Mapping[str, str] | None = None
+
+    @property
+    def config(self) -> SpaceConfig | None:
+        """The stored space validated again (``spaces.SpaceConfig``: every default from the
+        schema); None for a study that stored none. As for trials, keys this version does not
+        know are ignored (a study from another version still reads).
+
+        Raises:
+            SpaceError: a stored value this version's schema does not accept.
+        """
+        if not self.space:
+            return None
+        data = copy.deepcopy(dict(self.space))
+        while True:
+            try:
+                return SpaceConfig.model_validate(data)
+            except ValidationError as e:
+                unknown = [err["loc"] for err in e.errors() if err["type"] == "extra_forbidden"]
+                if not unknown or len(unknown) < e.error_count():
+                    first = next(err for err in e.errors() if err["type"] != "extra_forbidden")
+                    raise SpaceError(
+                        f"the study's stored space does not validate with this version of attnas "
+                        f"({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
+                for loc in unknown:
+                    node = data
+                    for part in loc[:-1]:
+                        node = node[part]
+                    del node[loc[-1]]
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:

@@ -35,6 +35,15 @@ confirm: {confirm}
 """
 
 
+def stored_space(**blocks: object) -> dict:
+    """A space as ``search.run`` stores it in a study (``SpaceConfig.model_dump``), with
+    ``blocks`` (``search={...}``, ``confirm=False``, ...) over a one-choice default."""
+    from spaces import SpaceConfig
+
+    return SpaceConfig.model_validate({"name": "t", "stages": {"all": {"attention": {"none": {}}}},
+                                       **blocks}).model_dump(mode="json")
+
+
 def write_idx(path: Path, array: np.ndarray, *, compress: bool) -> Path:
     """Write a uint8 IDX file (the MNIST on-disk format)."""
     header = struct.pack(">I", 0x0800 | array.ndim) + b"".join(
@@ -152,7 +161,7 @@ def recorded_study(rows, *, stage_names=("stage1", "stage2", "stage3")) -> optun
 
     study = optuna.create_study(directions=["maximize", "minimize"])
     write_study(study, objectives=["accuracy", "latency_ratio"], stage_names=list(stage_names))
-    write_study(study, space={"search": {"seed": 0}, "confirm": False})
+    write_study(study, space=stored_space(search={"seed": 0}, confirm=False))
     for stages, acc, ms, ratio, base in rows:
         arch = Architecture.create(backbone="resnet_cifar", backbone_args={"depth": 8, "width": 8},
                                    stages=[StageChoice.create(a, {}) for a in stages],

@@ -6,6 +6,7 @@ import pytest
 from reports.dashboard import render_dashboard
 from reports.figure_data import front_data, hypervolume_data, stage_data, timeline_data
 from studies import Confirmation, hypervolume_2d, write_confirmation, write_study, write_trial
+from tests.helpers import stored_space
 
 
 def _study() -> optuna.Study:
@@ -79,12 +80,12 @@ def _confirmed_study() -> optuna.Study:
     study = optuna.create_study(directions=["maximize", "minimize"], study_name="conf")
     write_study(study, objectives=["accuracy", "latency_ratio"])
     write_study(study, data_sizes=[6000, 6000])
-    write_study(study, space={
-        "backbone": {"name": "resnet_cifar", "depth": 20, "width": 16},
-        "dataset": {"name": "fashion-mnist", "root": None, "train_subset": 12000, "val_fraction": 0.5},
-        "budget": {"epochs": 2.0, "batch_size": 128, "lr": 0.1, "augment": True},
-        "latency": {"device": "cpu", "batch_size": 1, "threads": 1, "backend": "torch"},
-        "search": {"seed": 0, "seeds": 1}, "confirm": {"seeds": 3, "level": 0.95}})
+    write_study(study, space=stored_space(
+        backbone={"name": "resnet_cifar", "depth": 20, "width": 16},
+        dataset={"name": "fashion-mnist", "root": None, "train_subset": 12000, "val_fraction": 0.5},
+        budget={"epochs": 2.0, "batch_size": 128, "lr": 0.1, "augment": True},
+        latency={"device": "cpu", "batch_size": 1, "threads": 1, "backend": "torch"},
+        search={"seed": 0, "seeds": 1}, confirm={"seeds": 3, "level": 0.95}))
     _add_confirmed(study, [("none|none|none", "no attention", [0.80, 0.78, 0.82], 1.0),
                            ("se(r=4)|none|none", None, [0.83, 0.81, 0.85], 1.1)], scale_ms=2.0)
     return study
@@ -164,7 +165,7 @@ def test_a_one_point_front_each_reference_and_a_wide_band_are_legible() -> None:
 
     study = optuna.create_study(directions=["maximize", "minimize"], study_name="legible")
     write_study(study, objectives=["accuracy", "latency_ratio"])
-    write_study(study, space={"search": {"seed": 0, "seeds": 1}, "confirm": {"seeds": 3, "level": 0.95}})
+    write_study(study, space=stored_space(search={"seed": 0, "seeds": 1}, confirm={"seeds": 3, "level": 0.95}))
     _add_confirmed(study, [("none|none|none", "no attention", [0.805, 0.59, 0.665], 1.0),
                            ("se|se|se", "SE everywhere", [0.60, 0.58, 0.62], 1.3),
                            ("eca|none|none", None, [0.55, 0.50, 0.52], 1.1)], scale_ms=3.0)

@@ -15,6 +15,7 @@ from search import confirm
 from search import run as search_run
 from studies import Confirmation, write_confirmation, write_study, write_trial
 from studies.storage import load_existing_study
+from tests.helpers import stored_space
 
 SPACE = """\
 name: {name}
@@ -114,7 +115,7 @@ def test_paired_claims_on_a_study_built_by_hand() -> None:
     """A module that is worse on every seed is called worse; one within the noise is not called better."""
     study = optuna.create_study(directions=["maximize", "minimize"])
     write_study(study, objectives=["accuracy", "latency_ratio"])
-    write_study(study, space={"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
+    write_study(study, space=stored_space(search={"seed": 0}, confirm={"seeds": 3, "level": 0.95}))
     rows = [("none", "no attention", [0.80, 0.78, 0.82], 1.0),
             ("bad", None, [0.70, 0.69, 0.71], 1.1),
             ("noisy", None, [0.83, 0.76, 0.83], 1.2),
@@ -219,7 +220,7 @@ def test_latency_objective_holds_still_where_milliseconds_drift() -> None:
     (How still the ratio is on real timings is measured in bench/, not asserted here.)"""
     study = optuna.create_study(directions=["maximize", "minimize"])
     write_study(study, objectives=["accuracy", "latency_ratio"])
-    write_study(study, space={"search": {"seed": 0}, "confirm": False})
+    write_study(study, space=stored_space(search={"seed": 0}, confirm=False))
     rows = [  # (arch, reference, raw ms of the candidate, ratio, baseline ms timed beside it)
         ("none|none|none", "no attention", 5.57, 0.998, 5.58),
         ("se(r=4)|none|none", None, 6.50, 1.030, 6.31),
@@ -248,7 +249,7 @@ def test_a_half_finished_confirmation_says_what_is_not_confirmed() -> None:
     the front is on the confirmed ones, and the verdict names the front point still unconfirmed."""
     study = optuna.create_study(directions=["maximize", "minimize"])
     write_study(study, objectives=["accuracy", "latency_ratio"])
-    write_study(study, space={"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
+    write_study(study, space=stored_space(search={"seed": 0}, confirm={"seeds": 3, "level": 0.95}))
     rows = [("none", "no attention", [0.80, 0.79, 0.81], 1.0), ("a", None, [0.81, 0.80, 0.80], 1.1),
             ("b", None, [0.83], 1.3)]  # b: on the search's front, never confirmed
     for name, ref, accs, ratio in rows:

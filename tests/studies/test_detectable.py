@@ -10,12 +10,13 @@ import pytest
 
 from search.export import export_document
 from studies import Confirmation, TrialRecord, study_claims, write_confirmation, write_study, write_trial
+from tests.helpers import stored_space
 
 
 def _study(rows) -> optuna.Study:
     study = optuna.create_study(directions=["maximize", "minimize"])
     write_study(study, objectives=["accuracy", "latency_ratio"])
-    write_study(study, space={"search": {"seed": 0}, "confirm": {"seeds": 3, "level": 0.95}})
+    write_study(study, space=stored_space(search={"seed": 0}, confirm={"seeds": 3, "level": 0.95}))
     for name, ref, accs, ratio in rows:
         t = study.ask()
         for k, v in (("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
