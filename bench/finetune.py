@@ -41,9 +41,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from bench.ranking import ranking_figures  # noqa: E402
 from bench.proxy_budget import architectures  # noqa: E402
-
+from bench.ranking import ranking_figures  # noqa: E402
 from models import Architecture, StageChoice, build_model, get_backbone_spec  # noqa: E402
 from models.attention import attention_names, get_attention_spec  # noqa: E402
 from models.pretrained import resolve_weights  # noqa: E402

@@ -35,7 +35,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 from bench.proxy_budget import architectures  # noqa: E402
-
 from models import build_model, load_architecture  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.train import train_full  # noqa: E402
@@ -76,7 +75,8 @@ def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, devi
                                            progress=False)
                 cell[key] = lever_views(seed, recipe, data, epochs=epochs, device=device)
                 save()
-                print(f"levers seed {seed} {recipe}: " + ", ".join(f"{k} {v:.4f}" for k, v in cell[key].items()),
+                views = ", ".join(f"{k} {v:.4f}" for k, v in cell[key].items())
+                print(f"levers seed {seed} {recipe}: {views}",
                       flush=True)
     table: dict[str, list[float]] = {}
     for seed in range(seeds):
@@ -111,7 +111,9 @@ def target(arch_files: list[Path], *, seeds: int, epochs: float, device: str, ou
 
 
 def _device_name(device: str) -> str:
-    return torch.cuda.get_device_name(0) if device.startswith("cuda") else f"CPU ({torch.get_num_threads()} threads)"
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({torch.get_num_threads()} threads)"
 
 
 def main() -> None:

@@ -35,13 +35,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
+import search.confirm  # noqa: E402
 from models import Architecture, StageChoice  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.isolated import TrainingPool  # noqa: E402
 from runners.trainer import train_architecture  # noqa: E402
 from search.budget import TimeBudget  # noqa: E402
-import search.confirm  # noqa: E402
 from search.confirm import ConfirmJob, run_confirmation  # noqa: E402
 from search.run import main as search_main  # noqa: E402
 from spaces import load_space  # noqa: E402

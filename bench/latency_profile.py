@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 from models import build_model  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
-from stats import kendall_tau, prediction_errors  # noqa: E402
 from runners.measure import count_flops  # noqa: E402
 from runners.profile_models import (  # noqa: E402
     architecture,
@@ -48,6 +47,7 @@ from runners.profile_models import (  # noqa: E402
 )
 from runners.profile_plan import Item, Options, check_architectures  # noqa: E402
 from spaces import load_space  # noqa: E402
+from stats import kendall_tau, prediction_errors  # noqa: E402
 
 
 def bench_space(name: str, n: int, seed: int, tmp: Path, *, check: int, repeats: int | None) -> dict:

@@ -28,7 +28,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 from bench.proxy_budget import architectures  # noqa: E402
-
 from models import build_model  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.trainer import TrainBudget, train_proxy  # noqa: E402

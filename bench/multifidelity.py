@@ -100,14 +100,13 @@ from bench.multifidelity_stats import (  # noqa: E402
     share_line,
     table,
 )
-
 from models import Architecture  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
-from stats import chance_tau, kendall_tau  # noqa: E402
 from search.objective import Objective, run_trials  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402
 from spaces import load_space  # noqa: E402
+from stats import chance_tau, kendall_tau  # noqa: E402
 from studies import hypervolume_2d, records, study_claims  # noqa: E402
 
 EVAL_SEEDS = (0, 1, 2)

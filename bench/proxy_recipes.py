@@ -57,9 +57,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from bench.ranking import ranking_figures, tau_with_interval  # noqa: E402
 from bench.proxy_budget import architectures  # noqa: E402
-
+from bench.ranking import ranking_figures, tau_with_interval  # noqa: E402
 from models import build_model  # noqa: E402
 from runners.data import ProxyData, load_proxy_data  # noqa: E402
 from runners.data.proxy import load_split, stratified_split  # noqa: E402

@@ -26,7 +26,8 @@ def ranking_figures(scores: dict[str, list[float]], plain_key: str) -> dict[str,
             "discriminability": spread / single if single > 0 else float("inf")}
 
 
-def tau_with_interval(means: dict[str, float], truth: dict[str, list[float]]) -> tuple[float, float, float, int]:
+def tau_with_interval(means: dict[str, float],
+                      truth: dict[str, list[float]]) -> tuple[float, float, float, int]:
     """Kendall's tau of ``means`` against the truth's means, and a bootstrap 95% interval over
     architectures (2,000 resamples; resamples with fewer than 3 distinct architectures skipped)."""
     common = sorted(a for a in means if a in truth)

@@ -158,7 +158,8 @@ def load_pretrained(plain: nn.Module, pretrained: Pretrained) -> None:
         problems.append(f"{len(missing)} key(s) of the model missing from the file, first "
                         f"{', '.join(missing[:_SHOWN])}")
     if extra := sorted(given - body):
-        problems.append(f"{len(extra)} key(s) of the file not in the model, first {', '.join(extra[:_SHOWN])}")
+        problems.append(f"{len(extra)} key(s) of the file not in the model, first "
+                        f"{', '.join(extra[:_SHOWN])}")
     shapes = [f"{k} {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} in the model"
               for k in own if k in body & given and state[k].shape != own[k].shape]
     if shapes:

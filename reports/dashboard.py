@@ -26,11 +26,10 @@ import plotly.graph_objects as go
 import yaml
 from plotly.subplots import make_subplots
 
-from reports.describe import describe_backbone, describe_budget, describe_data, describe_latency
 from reports._fidelity import fidelity_data, fidelity_figure
 from reports._layout import LAYOUT
 from reports._prediction import prediction_data, prediction_figure
-from reports.rungs import rung_data, rung_figure, rung_summary
+from reports.describe import describe_backbone, describe_budget, describe_data, describe_latency
 from reports.figure_data import (
     FrontData,
     HypervolumeData,
@@ -44,6 +43,7 @@ from reports.figure_data import (
     timeline_data,
     total_compute_seconds,
 )
+from reports.rungs import rung_data, rung_figure, rung_summary
 from spaces import FORMAT_VERSION
 from studies import StudyClaims, StudyRecord, TrialRecord, records
 from studies.cli import run_on_study, study_parser

@@ -26,7 +26,6 @@ from typing import Any
 from errors import UserError
 from stats import check_text
 
-
 FORMAT = "attnas-latency-profile"
 VERSION = 1
 PLAIN = {"attention": "none", "hparams": {}, "position": "pre_add", "blocks": "all",

@@ -27,8 +27,8 @@ from models import Architecture, build_model
 from models.pretrained import PRETRAINED_ATTR
 from runners.augment import random_crop, random_erase, random_flip
 from runners.checkpoint import load_checkpoint, save_checkpoint, training_identity
-from runners.step import CapturedStep, Step, autocast
 from runners.data import ProxyData
+from runners.step import CapturedStep, Step, autocast
 from spaces import BudgetConfig
 
 # the trainer's budget is the space file's ``budget`` block: one type, one set of defaults

@@ -34,10 +34,10 @@ from tqdm import tqdm
 from models import build_model
 from runners.catalog import model_catalog
 from runners.data import ProxyData, load_proxy_data
-from search.progress import RunLog, StopRule, quiet_interrupts
 from search.budget import TimeBudget
 from search.confirm import search_stop_reason
 from search.objective import Objective, evaluate_architecture, needs_baseline, run_trials
+from search.progress import RunLog, StopRule, quiet_interrupts
 from search.sampling import params_to_architecture, reference_trials
 from search.study import fail_trial, finished_count, make_sampler
 from spaces import SearchSpace, load_space

@@ -28,8 +28,8 @@ import yaml
 
 from spaces import FORMAT_VERSION
 from studies import Claim, StudyClaims, StudyRecord, TrialRecord, pick_claim, study_claims
-from studies.cli import run_on_study, study_parser
 from studies.claims import display_latency_ms
+from studies.cli import run_on_study, study_parser
 
 
 def _claim_document(c: Claim, level: float) -> dict[str, Any]:

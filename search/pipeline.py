@@ -17,14 +17,14 @@ from runners.data import load_proxy_data
 from runners.device import resolve_device
 from runners.latency_profile import Profile, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from search.outputs import front_table, write_trials_csv
-from search.progress import RunLog, StopRule, quiet_interrupts
 from search._workers import WorkerArgs, choose_jobs, run_parallel
 from search.budget import TimeBudget
 from search.confirm import run_confirmation, search_stop_reason
 from search.dry_run import dry_run
 from search.export import export_best
 from search.objective import Objective, run_trials
+from search.outputs import front_table, write_trials_csv
+from search.progress import RunLog, StopRule, quiet_interrupts
 from search.sampling import reference_trials
 from search.study import enqueue_grid, finished_count, make_sampler, open_study, random_start_note
 from spaces import SearchSpace, SpaceError, load_space, parse_duration, sampler_info

@@ -39,14 +39,23 @@ from spaces._schema import (
     SpaceConfig,
     parse_duration,
 )
-from spaces._types import BackboneFacts, Catalog, ModuleChoices, Pretrained, SearchSpace, StageFacts, StageSpace
+from spaces._types import (
+    BackboneFacts,
+    Catalog,
+    ModuleChoices,
+    Pretrained,
+    SearchSpace,
+    StageFacts,
+    StageSpace,
+)
 
 __all__ = [
-    "BLOCKS", "DATASETS", "DEFAULT_DATASET", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE", "FORMAT_VERSION",
-    "IMAGE_EXTENSIONS", "METRICS", "POSITIONS",
-    "SAMPLERS", "SAMPLER_TABLE", "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks",
-    "BudgetConfig", "Catalog", "ConfirmConfig", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "ModuleChoices", "Position", "Pretrained",
-    "SamplerInfo", "SearchConfig", "SearchSpace", "SpaceConfig", "SpaceError", "StageFacts", "StageSpace", "dataset_info",
-    "did_you_mean", "fits_positions", "held_out", "learn_from_problem", "list_image_folder", "load_space",
-    "parse_duration", "read_yaml", "resolve_space_path", "sampler_info",
+    "BLOCKS", "DATASETS", "DEFAULT_DATASET", "FOLDER", "FOLDER_FLIP", "FOLDER_IMAGE_SIZE",
+    "FORMAT_VERSION", "IMAGE_EXTENSIONS", "METRICS", "POSITIONS", "SAMPLERS", "SAMPLER_TABLE",
+    "SEED_MAX", "SPACES_DIR", "TRAIN_DEVICES", "BackboneFacts", "Blocks", "BudgetConfig", "Catalog",
+    "ConfirmConfig", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "ModuleChoices", "Position",
+    "Pretrained", "SamplerInfo", "SearchConfig", "SearchSpace", "SpaceConfig", "SpaceError",
+    "StageFacts", "StageSpace", "dataset_info", "did_you_mean", "fits_positions", "held_out",
+    "learn_from_problem", "list_image_folder", "load_space", "parse_duration", "read_yaml",
+    "resolve_space_path", "sampler_info"
 ]

@@ -13,5 +13,7 @@ from stats.intervals import IntervalVerdict, interval_verdict, paired_half_width
 from stats.prediction import check_text, prediction_errors
 from stats.rank import chance_tau, kendall_tau
 
-__all__ = ["IntervalVerdict", "chance_tau", "check_text", "interval_verdict", "kendall_tau", "paired_half_width",
-           "prediction_errors", "t_half_width", "t_interval"]
+__all__ = [
+    "IntervalVerdict", "chance_tau", "check_text", "interval_verdict", "kendall_tau",
+    "paired_half_width", "prediction_errors", "t_half_width", "t_interval"
+]

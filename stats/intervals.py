@@ -37,7 +37,8 @@ def interval_verdict(interval: tuple[float, float] | None) -> IntervalVerdict:
     return "better" if interval[0] > 0 else "worse" if interval[1] < 0 else "indistinguishable"
 
 
-def paired_half_width(differences: Sequence[Sequence[float]], level: float = 0.95) -> tuple[float, float, int]:
+def paired_half_width(differences: Sequence[Sequence[float]],
+                      level: float = 0.95) -> tuple[float, float, int]:
     """The smallest paired difference a study could call, from the paired differences of several
     architectures (each a list over seeds, at least two): the half-width of the ``level``
     t-interval at the fewest seeds among them, with the pooled standard deviation (each list

@@ -30,8 +30,8 @@ from studies.pareto import (
 from studies.record import (
     REFERENCE_LABEL,
     Confirmation,
-    StudyRecord,
     LatencyRecord,
+    StudyRecord,
     TrialRecord,
     confirmations,
     records,
@@ -52,9 +52,10 @@ from studies.storage import (
 )
 
 __all__ = [
-    "Claim", "Confirmation", "LatencyRecord", "PickError", "REFERENCE_LABEL", "StorageUnavailable", "StudyClaims",
-    "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
+    "Claim", "Confirmation", "LatencyRecord", "PickError", "REFERENCE_LABEL", "StorageUnavailable",
+    "StudyClaims", "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
     "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
     "non_dominated", "pick_claim", "promotion_order", "records", "study_claims", "study_directions",
-    "trial_attrs", "trial_is_duplicate", "trial_promoted_from", "trial_rung", "write_confirmation", "write_study", "write_trial",
+    "trial_attrs", "trial_is_duplicate", "trial_promoted_from", "trial_rung", "write_confirmation",
+    "write_study", "write_trial"
 ]

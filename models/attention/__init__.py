@@ -19,6 +19,7 @@ from models.attention import (  # noqa: F401  (registers)
     simam,
     triplet,
 )
+from models.attention._identity import IdentityStart
 from models.attention._registry import (
     AttentionSpec,
     attention_catalog,
@@ -29,7 +30,6 @@ from models.attention._registry import (
     register_attention,
     unregister_attention,
 )
-from models.attention._identity import IdentityStart
 from models.attention._width import reduced_width
 
 __all__ = [

@@ -7,6 +7,7 @@ import torch
 from runners.data import ProxyData
 from runners.data.proxy import channel_stats
 
+
 @pytest.fixture(scope="module")
 def setup():
     from bench import multifidelity_setup

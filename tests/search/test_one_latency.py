@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from reports.figure_data import front_data
-from search.outputs import front_table, trial_line, write_trials_csv
 from search.export import export_best, export_document
+from search.outputs import front_table, trial_line, write_trials_csv
 from studies import TrialRecord, latency_scale_ms, study_claims
 from tests.helpers import recorded_study
 

@@ -15,11 +15,11 @@ import search.confirm
 import search.objective
 from reports.rungs import RungData, RungPair, rung_summary
 from runners.catalog import model_catalog
-from stats import kendall_tau
 from search.budget import seconds_per_training, seconds_per_trial
 from search.run import main
 from search.rungs import RungSampler, learning_rung, next_promotion, rungs_of, top_cost_ratio
 from spaces import load_space
+from stats import kendall_tau
 from studies import (
     TrialRecord,
     default_storage,

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from reports.dashboard import render_dashboard
-from search.outputs import front_table
 from search.export import export_best
+from search.outputs import front_table
 from studies import study_claims
 from studies.advice import action, placement_words, run_warning
 from tests.helpers import recorded_study
