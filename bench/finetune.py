@@ -50,6 +50,7 @@ from runners.data import ProxyData  # noqa: E402
 from runners.data.proxy import load_split, stratified_split  # noqa: E402
 from runners.trainer import TrainBudget, train_proxy  # noqa: E402
 from spaces import fits_positions  # noqa: E402
+from stats import t_interval  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SOURCE, TARGET = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
@@ -135,23 +136,38 @@ def report(cache: dict, archs: list[Architecture], identity: dict[str, float]) -
     out: dict = {"identity_max_logit_diff": identity, "ways": {}}
     print(f"\nidentity at step 0: largest |logit difference| {max(identity.values()):.1e} over "
           f"{len(identity)} module x position cases")
+    seeds = {way: min((len(cache.get(way, {}).get(k, {})) for k in keys), default=0) for way in WAYS}
+    if min(seeds.values()) < 2:
+        return out
+    # both ways take the same steps of the same networks: one compute, the minutes pooled (the
+    # trainings ran beside other work, so a way's own wall clock says more about the machine)
+    minutes = statistics.fmean(cache[w][k][str(s)]["seconds"] for w in WAYS for k in keys
+                               for s in range(seeds[w])) / 60
     print("| training | architectures x seeds | mean accuracy | paired single-seed std | spread of means "
-          "| discriminability | min / training | disc^2 / min |\n|---|---|---|---|---|---|---|---|")
+          "| discriminability | min / training (pooled) | disc^2 / min |\n|---|---|---|---|---|---|---|---|")
     for way in WAYS:
-        cells = cache.get(way, {})
-        seeds = min((len(cells.get(k, {})) for k in keys), default=0)
-        if seeds < 2:
-            continue
-        scores = {k: [cells[k][str(s)]["accuracy"] for s in range(seeds)] for k in keys}
+        cells = cache[way]
+        scores = {k: [cells[k][str(s)]["accuracy"] for s in range(seeds[way])] for k in keys}
         figures = ranking_figures(scores, keys[0])
-        minutes = statistics.fmean(cells[k][str(s)]["seconds"] for k in keys for s in range(seeds)) / 60
+        own = statistics.fmean(cells[k][str(s)]["seconds"] for k in keys for s in range(seeds[way])) / 60
         mean = statistics.fmean(statistics.fmean(v) for v in scores.values())
-        out["ways"][way] = {"accuracies": scores, "seeds": seeds, "mean_accuracy": mean,
-                            "minutes_per_training": minutes, **figures,
+        out["ways"][way] = {"accuracies": scores, "seeds": seeds[way], "mean_accuracy": mean,
+                            "minutes_per_training": minutes, "own_wall_minutes": own, **figures,
                             "per_minute": figures["discriminability"] ** 2 / minutes}
-        print(f"| {way} | {len(keys)} x {seeds} | {100 * mean:.2f}% | {100 * figures['paired_sd']:.2f} pt "
-              f"| {100 * figures['spread']:.2f} pt | {figures['discriminability']:.2f} | {minutes:.2f} "
+        print(f"| {way} | {len(keys)} x {seeds[way]} | {100 * mean:.2f}% "
+              f"| {100 * figures['paired_sd']:.2f} pt | {100 * figures['spread']:.2f} pt "
+              f"| {figures['discriminability']:.2f} | {minutes:.2f} "
               f"| {figures['discriminability'] ** 2 / minutes:.1f} |")
+    print("\n| architecture | " + " | ".join(f"{w}: vs none, pts [95%]" for w in WAYS) + " |\n|---|---|---|")
+    for k in keys[1:]:
+        cells = []
+        for way in WAYS:
+            accs = out["ways"][way]["accuracies"]
+            diffs = [100 * (a - p) for a, p in zip(accs[k], accs[keys[0]], strict=True)]
+            lo, hi = t_interval(diffs)
+            out["ways"][way].setdefault("vs_none", {})[k] = [statistics.fmean(diffs), lo, hi]
+            cells.append(f"{statistics.fmean(diffs):+.2f} [{lo:+.2f}, {hi:+.2f}]")
+        print(f"| `{cache[WAYS[0]][k]['0']['short']}` | " + " | ".join(cells) + " |")
     return out
 
 
