@@ -72,6 +72,12 @@ def _hub_file(backbone: str, name: str) -> tuple[Path, str]:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name, url
 
 
+def is_weights_name(weights: str) -> bool:
+    """Whether ``backbone.weights`` names torchvision weights (``IMAGENET1K_V1``) rather than a
+    file (a file of that name in the working directory wins)."""
+    return bool(_WEIGHTS_NAME.match(weights)) and not Path(weights).exists()
+
+
 def resolve_weights(backbone: str, weights: str) -> Pretrained:
     """The file ``weights`` names for ``backbone`` (a path, or a torchvision weights name looked
     up in the local torch hub cache), with its sha256.
@@ -80,7 +86,7 @@ def resolve_weights(backbone: str, weights: str) -> Pretrained:
         WeightsError: no such file (for a weights name: where it looked, and how to put the
             file there), or an unknown weights name.
     """
-    if _WEIGHTS_NAME.match(weights) and not Path(weights).exists():
+    if is_weights_name(weights):
         path, url = _hub_file(backbone, weights)
         if not path.is_file():
             raise WeightsError(

@@ -7,7 +7,7 @@ from typing import Any
 from models import Architecture, StageChoice, attention_catalog, get_backbone_spec
 from models.attention import attention_max_positions
 from models.convs import conv_catalog
-from models.pretrained import load_pretrained, resolve_weights
+from models.pretrained import WeightsError, is_weights_name, load_pretrained, resolve_weights
 from spaces import BackboneFacts, Catalog, Pretrained, StageFacts
 
 
@@ -27,6 +27,11 @@ def _weights(backbone: str, settings: dict[str, Any], weights: str, channels: in
     pretrained = resolve_weights(backbone, weights)
     spec = get_backbone_spec(backbone)
     canonical = spec.canonical_settings(settings)
+    if is_weights_name(weights) and canonical.get("stem") == "small":
+        # torchvision's weights are trained with the ImageNet stem (MobileNetV2's stem has the
+        # same shapes at either stride, so no key check would see it)
+        raise WeightsError(f"torchvision's {weights} weights were trained with the ImageNet stem; "
+                           f"use stem: imagenet with them (stem: small is for weights trained that way)")
     stages = [StageChoice()] * len(spec.stages(canonical, 32))  # the size does not change a tensor
     plain = Architecture.create(backbone=backbone, backbone_args=canonical, stages=stages,
                                 in_channels=channels, input_size=32, num_classes=2)

@@ -218,3 +218,18 @@ def test_the_fine_tuning_space_loads_once_its_weights_and_images_are_there(tmp_p
     space = load_space("finetune.yaml", catalog=CATALOG)
     assert space.weights is not None and space.weights.path == str(cached)
     assert [s.name for s in space.stages] == ["layer1", "layer2", "layer3", "layer4"]
+
+
+def test_torchvision_weights_with_the_small_stem_are_refused(tmp_path, monkeypatch) -> None:
+    import torch
+    import torchvision
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = tmp_path / "torch/hub/checkpoints/mobilenet_v2-b0353104.pth"
+    cached.parent.mkdir(parents=True)
+    torch.save(torchvision.models.mobilenet_v2(weights=None).state_dict(), cached)
+    text = ("name: m\nbackbone: {name: mobilenet_v2, stem: small, weights: IMAGENET1K_V1}\n"
+            "stages:\n  all:\n    attention: {none: {}, se: {}}\n")
+    with pytest.raises(SpaceError, match="trained with the ImageNet stem; use stem: imagenet"):
+        load_space(write(tmp_path, text), catalog=CATALOG)
+    load_space(write(tmp_path, text.replace("stem: small", "stem: imagenet")), catalog=CATALOG)
