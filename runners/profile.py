@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if opts.onnx is not None:  # the device: ONNX Runtime only, no torch
             plan = read_plan(opts.onnx)
             threads = int(plan.target["threads"])
-            repeats = opts.repeats or int(plan.space.get("repeats", 21))
+            repeats = opts.repeats or int(plan.space["repeats"])  # the plan records the space's
             plain, timer = onnxruntime_timers(opts.onnx, plan, threads=threads, repeats=repeats)
             assert opts.out is not None
             profile = run_plan(plan, opts.out, device=onnxruntime_device(threads),
