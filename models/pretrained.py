@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from errors import UserError
-from models.attention import IdentityStart, attention_names, get_attention_spec
+from models.attention import IdentityStart, attention_classes
 from models.convs.odconv import ODConv2d
 from spaces import Pretrained
 
@@ -189,7 +189,7 @@ def start_from_plain(src: nn.Module, dst: nn.Module) -> None:
 
 def wrap_attention(model: nn.Module) -> int:
     """Wrap every attention module of ``model`` in ``IdentityStart`` (in place); how many."""
-    kinds = tuple(get_attention_spec(n).cls for n in attention_names() if n != "none")
+    kinds = attention_classes()
     found = [(parent, name, child) for parent in model.modules()
              for name, child in parent.named_children()
              if isinstance(child, kinds) and not isinstance(parent, IdentityStart)]

@@ -24,15 +24,11 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from models.attention import attention_names, get_attention_spec
+from models.attention import attention_classes
 
 # the candidate's own stream: attention modules (and replaced convolutions) are
 # initialised from it, never from the backbone's
 _CANDIDATE_STREAM = 0x5EED_A77E
-
-
-def _attention_classes() -> tuple[type[nn.Module], ...]:
-    return tuple(get_attention_spec(n).cls for n in attention_names() if n != "none")
 
 
 def _copy_direct(src: nn.Module, dst: nn.Module) -> int:
@@ -65,7 +61,7 @@ def copy_backbone_weights(src: nn.Module, dst: nn.Module,
     replaced convolution) are left as they are; ``replaced(src_layer, dst_layer)`` is called
     for the latter (``models.pretrained`` starts an ODConv from the trained convolution).
     """
-    attention = _attention_classes()
+    attention = attention_classes()
     dst = _unwrap(dst, src)
     if type(dst) is not type(src):
         if replaced is not None:

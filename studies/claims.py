@@ -191,7 +191,8 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     """Every original trial's claim, the front on confirmed means, and the study's verdict."""
     info = StudyRecord.of(study)
     cfg = info.config
-    level = level or (cfg.confirm if cfg is not None and cfg.confirm else ConfirmConfig()).level
+    confirm = cfg.confirm if cfg is not None else False
+    level = level or (confirm or ConfirmConfig()).level
     seed = (cfg.search if cfg is not None else SearchConfig()).seed
     objectives = info.objectives
     directions = study_directions(study)
@@ -209,7 +210,6 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
     claims = [_claim(t, accs[t.number], ref_accs, objectives=objectives, level=level, scale=scale)
               for t in trials]
     reference = next((c for c in claims if c.verdict == "reference"), None)
-    confirm = cfg.confirm if cfg is not None else False
     # an architecture counts as confirmed with the seeds confirmation gives it (or, with
     # confirm: false, with more than one); a half-finished confirmation confirms nothing yet
     target = confirm.seeds if confirm else 2

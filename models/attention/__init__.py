@@ -23,6 +23,7 @@ from models.attention._identity import IdentityStart
 from models.attention._registry import (
     AttentionSpec,
     attention_catalog,
+    attention_classes,
     attention_max_positions,
     attention_names,
     create_attention,
@@ -36,6 +37,7 @@ __all__ = [
     "AttentionSpec",
     "IdentityStart",
     "attention_catalog",
+    "attention_classes",
     "attention_max_positions",
     "attention_names",
     "create_attention",

@@ -102,6 +102,12 @@ def create_attention(name: str, channels: int, **hparams: Any) -> nn.Module:
     return spec.cls(channels, **spec.canonical_hparams(hparams))
 
 
+def attention_classes() -> tuple[type[nn.Module], ...]:
+    """The classes of every registered module but ``none``: what counts as an inserted module
+    in a built network (``models.shared_init`` skips them, ``models.pretrained`` wraps them)."""
+    return tuple(_REGISTRY.get(n).cls for n in _REGISTRY.names() if n != "none")
+
+
 def attention_catalog() -> dict[str, dict[str, HParam]]:
     """Name -> hyper-parameter name -> ``HParam``; what the space validator reads."""
     return _REGISTRY.catalog()
