@@ -41,8 +41,8 @@ from runners.catalog import model_catalog  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.isolated import TrainingPool  # noqa: E402
 from runners.trainer import train_architecture  # noqa: E402
-from search.budget import TimeBudget  # noqa: E402
 from search.confirm import ConfirmJob, run_confirmation  # noqa: E402
+from search.plan import RunPlan  # noqa: E402
 from search.run import main as search_main  # noqa: E402
 from spaces import load_space  # noqa: E402
 from studies import confirmations, default_storage, make_storage, records  # noqa: E402
@@ -106,15 +106,15 @@ def confirmation(args: argparse.Namespace, folder: Path) -> dict:
     cfg = confirmed.config
     data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, progress=False)
     fixed = _fixed_jobs(src, cfg.search.seed)
-    search.confirm.confirmation_jobs = lambda study, space: fixed  # the same 8 trainings each run
+    search.confirm.confirmation_jobs = lambda study, plan: fixed  # the same 8 trainings each run
     runs = []
     for jobs in (1, 2) * args.reps:
         out = folder / f"copy{len(runs)}"
         shutil.copytree(src, out)
         study = optuna.load_study(study_name="iso", storage=make_storage(default_storage(out)))
         start = time.perf_counter()
-        done, planned = run_confirmation(study, confirmed, data, device=torch.device("cpu"),
-                                         budget=TimeBudget(None), log=lambda _: None, jobs=jobs)
+        done, planned = run_confirmation(study, RunPlan(confirmed, torch.device("cpu"), jobs=jobs),
+                                         data, log=lambda _: None)
         wall = time.perf_counter() - start
         runs.append({"jobs": jobs, "wall_s": wall, "trainings": done, "planned": planned,
                      "stored": sum(len(v) for v in confirmations(study).values())})

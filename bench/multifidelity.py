@@ -103,6 +103,7 @@ from bench.multifidelity_stats import (  # noqa: E402
 from models import Architecture  # noqa: E402
 from runners.catalog import model_catalog  # noqa: E402
 from search.objective import Objective, run_trials  # noqa: E402
+from search.plan import RunPlan  # noqa: E402
 from search.sampling import suggest_architecture  # noqa: E402
 from search.study import make_sampler, open_study  # noqa: E402
 from spaces import load_space  # noqa: E402
@@ -151,7 +152,7 @@ def run_search(job: tuple[str, int, float]) -> tuple[dict, dict[str, dict]]:
     w.trainer.reset()
     budget = Budget(w.trainer, limit)
     start = time.perf_counter()
-    run_trials(study, Objective(space, w.data, device=w.device), stop=budget, timeout=None,
+    run_trials(study, Objective(RunPlan(space, w.device, train=w.trainer), w.data), stop=budget, timeout=None,
                shared=False)
     recs = [r for r in records(study) if r.is_original]
     run = {"method": method, "seed": seed, "images": w.trainer.images,

@@ -1,7 +1,7 @@
 """The multi-fidelity benchmark's set-up (``bench/multifidelity.py``): its space, its proxies,
 and trainings that are cached on disk and can run in several processes.
 
-Every training goes through ``CachedTrainer`` (which replaces ``search.objective.train_seed``
+Every training goes through ``CachedTrainer`` (the run plan's trainer in place of ``search.training.train_seed``
 in each process), keyed by architecture, epochs, images, seed and the images themselves,
 plus the device and thread count where they are not the CPU's 2 threads that the cache on
 disk was made with (they change the numbers). ``Worker`` is what one process holds: the
@@ -22,12 +22,12 @@ from pathlib import Path
 import optuna
 import torch
 
-import search.objective
 from models import Architecture
 from runners.catalog import model_catalog
 from runners.data import ProxyData, load_proxy_data
 from runners.data.proxy import channel_stats
 from search.rungs import Rung, rung_data
+from search.training import train_seed
 from spaces import load_space
 
 SPACE = """\
@@ -165,7 +165,7 @@ def fingerprint(data) -> str:
 
 
 class CachedTrainer:
-    """``search.objective.train_seed`` with a disk cache; counts the compute a search spends.
+    """``search.training.train_seed`` with a disk cache; counts the compute a search spends.
 
     ``tag`` goes into every key (the device and thread count where they are not the CPU's
     2 threads that the cached results on disk were made with: they change the numbers).
@@ -174,7 +174,7 @@ class CachedTrainer:
     def __init__(self, path: Path, tag: str = "") -> None:
         self.path, self.tag = path, tag
         self.cache: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
-        self.real = search.objective.train_seed
+        self.real = train_seed
         self.new: dict[str, dict] = {}  # trained by this process, not yet on disk
         self.images = 0.0
         self.seconds = 0.0
@@ -219,8 +219,7 @@ class Worker:
         torch.set_num_threads(threads)
         self.proxy, self.device, self.tmp = proxy, torch.device(device), tmp
         tag = "" if device == "cpu" and threads == 2 else f"|{device}:{threads}"
-        self.trainer = CachedTrainer(cache, tag)
-        search.objective.train_seed = self.trainer  # every training of a search goes through it
+        self.trainer = CachedTrainer(cache, tag)  # every training of a search: RunPlan.train
         self.base = load_space(self.space_file("base", "tpe", 0, None), catalog=model_catalog())
         self.data = load_proxy_data(**self.base.config.dataset.model_dump(), seed=0,
                                     device=self.device, progress=False)

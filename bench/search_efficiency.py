@@ -32,6 +32,7 @@ from runners.catalog import model_catalog  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.measure import measure_latency  # noqa: E402
 from search.objective import evaluate_architecture  # noqa: E402
+from search.plan import RunPlan  # noqa: E402
 from search.sampling import (  # noqa: E402
     enumerate_params,
     params_to_architecture,
@@ -56,7 +57,7 @@ def build_table(space, path: Path) -> dict[str, dict]:
             continue
         t0 = time.perf_counter()
         torch.manual_seed(cfg.search.seed)
-        r = evaluate_architecture(arch, space, data, device=torch.device("cpu"))
+        r = evaluate_architecture(arch, RunPlan(space, torch.device("cpu")), data)
         table[arch.key()] = {"arch": arch.short(), "accuracy": r["accuracy"],
                              "latency_ms": r["latency_ms"], "params": r["params"]}
         path.write_text(json.dumps(table, indent=1))

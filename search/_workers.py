@@ -1,6 +1,6 @@
-"""``--jobs N``: N worker processes share one study on one machine.
+"""The worker loop (``work``), and ``--jobs N``: N worker processes share one study on one machine.
 
-Each worker loads the space and the data itself, seeds its sampler with
+Each worker gets the run plan (``search.plan.RunPlan``), loads the data itself, seeds its sampler with
 ``seed + index`` (so the workers do not propose the same sequence), uses
 ``cores // N`` intra-op threads, and runs trials until the study holds
 ``n_trials`` distinct evaluations (``claims_a_slot`` keeps the total exact).
@@ -23,8 +23,6 @@ import multiprocessing as mp
 import os
 import signal
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import optuna
 import torch
@@ -32,43 +30,25 @@ from optuna.trial import TrialState
 from tqdm import tqdm
 
 from models import build_model
-from runners.catalog import model_catalog
 from runners.data import ProxyData, load_proxy_data
-from search.budget import TimeBudget
-from search.confirm import search_stop_reason
-from search.objective import Objective, evaluate_architecture, needs_baseline, run_trials
+from search.confirm import stop_reason
+from search.objective import Objective, evaluate_architecture, run_trials
+from search.plan import RunPlan
 from search.progress import RunLog, StopRule, quiet_interrupts
 from search.sampling import params_to_architecture, reference_trials
 from search.study import fail_trial, finished_count, make_sampler
-from spaces import SearchSpace, load_space
 from studies import TrialRecord, make_storage, trial_attrs
 
 
-@dataclass(frozen=True)
-class WorkerArgs:
-    index: int
-    space: str
-    storage: str
-    study_name: str
-    sampler: str | None
-    seed: int
-    device: str
-    n_trials: int
-    out: str
-    timeout: float | None
-    threads: int
-    budget_s: float | None = None  # the run's time budget left when the workers start
-    overrides: dict | None = None  # the space settings the command line replaced (--epochs, ...)
-
-
-def choose_jobs(space: SearchSpace, data: ProxyData, device: torch.device) -> tuple[int, str]:
-    """``--jobs auto``: worker processes for this space on ``device``, and why, in words.
+def choose_jobs(plan: RunPlan, data: ProxyData) -> tuple[int, str]:
+    """``--jobs auto``: worker processes for the plan's space on its device, and why, in words.
 
     On the CPU one process (its intra-op threads already use every core). On
     CUDA, from a probe: the plain backbone evaluated twice as a trial would be,
     the second timed; the part of a trial that occupies the GPU (training and
     validation, and latency when it is timed on CUDA) against the whole trial.
     """
+    space, device = plan.space, plan.device
     if device.type != "cuda":
         return 1, "auto on the CPU: 1 process, whose threads use every core"
     cfg = space.config
@@ -77,12 +57,12 @@ def choose_jobs(space: SearchSpace, data: ProxyData, device: torch.device) -> tu
                                   input_size=data.input_size, num_classes=data.num_classes)
     seed = cfg.search.seed
     model = build_model(arch, seed=seed)
-    baseline = build_model(arch.without_attention(), seed=seed) if needs_baseline(space) else None
+    baseline = build_model(arch.without_attention(), seed=seed) if plan.needs_baseline else None
     torch.cuda.reset_peak_memory_stats(device)
     marks: dict[str, float] = {}
     for _ in range(2):  # the first pays CUDA's and cuDNN's start-up
         marks["start"] = time.perf_counter()
-        evaluate_architecture(arch, space, data, device=device, baseline=baseline, model=model,
+        evaluate_architecture(arch, plan, data, baseline=baseline, model=model,
                               on_measured=lambda _: marks.__setitem__("measured", time.perf_counter()))
         marks["end"] = time.perf_counter()
     total = marks["end"] - marks["start"]
@@ -100,26 +80,40 @@ def choose_jobs(space: SearchSpace, data: ProxyData, device: torch.device) -> tu
                f"({per_job / 2**20:.0f} MiB per process)")
 
 
-def worker_main(a: WorkerArgs) -> None:
+def work(study: optuna.Study, objective: Objective, *, log: RunLog, bar: tqdm | None,
+         shared: bool) -> None:
+    """The one worker loop, of the search's own process (``--jobs 1``) and of each worker: run
+    the plan's trials until the study holds ``n_trials`` distinct evaluations, the space looks
+    exhausted, trials keep failing or the time budget's rule stops it (``search.progress.StopRule``).
+
+    ``shared``: other processes may run trials in the study (``run_trials``).
+
+    Raises:
+        KeyboardInterrupt: after this process's running trial is failed as interrupted.
+    """
+    plan = objective.plan
+    assert plan.n_trials is not None  # a run plan from search.pipeline.plan_run
+    stop = StopRule(plan.n_trials, log, bar, space_size=plan.space.size(),
+                    stop_reason=lambda s: stop_reason(s, plan),
+                    more_work=objective.promote.pending if objective.promote else None)
+    run_trials(study, objective, stop=stop, timeout=plan.timeout, shared=shared)
+
+
+def worker_main(plan: RunPlan, index: int, threads: int) -> None:
     """One worker process: run trials of the shared study until it is full."""
-    torch.set_num_threads(a.threads)
+    torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quiet_interrupts()
-    space = load_space(a.space, catalog=model_catalog(), overrides=a.overrides)
-    cfg = space.config
+    cfg = plan.space.config
     # a folder of images was decoded (and cached) by the parent: this reads the cache
-    data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=a.device,
+    data = load_proxy_data(**cfg.dataset.model_dump(), seed=cfg.search.seed, device=plan.device,
                            progress=False)
-    study = optuna.load_study(study_name=a.study_name, storage=make_storage(a.storage),
-                              sampler=make_sampler(space, name=a.sampler, seed=a.seed + a.index))
-    log = RunLog(Path(a.out) / "run.log", quiet=False, prefix=f"[w{a.index}] ")
-    budget = TimeBudget(a.budget_s)
-    objective = Objective(space, data, device=torch.device(a.device), n_trials=a.n_trials)
-    stop = StopRule(a.n_trials, log, None, space_size=space.size(),
-                    stop_reason=lambda s: search_stop_reason(s, space, budget),
-                    more_work=objective.promote.pending if objective.promote else None)
+    study = optuna.load_study(study_name=plan.study_name, storage=make_storage(plan.storage),
+                              sampler=make_sampler(plan.space, name=plan.sampler,
+                                                   seed=plan.sampler_seed + index))
+    log = RunLog(plan.out / "run.log", quiet=False, prefix=f"[w{index}] ")
     try:
-        run_trials(study, objective, stop=stop, timeout=a.timeout)
+        work(study, Objective(plan, data), log=log, bar=None, shared=True)
     except KeyboardInterrupt:
         # as in search.run: a heartbeat thread started under Ctrl-C may never stop; the
         # finished trials are committed, so leave without waiting for it
@@ -142,21 +136,22 @@ def _recover(study: optuna.Study, pid: int, exitcode: int, log: RunLog) -> None:
             log(f"worker {pid} died (exit code {exitcode}): trial {t.number} failed")
 
 
-def run_parallel(study: optuna.Study, *, jobs: int, args: WorkerArgs, log: RunLog,
-                 quiet: bool) -> bool:
-    """Run ``jobs`` workers to completion; return True when interrupted (Ctrl-C)."""
+def run_parallel(study: optuna.Study, plan: RunPlan, *, log: RunLog) -> bool:
+    """Run ``plan.jobs`` workers to completion; return True when interrupted (Ctrl-C)."""
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: no forked torch state
+    jobs = plan.jobs
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    worker_plan = plan.for_worker()
     procs = []
     for i in range(jobs):
-        p = ctx.Process(target=worker_main,
-                        args=(WorkerArgs(**{**args.__dict__, "index": i, "threads": threads}),))
+        p = ctx.Process(target=worker_main, args=(worker_plan, i, threads))
         p.start()
         procs.append(p)
     log(f"started {jobs} workers ({threads} thread(s) each): "
         + ", ".join(str(p.pid) for p in procs))
     done0 = finished_count(study)
-    bar = tqdm(total=max(0, args.n_trials - done0), unit="trial", disable=quiet, dynamic_ncols=True)
+    assert plan.n_trials is not None
+    bar = tqdm(total=max(0, plan.n_trials - done0), unit="trial", disable=plan.quiet, dynamic_ncols=True)
     handled: set[int] = set()
     interrupted = False
     try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import optuna
@@ -49,6 +49,28 @@ class TimeBudget:
     def allows(self, seconds: float) -> bool:
         """Whether work of ``seconds`` still fits, leaving the reports' reserve."""
         return self.remaining() - REPORTS_RESERVE_S >= seconds
+
+
+def search_stop_reason(study: optuna.Study, budget: TimeBudget, *,
+                       top_ratio: Mapping[int, float] | None, seeds: Sequence[int] | None,
+                       confirmations_left: Callable[[], int]) -> str | None:
+    """The rule above, after a search trial: why the search must stop now, or None while one
+    more trial and the confirmation of the current front still fit.
+
+    ``top_ratio`` and ``seeds`` as in ``seconds_per_trial`` (``RunPlan.top_cost_ratio`` and
+    ``RunPlan.rung_seeds``); ``confirmations_left``: the trainings confirming the current
+    front still needs (``search.confirm.confirmation_jobs``), asked only under a budget.
+    """
+    per_trial = seconds_per_trial(study, top_ratio=top_ratio, seeds=seeds)
+    if budget.seconds is None or per_trial is None:
+        return None
+    per_training = seconds_per_training(study, top_ratio=top_ratio)
+    reserve = 0.0 if per_training is None else per_training * confirmations_left()
+    if budget.allows(per_trial + reserve):
+        return None
+    return (f"stopping the search: {budget.remaining():.0f} s of the time budget "
+            f"({budget.seconds:.0f} s) left; one more trial takes ~{per_trial:.0f} s and confirming "
+            f"the current front ~{reserve:.0f} s")
 
 
 def _trained(study: optuna.Study) -> list[tuple[float, int, int]]:

@@ -27,17 +27,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import optuna
-import torch
 
 from models import Architecture
 from runners.data import ProxyData
-from search.budget import TimeBudget, seconds_per_training, seconds_per_trial
 from runners.isolated import in_process
 from runners.isolated import pool as training_pool
-from search import objective
-from search.objective import TRAINING_FAILURES, train_seed
-from search.rungs import Rung, rung_data, rungs_of, top_cost_ratio
-from spaces import SearchSpace
+from runners.trainer import train_architecture
+from search.budget import search_stop_reason, seconds_per_training
+from search.plan import RunPlan
+from search.rungs import Rung, rung_data
+from search.training import TRAINING_FAILURES, train_seed
 from studies import (
     Claim,
     Confirmation,
@@ -57,17 +56,10 @@ class ConfirmJob:
     seed: int
 
 
-def confirm_seeds(space: SearchSpace) -> list[int]:
-    """The seeds every confirmed architecture is trained with (the search's own included)."""
-    cfg = space.config
-    if cfg.confirm is False:
-        return []
-    return [cfg.search.seed + i for i in range(cfg.confirm.seeds)]
-
-
-def confirmation_jobs(study: optuna.Study, space: SearchSpace) -> list[ConfirmJob]:
+def confirmation_jobs(study: optuna.Study, plan: RunPlan) -> list[ConfirmJob]:
     """The trainings still missing: reference and front (knee first), seed by seed."""
-    seeds = confirm_seeds(space)
+    space = plan.space
+    seeds = plan.confirm_seeds
     if not seeds:
         return []
     claims = study_claims(study)
@@ -92,54 +84,40 @@ def confirmation_jobs(study: optuna.Study, space: SearchSpace) -> list[ConfirmJo
             if seed not in c.accuracies]
 
 
-def confirmation_reserve(study: optuna.Study, space: SearchSpace) -> float:
-    """Seconds the confirmation of the current front would take (0 before any trial)."""
-    per = seconds_per_training(study, top_ratio=top_cost_ratio(space))
-    return 0.0 if per is None else per * len(confirmation_jobs(study, space))
+def stop_reason(study: optuna.Study, plan: RunPlan) -> str | None:
+    """``search.budget.search_stop_reason`` for this plan: the reserve is the confirmation of
+    the study's front as it stands (``confirmation_jobs``)."""
+    return search_stop_reason(study, plan.budget, top_ratio=plan.top_cost_ratio,
+                              seeds=plan.rung_seeds,
+                              confirmations_left=lambda: len(confirmation_jobs(study, plan)))
 
 
-def search_stop_reason(study: optuna.Study, space: SearchSpace, budget: TimeBudget) -> str | None:
-    """Why the search must stop now to keep the time budget (``search.budget``'s rule); None
-    while one more trial and the confirmation of the current front still fit."""
-    rungs = rungs_of(space)
-    per_trial = seconds_per_trial(study, top_ratio=top_cost_ratio(space),
-                                  seeds=[len(r.seeds) for r in rungs] if rungs else None)
-    if budget.seconds is None or per_trial is None:
-        return None
-    reserve = confirmation_reserve(study, space)
-    if budget.allows(per_trial + reserve):
-        return None
-    return (f"stopping the search: {budget.remaining():.0f} s of the time budget "
-            f"({budget.seconds:.0f} s) left; one more trial takes ~{per_trial:.0f} s and confirming "
-            f"the current front ~{reserve:.0f} s")
-
-
-def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *,
-                     device: torch.device, budget: TimeBudget,
-                     log: Callable[[str], None], jobs: int = 1) -> tuple[int, int]:
-    """Train the missing confirmation trainings while the budget allows; store each one as it
-    finishes. With ``jobs`` > 1 (on the CPU) they run ``jobs`` at a time in training processes
-    (``runners.isolated``) of ``cores // jobs`` threads each: the thread count the search's
-    ``--jobs`` workers trained with, so every pair is trained alike. A training that fails
-    (diverged, out of memory, crashed) is logged and stays missing; the others go on.
+def run_confirmation(study: optuna.Study, plan: RunPlan, data: ProxyData, *,
+                     log: Callable[[str], None]) -> tuple[int, int]:
+    """Train the missing confirmation trainings while ``plan.budget`` allows; store each one as
+    it finishes. With ``plan.jobs`` > 1 (on the CPU, with the default trainer) they run that many
+    at a time in training processes (``runners.isolated``) of ``cores // jobs`` threads each: the
+    thread count the search's ``--jobs`` workers trained with, so every pair is trained alike.
+    A plan's own trainer (a test's, a benchmark's cache) trains here, one at a time. A training
+    that fails (diverged, out of memory, crashed) is logged and stays missing; the others go on.
 
     Returns ``(done, planned)``: trainings run now, and trainings that were missing.
     """
-    jobs_todo = confirmation_jobs(study, space)
+    jobs_todo = confirmation_jobs(study, plan)
     if not jobs_todo:
         return 0, 0
+    space, device, budget = plan.space, plan.device, plan.budget
     # multi-fidelity: at the top rung's budget, once the front is reported there
-    rungs = rungs_of(space)
-    top = rungs[-1] if rungs else None
+    top = plan.rungs[-1] if plan.rungs else None
     if top is not None and study_claims(study).rung != top.index:
         log(f"confirmation waits until the front is compared at the top rung ({top.describe()}): "
             "run the same command again, with more trials or time, to get there")
         return 0, 0
     train_data = data if top is None else rung_data(data, top, seed=space.config.search.seed)
     train_budget = space.config.budget if top is None else top.budget
-    per = seconds_per_training(study, top_ratio=top_cost_ratio(space)) or 0.0
-    parallel = jobs > 1 and device.type != "cuda" and not in_process()
-    workers = jobs if parallel else 1
+    per = seconds_per_training(study, top_ratio=plan.top_cost_ratio) or 0.0
+    parallel = plan.jobs > 1 and device.type != "cuda" and not in_process() and plan.train is train_seed
+    workers = plan.jobs if parallel else 1
     log(f"confirming {len({j.trial.number for j in jobs_todo})} architectures: {len(jobs_todo)} "
         f"trainings (seeds {', '.join(str(s) for s in sorted({j.seed for j in jobs_todo}))}), "
         f"~{per * len(jobs_todo) / workers:.0f} s" + (f" on {workers} processes" if parallel else ""))
@@ -160,9 +138,9 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
         calls = (((Architecture.from_dict(j.trial.arch), train_data),  # type: ignore[arg-type]
                   {"budget": train_budget, "seed": j.seed, "device": device}) for j in handed_out())
         results = ((handed[i], out) for i, out in training_pool(workers).map_unordered(
-            objective.train_architecture, calls, threads=threads))
+            train_architecture, calls, threads=threads))
     else:
-        results = ((handed[-1], _train_here(j, space, train_data, device, top)) for j in handed_out())
+        results = ((handed[-1], _train_here(j, plan, train_data, top)) for j in handed_out())
     done = 0
     for (job, started), r in results:
         t = job.trial
@@ -181,12 +159,12 @@ def run_confirmation(study: optuna.Study, space: SearchSpace, data: ProxyData, *
     return done, len(jobs_todo)
 
 
-def _train_here(job: ConfirmJob, space: SearchSpace, data: ProxyData, device: torch.device,
+def _train_here(job: ConfirmJob, plan: RunPlan, data: ProxyData,
                 top: Rung | None) -> dict | BaseException:
-    """One confirmation training through ``train_seed`` (this process's training child on the
-    CPU); a failed training is returned, not raised."""
+    """One confirmation training through ``plan.train`` (``train_seed``: this process's training
+    child on the CPU); a failed training is returned, not raised."""
     try:
-        return train_seed(Architecture.from_dict(job.trial.arch), space, data,  # type: ignore[arg-type]
-                          seed=job.seed, device=device, budget=None if top is None else top.budget)
+        return plan.train(Architecture.from_dict(job.trial.arch), plan.space, data,  # type: ignore[arg-type]
+                          seed=job.seed, device=plan.device, budget=None if top is None else top.budget)
     except TRAINING_FAILURES as e:
         return e

@@ -18,20 +18,17 @@ import torch
 from optuna.trial import TrialState
 
 from models import Architecture, build_model, model_signature
-from models.attention import get_attention_spec
-from models.convs import get_conv_spec
 from runners.data import ProxyData
-from runners.isolated import TrainingCrashed, importable_in_child, in_process
-from runners.isolated import pool as training_pool
 from runners.latency_profile import Profile
 from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
 from runners.profile_models import profile_for
-from runners.trainer import TrainingDiverged, train_architecture
-from search.rungs import Promote, Rung, duplicate_promotion, rung_data, rungs_of
+from search.plan import RunPlan
+from search.rungs import Promote, Rung, duplicate_promotion, rung_data
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials, fail_trial
-from spaces import BudgetConfig, SearchSpace
+from search.training import TRAINING_FAILURES
+from spaces import SearchSpace
 from studies import TrialRecord, records, trial_promoted_from, trial_rung, write_trial
 
 
@@ -60,77 +57,23 @@ class _Infeasible(Exception):
     """Raised inside ``evaluate_architecture`` when a constraint is broken."""
 
 
-def needs_baseline(space: SearchSpace) -> bool:
-    """Whether the no-attention backbone must be timed beside each candidate."""
-    cfg = space.config
-    if cfg.latency.backend == "profile":  # predicted: nothing is timed
-        return False
-    return cfg.latency.relative or "latency_ratio" in set(cfg.objectives) | set(cfg.constraints)
-
-
-def search_seeds(space: SearchSpace) -> list[int]:
-    """The training seeds of a search trial: ``search.seed`` and the ``search.seeds - 1`` after it."""
-    cfg = space.config.search
-    return [cfg.seed + i for i in range(cfg.seeds)]
-
-
-def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed: int,
-               device: torch.device, budget: BudgetConfig | None = None) -> dict:
-    """One proxy training of ``arch`` with ``seed``: shared initialisation, data order and
-    augmentation all from ``seed`` (common random numbers across architectures). ``budget``:
-    the space's own unless given (a rung's).
-
-    On the CPU it runs in this process's training child (``runners.isolated``), at this
-    process's thread count, so that a crash of the training fails this training, not the search.
-
-    Returns ``accuracy``, ``val_loss``, ``train_seconds``, ``images_per_second``,
-    ``step_path`` and ``graph_fallback`` (``runners.trainer.train_architecture``).
-
-    Raises:
-        TrainingDiverged, torch.OutOfMemoryError: as ``train_proxy``.
-        runners.isolated.TrainingCrashed: the training process died (its signal named).
-    """
-    budget = budget or space.config.budget
-    classes = _module_classes(arch)
-    if device.type == "cuda" or in_process() or not importable_in_child(classes):
-        return train_architecture(arch, data, budget=budget, seed=seed, device=device)
-    threads = torch.get_num_threads()
-    try:
-        return training_pool().call(train_architecture, arch, data, budget=budget, seed=seed,
-                                    device=device, threads=threads, registers=classes)
-    except TrainingCrashed as e:
-        raise TrainingCrashed(f"{e}, training {arch.short()} with seed {seed} at batch_size "
-                              f"{budget.batch_size} with {threads} thread(s)") from None
-
-
-def _module_classes(arch: Architecture) -> tuple[type, ...]:
-    """The classes of ``arch``'s attention modules and convolutions: sent to a training process,
-    their import there registers them (a module registered by the user's own code included)."""
-    names = {(s.attention, s.conv) for s in arch.stages}
-    return tuple(dict.fromkeys([get_attention_spec(a).cls for a, _ in names]
-                               + [get_conv_spec(c).cls for _, c in names]))
-
-
-# what fails one training (and its trial) without ending the search
-TRAINING_FAILURES = (TrainingDiverged, torch.OutOfMemoryError, TrainingCrashed)
-
 TRAINED = ("accuracy", "accuracy_seeds", "val_loss", "train_seconds", "images_per_second",
            "step_path", "graph_fallback")
 
 
-def train_seeds(arch: Architecture, space: SearchSpace, data: ProxyData, *, device: torch.device,
-                rung: Rung | None = None) -> dict:
-    """``arch`` trained with each seed of the search (or of ``rung``, on its images and budget).
+def train_seeds(arch: Architecture, plan: RunPlan, data: ProxyData, *, rung: Rung | None = None) -> dict:
+    """``arch`` trained by ``plan.train`` with each seed of the search (or of ``rung``, on its
+    images and budget), on ``plan.device``.
 
     Returns ``TRAINED``: ``accuracy`` (the mean over seeds), ``accuracy_seeds`` (seed ->
     accuracy, keys as strings), ``val_loss``, ``train_seconds`` and ``images_per_second``
     (summed / averaged over seeds), ``step_path`` and ``graph_fallback`` (the first seed's:
     one architecture, one path).
     """
-    seeds = list(rung.seeds) if rung is not None else search_seeds(space)
+    seeds = list(rung.seeds) if rung is not None else plan.search_seeds
     if rung is not None:
-        data = rung_data(data, rung, seed=space.config.search.seed)
-    runs = {str(seed): train_seed(arch, space, data, seed=seed, device=device,
+        data = rung_data(data, rung, seed=plan.space.config.search.seed)
+    runs = {str(seed): plan.train(arch, plan.space, data, seed=seed, device=plan.device,
                                   budget=None if rung is None else rung.budget) for seed in seeds}
     n = len(runs)
     return {"accuracy": sum(r["accuracy"] for r in runs.values()) / n,
@@ -141,8 +84,8 @@ def train_seeds(arch: Architecture, space: SearchSpace, data: ProxyData, *, devi
             **{k: next(iter(runs.values()))[k] for k in ("step_path", "graph_fallback")}}
 
 
-def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyData, *,
-                          device: torch.device, baseline: torch.nn.Module | None = None,
+def evaluate_architecture(arch: Architecture, plan: RunPlan, data: ProxyData, *,
+                          baseline: torch.nn.Module | None = None,
                           on_measured: Callable[[dict], None] | None = None,
                           model: torch.nn.Module | None = None,
                           profile: Profile | None = None, rung: Rung | None = None) -> dict:
@@ -160,6 +103,7 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
         The measurements plus what ``train_seeds`` returns.
     """
     # ``model``: ``arch`` already built with the search seed (the caller's, for its signature)
+    space = plan.space
     model = model if model is not None else build_model(arch, seed=space.config.search.seed)
     cfg = space.config
     lat = cfg.latency
@@ -207,7 +151,7 @@ def evaluate_architecture(arch: Architecture, space: SearchSpace, data: ProxyDat
         on_measured(measured)
     if measured["infeasible"]:
         raise _Infeasible
-    return {**measured, **train_seeds(arch, space, data, device=device, rung=rung)}
+    return {**measured, **train_seeds(arch, plan, data, rung=rung)}
 
 
 def find_duplicate(study: optuna.Study, number: int, key: str, signature: str) -> TrialRecord | None:
@@ -235,26 +179,25 @@ def find_duplicate(study: optuna.Study, number: int, key: str, signature: str) -
 
 
 class Objective:
-    """The study's objective over a fixed space and proxy dataset."""
+    """The study's objective over the plan's space, on a fixed proxy dataset."""
 
-    def __init__(self, space: SearchSpace, data: ProxyData, *, device: torch.device,
-                 n_trials: int | None = None) -> None:
-        self.n_trials = n_trials
+    def __init__(self, plan: RunPlan, data: ProxyData) -> None:
+        self.plan = plan
+        self.n_trials = plan.n_trials
+        space = self.space = plan.space
         # raises runners.profile.ProfileError for a profile made for another search
         self.profile = profile_for(space, in_channels=data.in_channels, num_classes=data.num_classes)
-        self.space = space
         self.data = data
-        self.device = device
         self.seed = space.config.search.seed
         self._baseline: torch.nn.Module | None = None
         # multi-fidelity: the rungs, and the callback that promotes between them
-        self.rungs = rungs_of(space)
+        self.rungs = plan.rungs
         fid = space.config.fidelity
         self.promote = Promote(self.rungs, fid.eta) if self.rungs and fid else None
 
     def _baseline_for(self, arch: Architecture) -> torch.nn.Module | None:
         """The no-attention backbone, built once, when latency_ratio is needed."""
-        if self._baseline is None and needs_baseline(self.space):
+        if self._baseline is None and self.plan.needs_baseline:
             self._baseline = build_model(arch.without_attention(), seed=self.seed)
         return self._baseline
 
@@ -294,7 +237,7 @@ class Objective:
             return tuple(dup.values or ())
 
         try:
-            attrs = evaluate_architecture(arch, self.space, self.data, device=self.device, model=model,
+            attrs = evaluate_architecture(arch, self.plan, self.data, model=model,
                                           baseline=self._baseline_for(arch), profile=self.profile,
                                           rung=self.rungs[0] if self.rungs else None,
                                           on_measured=lambda m: self._record_measured(trial, m))
@@ -326,7 +269,7 @@ class Objective:
                     **{k: getattr(src, k) for k in MEASURED if getattr(src, k) is not None})
         _record_constraints(trial, dict(src.constraint_violations))
         try:
-            attrs = train_seeds(arch, self.space, self.data, device=self.device, rung=self.rungs[rung])
+            attrs = train_seeds(arch, self.plan, self.data, rung=self.rungs[rung])
         except TRAINING_FAILURES as e:
             _record_failure(trial, e)
             raise

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -17,16 +18,18 @@ from runners.data import load_proxy_data
 from runners.device import resolve_device
 from runners.latency_profile import Profile, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
-from search._workers import WorkerArgs, choose_jobs, run_parallel
+from search._workers import choose_jobs, run_parallel, work
 from search.budget import TimeBudget
-from search.confirm import run_confirmation, search_stop_reason
+from search.confirm import run_confirmation
 from search.dry_run import dry_run
 from search.export import export_best
-from search.objective import Objective, run_trials
+from search.objective import Objective
 from search.outputs import front_table, write_trials_csv
-from search.progress import RunLog, StopRule, quiet_interrupts
+from search.plan import RunPlan
+from search.progress import RunLog, quiet_interrupts
 from search.sampling import reference_trials
 from search.study import enqueue_grid, finished_count, make_sampler, open_study, random_start_note
+from search.training import Trainer, train_seed
 from spaces import SearchSpace, SpaceError, load_space, parse_duration, sampler_info
 from studies import (
     PickError,
@@ -91,8 +94,9 @@ def _write_outputs(study: optuna.Study, out: Path, log: RunLog) -> None:
     log(f"wrote {', '.join(str(out / w) for w in written)}")
 
 
-def run_search(args: argparse.Namespace, *, start: float) -> int:
+def run_search(args: argparse.Namespace, *, start: float, trainer: Trainer = train_seed) -> int:
     """The run ``args`` (``search.run``'s flags, already checked) asks for; its exit code.
+    ``trainer``: every training of the run (``search.training``; a test's fake).
 
     Raises:
         UserError: a space, device, dataset, latency profile or storage that cannot be used
@@ -126,67 +130,29 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     if cfg.budget.tta_flip and not data.flip:
         raise SpaceError(f"{space.path}: budget.tta_flip: {data.name} does not allow horizontal flips "
                          "(dataset.flip is false); set tta_flip: false or dataset.flip: true")
-    n_trials = args.n_trials or cfg.search.n_trials
-    objective = Objective(space, data, device=device, n_trials=n_trials)  # reads the latency profile
-    profile = objective.profile
-    jobs = args.jobs
-    if jobs == "auto":
-        jobs, why = choose_jobs(space, data, device)
+    plan = RunPlan(space=space, device=device, train=trainer,
+                   n_trials=args.n_trials or cfg.search.n_trials, budget=budget,
+                   study_name=study_name, out=out, sampler=args.sampler, seed=args.seed,
+                   timeout=args.timeout, shared=args.storage is not None, quiet=args.quiet,
+                   # the space's search.baselines, unless --no-baselines turns them off
+                   baselines=cfg.search.baselines and not args.no_baselines)
+    if args.jobs == "auto":
+        jobs, why = choose_jobs(plan, data)
         log(f"--jobs {why}")
-    storage = args.storage or default_storage(out, jobs=jobs)
-    seed = cfg.search.seed if args.seed is None else args.seed
-    study = open_study(space, storage=storage, study_name=study_name,
-                       sampler=make_sampler(space, name=args.sampler, seed=seed),
-                       # a process joining a shared study draws its own sequence
-                       joiner_sampler=make_sampler(space, name=args.sampler,
-                                                   seed=seed + 1 + os.getpid() % 100_000),
-                       baselines=not args.no_baselines)
-    if sampler_info(args.sampler or cfg.search.sampler).enumerates:
-        enqueue_grid(study, space, seed=seed)
-    write_study(study, device=str(device), data_sizes=(len(data.train_x), len(data.val_x)),
-                latency_profile=None if profile is None else profile.summary())
-    done = finished_count(study)
-    remaining = max(0, n_trials - done)
-    if budget.seconds is not None:
-        log(f"time budget {budget.seconds:.0f} s for search, confirmation and reports "
-            f"({budget.remaining():.0f} s left); n_trials {n_trials} is a cap")
-    log(f"study {study_name!r} ({storage}): {done} finished, {remaining} to run; "
-        f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
-        f"training on {device_why}, {latency_source(space, profile)}")
-    note = random_start_note(args.sampler or cfg.search.sampler, n_trials)
-    if note:
-        log(note)
-    if not args.no_baselines:
-        refs, skipped = reference_trials(space)
-        log(f"reference trials: {', '.join(label for label, _ in refs) or 'none'}"
-            + (f"; skipped, outside the space (module, position or every block not allowed, or a "
-               f"paper default with no number near it): {', '.join(skipped)}" if skipped else ""))
+        plan = replace(plan, jobs=jobs)
+    else:
+        plan = replace(plan, jobs=args.jobs)
+    plan = replace(plan, storage=args.storage or default_storage(out, jobs=plan.jobs))
+    objective = Objective(plan, data)  # reads the latency profile
+    study = _open(plan, data, objective.profile)
+    remaining, pending = _describe(plan, study, data, objective, log, device_why)
 
     interrupted = False
-    # a multi-fidelity search whose architectures are all in may still have promotions to make
-    pending = objective.promote is not None and objective.promote.pending(study)
-    if (remaining or pending) and jobs > 1:
-        interrupted = run_parallel(study, jobs=jobs, log=log, quiet=args.quiet, args=WorkerArgs(
-            index=0, space=str(space.path), storage=storage, study_name=study_name,
-            sampler=args.sampler, seed=seed,
-            device=str(device), n_trials=n_trials, out=str(out), timeout=args.timeout, threads=1,
-            budget_s=budget.seconds and budget.remaining(), overrides=space_overrides(args)))
-    elif remaining or pending:
-        bar = tqdm(total=remaining, unit="trial", disable=args.quiet, dynamic_ncols=True)
-        stop = StopRule(n_trials, log, bar, space_size=space.size(),
-                        stop_reason=lambda s: search_stop_reason(s, space, budget),
-                        more_work=objective.promote.pending if objective.promote else None)
-        try:
-            # the default storage in the run's own folder is this process's alone
-            run_trials(study, objective, stop=stop, timeout=args.timeout,
-                       shared=args.storage is not None)
-        except KeyboardInterrupt:
-            interrupted = True
-        finally:
-            bar.close()
+    if remaining or pending:
+        interrupted = _search(plan, study, objective, log, remaining)
     if not interrupted:
         try:
-            run_confirmation(study, space, data, device=device, budget=budget, log=log, jobs=jobs)
+            run_confirmation(study, plan, data, log=log)
         except KeyboardInterrupt:
             interrupted = True
     if interrupted:
@@ -196,3 +162,59 @@ def run_search(args: argparse.Namespace, *, start: float) -> int:
     return 130 if interrupted else 0
 
 
+def _open(plan: RunPlan, data, profile: Profile | None) -> optuna.Study:
+    """The plan's study, opened (or resumed) with its sampler, grid and reference trials."""
+    space, seed = plan.space, plan.sampler_seed
+    study = open_study(space, storage=plan.storage, study_name=plan.study_name,
+                       sampler=make_sampler(space, name=plan.sampler, seed=seed),
+                       # a process joining a shared study draws its own sequence
+                       joiner_sampler=make_sampler(space, name=plan.sampler,
+                                                   seed=seed + 1 + os.getpid() % 100_000),
+                       baselines=plan.baselines)
+    if sampler_info(plan.sampler_name).enumerates:
+        enqueue_grid(study, space, seed=seed)
+    write_study(study, device=str(plan.device), data_sizes=(len(data.train_x), len(data.val_x)),
+                latency_profile=None if profile is None else profile.summary())
+    return study
+
+
+def _describe(plan: RunPlan, study: optuna.Study, data, objective: Objective, log: RunLog,
+              device_why: str) -> tuple[int, bool]:
+    """Log what the run will do; the trials left to run, and whether promotions are waiting."""
+    assert plan.n_trials is not None
+    done = finished_count(study)
+    remaining = max(0, plan.n_trials - done)
+    budget = plan.budget
+    if budget.seconds is not None:
+        log(f"time budget {budget.seconds:.0f} s for search, confirmation and reports "
+            f"({budget.remaining():.0f} s left); n_trials {plan.n_trials} is a cap")
+    log(f"study {plan.study_name!r} ({plan.storage}): {done} finished, {remaining} to run; "
+        f"data {data.name} from {data.source}: {len(data.train_x)} train / {len(data.val_x)} val; "
+        f"training on {device_why}, {latency_source(plan.space, objective.profile)}")
+    note = random_start_note(plan.sampler_name, plan.n_trials)
+    if note:
+        log(note)
+    if plan.baselines:
+        refs, skipped = reference_trials(plan.space)
+        log(f"reference trials: {', '.join(label for label, _ in refs) or 'none'}"
+            + (f"; skipped, outside the space (module, position or every block not allowed, or a "
+               f"paper default with no number near it): {', '.join(skipped)}" if skipped else ""))
+    # a multi-fidelity search whose architectures are all in may still have promotions to make
+    pending = objective.promote is not None and objective.promote.pending(study)
+    return remaining, pending
+
+
+def _search(plan: RunPlan, study: optuna.Study, objective: Objective, log: RunLog,
+            remaining: int) -> bool:
+    """The search's trials, in this process or ``plan.jobs`` workers; True when interrupted."""
+    if plan.jobs > 1:
+        return run_parallel(study, plan, log=log)
+    bar = tqdm(total=remaining, unit="trial", disable=plan.quiet, dynamic_ncols=True)
+    try:
+        # the default storage in the run's own folder is this process's alone
+        work(study, objective, log=log, bar=bar, shared=plan.shared)
+    except KeyboardInterrupt:
+        return True
+    finally:
+        bar.close()
+    return False

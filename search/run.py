@@ -21,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 if __name__ == "__main__":
     # Ctrl-C during the first imports: exit 130 quietly; main() restores KeyboardInterrupt
@@ -28,6 +29,9 @@ if __name__ == "__main__":
 
 from errors import UserError  # noqa: E402  (imports nothing)
 from spaces import SAMPLERS, SEED_MAX, TRAIN_DEVICES, DefaultsOnce  # noqa: E402  (torch-free, like everything main() needs before run_search)
+
+if TYPE_CHECKING:
+    from search.training import Trainer
 
 
 def _jobs(value: str) -> int | str:
@@ -94,7 +98,10 @@ def _flag_problem(args: argparse.Namespace) -> str | None:
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, trainer: Trainer | None = None) -> int:
+    """``python -m search.run``; the exit code. ``trainer``: what trains every architecture of
+    the run instead of ``search.training.train_seed`` (tests and benchmarks pass a fake or a
+    cache; with ``--jobs N`` it must pickle)."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
@@ -105,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         # torch, Optuna and the models load only now: --help and flag errors answer at once
         from search.pipeline import run_search
 
-        return run_search(args, start=start)
+        return run_search(args, start=start, **({} if trainer is None else {"trainer": trainer}))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

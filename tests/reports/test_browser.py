@@ -90,12 +90,10 @@ def test_rungs_and_latency_prediction_figures_render(tiny_space, fashion_dir, tm
                                                      monkeypatch) -> None:
     # a multi-fidelity search, timed and predicted from a profile: the two figures only such
     # studies have
-    import search.objective
     from runners.profile_plan import run_plan
     from tests.helpers import FakeTimer, FakeTrainer, profile_plan
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(search.objective, "train_seed", FakeTrainer())
     profile = tmp_path / "dev.json"
     run_plan(profile_plan(tiny_space), profile, device="fake device", backend="torch", repeats=5,
              plain=FakeTimer(), timer=FakeTimer(), log=lambda s: None)
@@ -103,7 +101,7 @@ def test_rungs_and_latency_prediction_figures_render(tiny_space, fashion_dir, tm
         "fidelity: {rungs: [{epochs: 1, train_subset: 100}, {epochs: 2, train_subset: 300}]}\n"))
     space.write_text(space.read_text().replace(
         "latency: {device: cpu,", f"latency: {{profile: {profile}, relative: true, device: cpu,"))
-    assert main(["--space", str(space), "--quiet"]) == 0
+    assert main(["--space", str(space), "--quiet"], trainer=FakeTrainer()) == 0
     study = optuna.load_study(study_name="rungs", storage=f"sqlite:///{tmp_path / 'runs/rungs/study.db'}")
     page = write_dashboard(study, tmp_path / "dashboard.html")
     driver = _driver(tmp_path / "profile")

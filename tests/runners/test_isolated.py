@@ -4,6 +4,7 @@ odd and even batch sizes at 1 and 2 threads, and a crash that fails one training
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 from pathlib import Path
@@ -13,11 +14,11 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
-import search.objective
 from runners.data import load_proxy_data
 from runners.isolated import TrainingCrashed, TrainingPool, describe_exit
 from runners.trainer import TrainingDiverged, train_architecture
 from search.run import main
+from search.training import train_seed
 from spaces import BudgetConfig
 from studies import TrialRecord, default_storage, make_storage
 from tests.helpers import crash_on_se, small_arch
@@ -80,9 +81,9 @@ def test_exit_codes_in_words() -> None:
 def test_a_crashed_training_fails_its_trial_with_the_reason_and_the_search_goes_on(
         tiny_space, fashion_dir, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(search.objective, "train_architecture", crash_on_se)
     path = tiny_space("crash", n_trials=3)
-    assert main(["--space", str(path), "--quiet"]) == 0
+    # train_seed as the run would call it, with a training that dies in the training process
+    assert main(["--space", str(path), "--quiet"], trainer=functools.partial(train_seed, fit=crash_on_se)) == 0
     study = optuna.load_study(study_name="crash", storage=make_storage(
         default_storage(tmp_path / "runs" / "crash")))
     recs = [TrialRecord.of(t) for t in study.trials]

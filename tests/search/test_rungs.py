@@ -11,8 +11,6 @@ import pytest
 from optuna.distributions import CategoricalDistribution
 from optuna.trial import TrialState
 
-import search.confirm
-import search.objective
 from reports.rungs import RungData, RungPair, rung_summary
 from runners.catalog import model_catalog
 from search.budget import seconds_per_training, seconds_per_trial
@@ -54,11 +52,10 @@ def _study(tmp_path: Path, name: str) -> optuna.Study:
 
 
 @pytest.fixture()
-def fake(monkeypatch) -> FakeTrainer:
-    trainer = FakeTrainer()
-    monkeypatch.setattr(search.objective, "train_seed", trainer)
-    monkeypatch.setattr(search.confirm, "train_seed", trainer)
-    return trainer
+def fake() -> FakeTrainer:
+    """A trainer handed to the run (``search.run.main(trainer=...)``): every training goes
+    through it, and nothing is patched."""
+    return FakeTrainer()
 
 
 def test_promotion_order_is_non_dominated_sorting_then_crowding() -> None:
@@ -123,7 +120,7 @@ def test_rung_agreement_says_whether_tau_is_beyond_chance() -> None:
 def test_search_with_rungs_promotes_the_best_and_reports_the_top_rung(tiny_space, fashion_dir, fake,
                                                                        tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
-    assert main(["--space", str(_space(tiny_space, "mf", 12)), "--quiet"]) == 0
+    assert main(["--space", str(_space(tiny_space, "mf", 12)), "--quiet"], trainer=fake) == 0
     out = capsys.readouterr().out
     assert "\nrungs: rung 0 trained " in out
     study = _study(tmp_path, "mf")
@@ -167,9 +164,7 @@ def test_a_crash_mid_rung_resumes_without_retraining_finished_rungs(tiny_space, 
     monkeypatch.chdir(tmp_path)
     space = _space(tiny_space, "crash", 9)
     first = FakeTrainer(stop_at=(2, 300))  # Ctrl-C in the first training at the top rung
-    monkeypatch.setattr(search.objective, "train_seed", first)
-    monkeypatch.setattr(search.confirm, "train_seed", first)
-    assert main(["--space", str(space), "--quiet"]) == 130
+    assert main(["--space", str(space), "--quiet"], trainer=first) == 130
     study = _study(tmp_path, "crash")
     done = {(r.arch_key, r.rung or 0) for r in records(study) if r.is_original}
     assert done and all(rung < 2 for _, rung in done)
@@ -177,9 +172,7 @@ def test_a_crash_mid_rung_resumes_without_retraining_finished_rungs(tiny_space, 
     assert len(failed) == 1 and failed[0].rung == 2
 
     second = FakeTrainer()
-    monkeypatch.setattr(search.objective, "train_seed", second)
-    monkeypatch.setattr(search.confirm, "train_seed", second)
-    assert main(["--space", str(space), "--quiet"]) == 0
+    assert main(["--space", str(space), "--quiet"], trainer=second) == 0
     rung_of_budget = {(1, 100): 0, (2, 100): 1, (2, 300): 2}
     retrained = {(key, rung_of_budget[(e, n)]) for key, e, n in second.calls} & done
     assert not retrained  # nothing finished before the crash is trained again
@@ -237,7 +230,7 @@ def test_learning_from_the_highest_rung_refuses_a_sampler_flag_without_a_model(
         tiny_space, fashion_dir, fake, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.chdir(tmp_path)
     path = tiny_space("flag", extra="fidelity: {rungs: [{epochs: 1}, {epochs: 2}], learn_from: highest}\n")
-    assert main(["--space", str(path), "--quiet", "--sampler", "nsga2"]) == 2
+    assert main(["--space", str(path), "--quiet", "--sampler", "nsga2"], trainer=fake) == 2
     err = capsys.readouterr().err
     assert ("fidelity.learn_from: highest is for the samplers that fit a model to results (tpe, gp); "
             "--sampler is nsga2") in err and "Traceback" not in err
@@ -286,7 +279,7 @@ def test_without_a_fidelity_block_nothing_has_a_rung(tiny_space, fashion_dir, fa
                                                      monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     path = tiny_space("single", n_trials=3)
-    assert main(["--space", str(path), "--quiet"]) == 0
+    assert main(["--space", str(path), "--quiet"], trainer=fake) == 0
     study = _study(tmp_path, "single")
     assert all(TrialRecord.of(t).rung is None for t in study.trials)
     assert study_claims(study).rung is None
@@ -320,7 +313,7 @@ def test_every_sampler_searches_with_rungs(tiny_space, fashion_dir, fake, tmp_pa
     path = _space(tiny_space, sampler, 7)
     path.write_text(path.read_text().replace("sampler: tpe", f"sampler: {sampler}")
                     .replace("  eta: 3\n", f"  eta: 3\n  learn_from: {learn_from}\n"))
-    assert main(["--space", str(path), "--quiet"]) == 0
+    assert main(["--space", str(path), "--quiet"], trainer=fake) == 0
     recs = [r for r in records(_study(tmp_path, sampler)) if r.is_original]
     assert {r.rung or 0 for r in recs} == {0, 1, 2}
 
