@@ -44,7 +44,7 @@ from reports.figure_data import (
     total_compute_seconds,
 )
 from reports.rungs import rung_data, rung_figure, rung_summary
-from spaces import FORMAT_VERSION
+from spaces import FORMAT_VERSION, SpaceError
 from studies import StudyClaims, StudyRecord, TrialRecord, records
 from studies.cli import run_on_study, study_parser
 
@@ -278,17 +278,32 @@ def _table(study: optuna.Study, data: FrontData) -> str:
 
 
 
+def _settings(info: StudyRecord) -> str:
+    """The stored space's settings in words, read back typed; a space this version's schema
+    refuses is said to be so, not guessed at."""
+    try:
+        cfg = info.config
+    except SpaceError as e:
+        return f"<li>settings: stored by another version of attnas ({html.escape(str(e))})</li>"
+    if cfg is None:
+        return "<li>settings: not recorded (the run stopped before it stored its space)</li>"
+    confirm = cfg.confirm
+    seeds = (f"{cfg.search.seeds} seed(s) per architecture during the search; "
+             + (f"front and reference confirmed with {confirm.seeds} paired seeds" if confirm
+                else "no confirmation"))
+    sizes = tuple(info.data_sizes) if info.data_sizes else None
+    return (f"<li>{html.escape(describe_backbone(cfg.backbone))} on "
+            f"{html.escape(describe_data(cfg.dataset, sizes))}</li>"
+            f"<li>proxy training: {html.escape(describe_budget(cfg.budget))}, on "
+            f"{html.escape(str(info.device or '?').upper())}; {html.escape(seeds)}</li>"
+            f"<li>objectives: {html.escape(', '.join(info.objectives))}; "
+            f"{html.escape(describe_latency(cfg.latency, info.latency_profile))}</li>")
+
+
 def _header(study: optuna.Study, data: FrontData) -> str:
     info = StudyRecord.of(study)
-    space = info.space
     counts = ", ".join(f"{k}: {v}" for k, v in data.counts.items() if v) or "none yet"
     compute = timedelta(seconds=round(total_compute_seconds(study)))
-    search = space.get("search", {})
-    confirm = space.get("confirm", {})
-    seeds = (f"{search.get('seeds', 1)} seed(s) per architecture during the search; "
-             + (f"front and reference confirmed with {confirm.get('seeds')} paired seeds"
-                if isinstance(confirm, dict) and confirm else "no confirmation"))
-    sizes = info.data_sizes
     claims = data.claims
     verdict = claims.verdict if claims is not None else ""
     todo = f"<p class='action'><b>{html.escape(claims.action)}</b></p>" if claims is not None else ""
@@ -300,12 +315,7 @@ def _header(study: optuna.Study, data: FrontData) -> str:
             f"<p class='verdict'>{html.escape(verdict)}</p><ul>{classes}"
             f"<li>space: <code>{html.escape(str(info.space_path or '?'))}</code> "
             f"(sha256 {html.escape(str(info.space_sha256 or '?')[:12])})</li>"
-            f"<li>{html.escape(describe_backbone(space.get('backbone', {})))} on "
-            f"{html.escape(describe_data(space.get('dataset', {}), tuple(sizes) if sizes else None))}</li>"
-            f"<li>proxy training: {html.escape(describe_budget(space.get('budget', {})))}, on "
-            f"{html.escape(str(info.device or '?').upper())}; {html.escape(seeds)}</li>"
-            f"<li>objectives: {html.escape(', '.join(info.objectives))}; "
-            f"{html.escape(describe_latency(space.get('latency', {}), info.latency_profile))}</li>"
+            f"{_settings(info)}"
             f"<li>trials — {html.escape(counts)}; total compute {compute}</li>"
             f"<li>written {datetime.now().isoformat(timespec='seconds')}</li></ul>")
 

@@ -5,7 +5,7 @@ import pytest
 
 from reports.dashboard import render_dashboard
 from reports.figure_data import front_data, hypervolume_data, stage_data, timeline_data
-from studies import Confirmation, hypervolume_2d, write_confirmation, write_study, write_trial
+from studies import Confirmation, StudyRecord, hypervolume_2d, write_confirmation, write_study, write_trial
 from tests.helpers import stored_space
 
 
@@ -135,14 +135,26 @@ def test_stage_latencies_use_the_study_scale_not_raw_ms() -> None:
     assert sorted(data.latency[("stage1", "se")]) == pytest.approx([2.0, 2.2])  # raw: 3.0, 3.3 (drifted)
 
 
-def test_header_describes_the_data_of_a_study_from_another_schema_version() -> None:
+def test_header_describes_the_stored_space_typed_and_refuses_to_guess() -> None:
+    from reports.dashboard import _settings
     from reports.describe import describe_data
+    from spaces import DatasetConfig
 
-    # the run records its split sizes; without them the sizes come from the space's dataset block
-    assert describe_data({"name": "fashion-mnist", "train_subset": 12000, "val_fraction": 0.5},
-                          None) == "Fashion-MNIST, 6,000 train / 6,000 validation images"
-    # a block this version's schema refuses (a key it no longer has): the name, no guessed sizes
-    assert describe_data({"name": "cifar10", "subset_size": 500}, None) == "CIFAR-10"
+    fm = DatasetConfig(name="fashion-mnist", train_subset=12000, val_fraction=0.5)
+    assert describe_data(fm, (6000, 6000)) == "Fashion-MNIST, 6,000 train / 6,000 validation images"
+    # a study stopped before it recorded its split sizes: the name, no sizes guessed from defaults
+    assert describe_data(DatasetConfig(name="cifar10"), None) == "CIFAR-10"
+    # every setting read back through the schema (its defaults, once); a key this version no
+    # longer has is ignored, a value it refuses is said to be from another version
+    stored = stored_space(budget={"epochs": 3})
+    info = StudyRecord(space={**stored, "budget": {**stored["budget"], "old_key": 1}},
+                       data_sizes=(90, 10), device="cpu", objectives=("accuracy", "latency_ms"))
+    text = _settings(info)
+    assert "3 epochs at batch 128, lr 0.1, crop + flip" in text and "90 train / 10 validation" in text
+    assert "latency on CPU, batch 1, 1 thread" in text and "front and reference confirmed with 3" in text
+    bad = _settings(StudyRecord(space={**stored_space(), "budget": {"epochs": -1}}))
+    assert "stored by another version of attnas" in bad and "budget.epochs" in bad
+    assert "not recorded" in _settings(StudyRecord())
 
 
 def test_stage_accuracies_are_the_means_the_scatter_shows() -> None:
