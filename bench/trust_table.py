@@ -31,7 +31,7 @@ from runners.data import load_proxy_data  # noqa: E402
 from runners.measure import measure_latency  # noqa: E402
 from runners.trainer import train_proxy  # noqa: E402
 from search.sampling import enumerate_params, params_to_architecture  # noqa: E402
-from spaces import load_space  # noqa: E402
+from spaces import LatencyConfig, load_space  # noqa: E402
 
 SHAPE = {"in_channels": 1, "input_size": 28, "num_classes": 10}
 SPACE = ROOT / "bench/efficiency.yaml"
@@ -98,7 +98,8 @@ def build(path: Path, seeds: int, shard: tuple[int, int] = (0, 1)) -> dict[str, 
         if "latency_ratio" not in row:
             torch.manual_seed(0)
             lat = measure_latency(build_model(arch, seed=0), (1, 1, 28, 28), threads=1,
-                                  baseline=build_model(plain, seed=0))
+                                  baseline=build_model(plain, seed=0),
+                                  repeats=LatencyConfig().repeats)  # the schema's default
             row["latency_ratio"], row["latency_ms"] = lat.ratio, lat.median_ms
             row["baseline_ms"] = lat.baseline_median_ms
         if str(seed) in row[init]:

@@ -101,7 +101,7 @@ def time_calls(
     batch_size: int = 1,
     threads: int = 0,
     warmup: int = 10,
-    repeats: int = 21,
+    repeats: int,
     min_block_ms: float = 10.0,
     max_rel_iqr: float = 0.10,
     max_retries: int = 2,
@@ -109,7 +109,8 @@ def time_calls(
 ) -> Latency:
     """Time ``call`` (and ``baseline`` alternating with it): the method behind every latency.
 
-    Warm-up, then ``repeats`` rounds of blocks of ``number`` calls (one block
+    Warm-up, then ``repeats`` rounds (no default here: the space's ``latency.repeats`` or a
+    profile plan's recorded count says how many) of blocks of ``number`` calls (one block
     lasts at least ``min_block_ms``); median and IQR of ms per call. When
     IQR/median exceeds ``max_rel_iqr`` the whole measurement is repeated, at
     most ``max_retries`` times, keeping the steadiest.
