@@ -16,16 +16,17 @@ test set is not read).
 
 On the target, the first 8 architectures of ``bench/proxy_budget.py`` (5 classes) are trained
 with ``spaces/attention.yaml``'s budget (2 epochs, batch 128, lr 0.1), ``--seeds`` (3) paired
-seeds each, two ways at the same compute: from random weights (shared initialisation, as a
+seeds each, three ways: from random weights (shared initialisation, as a
 search does) and from the source weights (``backbone.weights``: modules starting as the
-identity, the body at ``budget.finetune.pretrained_lr`` 0.01). Each training is cached as it ends
+identity, the body at ``budget.finetune.pretrained_lr`` 0.01), and fine-tuned with the stem and
+stage 1 frozen (``budget.finetune.freeze: 1``). Each training is cached as it ends
 (``bench/results/finetune_cache.json``: rerun to continue). Reported per way: mean accuracy, the
 pooled single-seed std of the paired difference to no attention, the spread of the means,
 discriminability and discriminability^2 per minute (``bench/ranking.py``), and the identity
 check: the largest logit difference at step 0 between the plain trained network and each module
 of the zoo inserted in every stage, at each position. Written to ``bench/results/finetune.json``.
 The minutes are wall-clock minutes of these trainings (both ways on the same machine, side by
-side); they may run beside other work, so compare the two ways, not the absolute figure.
+side); they may run beside other work, so compare the ways, not the absolute figure.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ from stats import t_interval  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SOURCE, TARGET = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
-WAYS = ("scratch", "finetune")
+# way -> its budget.finetune (None: from random weights); freeze1 keeps the stem and stage 1 as
+# loaded (budget.finetune.freeze), the attention inserted there still training
+WAYS: dict[str, dict | None] = {"scratch": None, "finetune": {}, "finetune+freeze1": {"freeze": 1}}
 
 
 def _data(images: torch.Tensor, labels: torch.Tensor, classes: tuple[int, ...], *, train: int | None,
@@ -120,13 +123,15 @@ def run(archs: list[Architecture], data: ProxyData, weights, *, seeds: int, cach
                 cell = cache.setdefault(way, {}).setdefault(arch.key(), {})
                 if str(seed) in cell:
                     continue
-                built = dataclasses.replace(arch, weights=weights) if way == "finetune" else arch
+                finetune = WAYS[way]
+                built = arch if finetune is None else dataclasses.replace(arch, weights=weights)
                 start = time.perf_counter()
-                r = train_proxy(build_model(built, seed=seed), data, budget=TrainBudget(epochs=2), seed=seed)
+                budget = TrainBudget(epochs=2, **({} if finetune is None else {"finetune": finetune}))
+                r = train_proxy(build_model(built, seed=seed), data, seed=seed, budget=budget)
                 cell[str(seed)] = {"accuracy": r.val_accuracy, "seconds": time.perf_counter() - start,
                                    "short": arch.short()}
                 cache_path.write_text(json.dumps(cache, indent=1) + "\n")
-                print(f"seed {seed} {way:8s} {arch.short():40s} {r.val_accuracy:.4f} "
+                print(f"seed {seed} {way:16s} {arch.short():40s} {r.val_accuracy:.4f} "
                       f"({cell[str(seed)]['seconds']:.0f} s)", flush=True)
     return cache
 
@@ -139,8 +144,9 @@ def report(cache: dict, archs: list[Architecture], identity: dict[str, float]) -
     seeds = {way: min((len(cache.get(way, {}).get(k, {})) for k in keys), default=0) for way in WAYS}
     if min(seeds.values()) < 2:
         return out
-    # both ways take the same steps of the same networks: one compute, the minutes pooled (the
-    # trainings ran beside other work, so a way's own wall clock says more about the machine)
+    # scratch and finetune take the same steps of the same networks: one compute, the minutes
+    # pooled (the trainings ran beside other work, so a way's own wall clock says more about the
+    # machine); a frozen way does less per step, but its own wall clock is as noisy: pooled too
     minutes = statistics.fmean(cache[w][k][str(s)]["seconds"] for w in WAYS for k in keys
                                for s in range(seeds[w])) / 60
     print("| training | architectures x seeds | mean accuracy | paired single-seed std | spread of means "
@@ -158,7 +164,8 @@ def report(cache: dict, archs: list[Architecture], identity: dict[str, float]) -
               f"| {100 * figures['paired_sd']:.2f} pt | {100 * figures['spread']:.2f} pt "
               f"| {figures['discriminability']:.2f} | {minutes:.2f} "
               f"| {figures['discriminability'] ** 2 / minutes:.1f} |")
-    print("\n| architecture | " + " | ".join(f"{w}: vs none, pts [95%]" for w in WAYS) + " |\n|---|---|---|")
+    print("\n| architecture | " + " | ".join(f"{w}: vs none, pts [95%]" for w in WAYS) + " |\n|"
+          + "---|" * (1 + len(WAYS)))
     for k in keys[1:]:
         cells = []
         for way in WAYS:
@@ -167,7 +174,7 @@ def report(cache: dict, archs: list[Architecture], identity: dict[str, float]) -
             lo, hi = t_interval(diffs)
             out["ways"][way].setdefault("vs_none", {})[k] = [statistics.fmean(diffs), lo, hi]
             cells.append(f"{statistics.fmean(diffs):+.2f} [{lo:+.2f}, {hi:+.2f}]")
-        print(f"| `{cache[WAYS[0]][k]['0']['short']}` | " + " | ".join(cells) + " |")
+        print(f"| `{cache['scratch'][k]['0']['short']}` | " + " | ".join(cells) + " |")
     return out
 
 

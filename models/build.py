@@ -13,6 +13,7 @@ from models.architecture import Architecture
 from models.attention import get_attention_spec
 from models.backbones import get_backbone_spec
 from models.pretrained import (
+    PARTS_ATTR,
     PRETRAINED_ATTR,
     load_pretrained,
     pretrained_names,
@@ -95,6 +96,7 @@ def _from_weights(spec, arch: Architecture, seed: int | None, load: bool) -> nn.
         model = shared_init(plain, spec.build(arch), replaced=start_from_plain)
     wrap_attention(model)
     setattr(model, PRETRAINED_ATTR, pretrained_names(model))
+    setattr(model, PARTS_ATTR, spec.parts(dict(arch.backbone_args)) if spec.parts else None)
     return model
 
 

@@ -37,6 +37,9 @@ from spaces import Pretrained
 
 # the model attribute holding the names of the parameters loaded from the weights file
 PRETRAINED_ATTR = "attnas_pretrained"
+# the model attribute holding the parameter-name prefixes of its stem and stages
+# (``BackboneSpec.parts``), what ``freeze_pretrained`` freezes; None where the backbone has none
+PARTS_ATTR = "attnas_parts"
 # where a checkpoint may hold its state dict (runners.train writes "state_dict",
 # runners.checkpoint "model")
 STATE_DICT_KEYS = ("state_dict", "model")
@@ -208,3 +211,36 @@ def pretrained_names(model: nn.Module) -> frozenset[str]:
         elif isinstance(m, ODConv2d):
             new += [f"{name}.{child}." for child, _ in m.named_children()]
     return frozenset(n for n, _ in model.named_parameters() if not n.startswith(tuple(new)))
+
+
+def freeze_pretrained(model: nn.Module, stages: int) -> list[nn.Module]:
+    """Freeze the stem and the first ``stages`` stages of a model started from trained weights
+    (``budget.finetune.freeze``): their loaded parameters stop training (``requires_grad``
+    off) and their BatchNorm layers keep the trained statistics. Attention modules and ODConv
+    branches inserted there are new and still train. Returns the BatchNorm layers the trainer
+    must hold in eval mode whenever it puts the model in training mode.
+
+    Raises:
+        ValueError: ``stages`` > 0 for a model not started from trained weights, for a backbone
+            that does not name its stages, or beyond its stages.
+    """
+    if stages == 0:
+        return []
+    pretrained = getattr(model, PRETRAINED_ATTR, None)
+    parts = getattr(model, PARTS_ATTR, None)
+    if not pretrained:
+        raise ValueError("budget.finetune.freeze: the backbone starts from random weights "
+                         "(no backbone.weights); there is nothing trained to freeze")
+    if parts is None:
+        raise ValueError("budget.finetune.freeze: this backbone does not say where its stages are")
+    if stages > len(parts) - 1:
+        raise ValueError(f"budget.finetune.freeze: {stages} stages asked, the backbone has "
+                         f"{len(parts) - 1}")
+    prefixes = tuple(p for part in parts[:stages + 1] for p in part)
+    frozen = {n for n, p in model.named_parameters() if n in pretrained and n.startswith(prefixes)}
+    for n, p in model.named_parameters():
+        if n in frozen:
+            p.requires_grad_(False)
+    return [m for name, m in model.named_modules()
+            if isinstance(m, nn.BatchNorm2d) and f"{name}.".startswith(prefixes)
+            and all(f"{name}.{k}" in frozen for k, _ in m.named_parameters(recurse=False))]

@@ -18,6 +18,7 @@ def _backbone_facts(backbone: str, settings: dict[str, Any], size: int) -> Backb
         stages=tuple(StageFacts(s.name, s.resolution) for s in spec.stages(canonical, size)),
         positions=spec.positions,
         convs=spec.convs,
+        freezable=spec.parts is not None,
     )
 
 

@@ -114,8 +114,9 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = DEFA
               flush=True)
         if arch.weights is not None:
             print(f"fine-tuning from {arch.weights.path} (sha256 {arch.weights.sha256[:12]}…): the body "
-                  f"at lr {budget.finetune.pretrained_lr:g}, the new modules and head at lr {budget.lr:g}",
-                  flush=True)
+                  f"at lr {budget.finetune.pretrained_lr:g}, the new modules and head at lr {budget.lr:g}"
+                  + (f"; the stem and the first {budget.finetune.freeze} stage(s) frozen as loaded"
+                     if budget.finetune.freeze else ""), flush=True)
         steps = budget.steps(len(data.train_x))
         per_step = seconds_per_step(build_model(arch), batch_size=budget.batch_size,
                                     in_channels=arch.in_channels, input_size=arch.input_size,

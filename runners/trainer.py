@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
-from models.pretrained import PRETRAINED_ATTR
+from models.pretrained import PRETRAINED_ATTR, freeze_pretrained
 from runners.augment import random_crop, random_erase, random_flip
 from runners.checkpoint import load_checkpoint, save_checkpoint, training_identity
 from runners.data import ProxyData
@@ -222,6 +222,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     steps_per_epoch, total_steps = budget.steps_per_epoch(n), budget.steps(n)
     # a captured step reads the learning rate from a tensor, and the fused SGD kernel takes it
     # without a host sync (the foreach one would turn it into a Python number)
+    # budget.finetune.freeze: the stem and first stages of trained weights stay as loaded
+    held = freeze_pretrained(model, budget.finetune.freeze)
     opt = torch.optim.SGD(param_groups(model, budget, device, graphed), lr=budget.lr,
                           momentum=budget.momentum, nesterov=True, **({"fused": True} if graphed else {}))
     schedule = warmup_cosine(total_steps)
@@ -241,6 +243,8 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
         g.set_state(state["generator"].cpu())
         step, losses, before = state["step"], list(state["epoch_losses"]), state["seconds"]
     model.train()
+    for bn in held:  # frozen stages keep their trained BatchNorm statistics
+        bn.eval()
     start = time.perf_counter() - before
     epochs = math.ceil(total_steps / steps_per_epoch)
     while step < total_steps:

@@ -69,6 +69,29 @@ def _check_positions(where: str, stage: StageFacts, modules: list[ModuleChoices]
             f"{'; list it under those stages instead' if fits else ''}")
 
 
+def check_freeze(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> None:
+    """``budget.finetune.freeze``: only for a backbone started from trained weights, that names
+    its stages, and at most its number of stages."""
+    freeze = cfg.budget.finetune.freeze
+    if freeze == 0:
+        return
+    where = f"budget.finetune.freeze: {freeze}"
+    if cfg.backbone.weights is None:
+        problems.append(f"{where}: the backbone starts from random weights (no backbone.weights), "
+                        "so there is nothing trained to freeze; set freeze: 0 or give weights")
+        return
+    try:
+        facts = catalog.backbone(cfg.backbone.name, cfg.backbone.settings(), cfg.dataset.input_size)
+    except ValueError:  # the backbone's own problem is reported by resolve_stages
+        return
+    if not facts.freezable:
+        problems.append(f"{where}: backbone {cfg.backbone.name!r} does not name its stem and "
+                        "stages (BackboneSpec.parts), so none can be frozen; set freeze: 0")
+    elif freeze > len(facts.stages):
+        problems.append(f"{where}: backbone {cfg.backbone.name!r} has {len(facts.stages)} stages "
+                        f"({', '.join(s.name for s in facts.stages)}); allowed: 0 to {len(facts.stages)}")
+
+
 def resolve_stages(cfg: SpaceConfig, catalog: Catalog, problems: list[str]) -> tuple[StageSpace, ...]:
     try:
         facts = catalog.backbone(cfg.backbone.name, cfg.backbone.settings(), cfg.dataset.input_size)

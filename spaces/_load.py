@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from spaces._checks import check_fidelity, check_metrics, resolve_stages
+from spaces._checks import check_fidelity, check_freeze, check_metrics, resolve_stages
 from spaces._datasets import FOLDER, dataset_info
 from spaces._errors import validate_what_can_be
 from spaces._files import SpaceError, read_yaml, resolve_space_path
@@ -57,6 +57,7 @@ def load_space(space: str | Path, *, catalog: Catalog,
         check_fidelity(cfg, problems)
         stages = resolve_stages(cfg, catalog, problems)
         weights = _weights(cfg, catalog, problems)
+        check_freeze(cfg, catalog, problems)
     problems = list(dict.fromkeys(problems))  # `all` is resolved once per stage
     if problems:
         listing = "\n".join(f"  - {p}" for p in problems)
@@ -90,17 +91,25 @@ def _weights(cfg, catalog: Catalog, problems: list[str]) -> Pretrained | None:
 
 
 # settings added after studies began recording the settings' sha256: left out of it while at
-# their default, so a study made before they existed resumes (setting one makes another space)
-ADDED_LATER = {"budget": {"erase_prob": 0.0, "finetune": {"pretrained_lr": 0.01}},
-               "backbone": {"weights": None}}
+# their default, so a study made before they existed resumes (setting one makes another space);
+# in order: a key added inside a block that was itself added later goes first
+ADDED_LATER: tuple[tuple[tuple[str, ...], object], ...] = (
+    (("budget", "finetune", "freeze"), 0),
+    (("budget", "erase_prob"), 0.0),
+    (("budget", "finetune"), {"pretrained_lr": 0.01}),
+    (("backbone", "weights"), None),
+)
 
 
 def _meaning(cfg) -> dict:
     dump = cfg.model_dump(mode="json")
-    for block, fields in ADDED_LATER.items():
-        for name, default in fields.items():
-            if dump.get(block, {}).get(name) == default:
-                del dump[block][name]
+    for path, default in ADDED_LATER:
+        *parents, leaf = path
+        node = dump
+        for key in parents:
+            node = node.get(key, {})
+        if leaf in node and node[leaf] == default:
+            del node[leaf]
     return dump
 
 

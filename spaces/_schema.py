@@ -140,7 +140,8 @@ class DatasetConfig(_Strict):
 
 
 class FinetuneConfig(_Strict):
-    """How a backbone with ``weights`` is fine-tuned (ignored when it starts from random weights).
+    """How a backbone with ``weights`` is fine-tuned (``pretrained_lr`` is ignored when it starts
+    from random weights; ``freeze`` is refused then).
 
     ``budget.lr`` is the learning rate of what is new -- the attention modules, the classifier
     head (always replaced for the dataset's classes) and ODConv's attention branches; the
@@ -150,6 +151,10 @@ class FinetuneConfig(_Strict):
 
     # a tenth of the default budget.lr: the usual ratio when the head is new and the body is not
     pretrained_lr: float = Field(0.01, ge=0.0, le=100.0)
+    # the stem and the first `freeze` stages keep the trained weights: not trained, BatchNorm
+    # statistics as loaded (attention and ODConv branches inserted there still train); 0
+    # fine-tunes everything, the number of stages trains only what is new and the head
+    freeze: int = Field(0, ge=0, le=64)
 
 
 class BudgetConfig(_Strict):

@@ -38,6 +38,7 @@ class BackboneFacts:
     stages: tuple[StageFacts, ...]
     positions: tuple[str, ...]  # attention positions its blocks offer, default first
     convs: bool  # whether its stages may replace their 3x3 convolutions
+    freezable: bool = False  # whether it names its stem and stages (budget.finetune.freeze)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ class BackboneSpec:
         convs: Whether a stage may replace its 3x3 convolutions by a
             registered convolution (``models.convs``); ``False`` where those
             are depthwise.
+        parts: ``(settings) -> [stem prefixes, stage 1 prefixes, ...]``: the parameter-name
+            prefixes of the stem and of each stage, in order (what ``budget.finetune.freeze``
+            freezes in a backbone started from trained weights); None where the backbone
+            does not say, and freezing it is refused.
     """
 
     name: str
@@ -50,6 +54,7 @@ class BackboneSpec:
     doc: str
     positions: tuple[str, ...] = ("pre_add", "post_add")
     convs: bool = True
+    parts: Callable[[Mapping[str, Any]], list[tuple[str, ...]]] | None = None
 
     def canonical_settings(self, settings: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``settings`` and fill defaults.
@@ -69,13 +74,15 @@ B = TypeVar("B", bound=Callable[..., nn.Module])
 def register_backbone(name: str, *, settings: tuple[HParam, ...],
                       stages: Callable[[Mapping[str, Any], int], list[StageInfo]], doc: str,
                       positions: tuple[str, ...] = ("pre_add", "post_add"),
-                      convs: bool = True) -> Callable[[B], B]:
+                      convs: bool = True,
+                      parts: Callable[[Mapping[str, Any]], list[tuple[str, ...]]] | None = None,
+                      ) -> Callable[[B], B]:
     """Decorator that registers its target (a class or function ``(arch) -> nn.Module``) as the
     build of backbone ``name`` (see ``BackboneSpec``); refuses a duplicate name."""
 
     def wrap(build: B) -> B:
         _REGISTRY.add(BackboneSpec(name=name, settings=settings, stages=stages, build=build, doc=doc,
-                                   positions=positions, convs=convs))
+                                   positions=positions, convs=convs, parts=parts))
         return build
 
     return wrap

@@ -73,6 +73,7 @@ def _stages(settings: Mapping[str, Any], input_size: int) -> list[StageInfo]:
     ),
     stages=_stages,
     doc="CIFAR ResNet (He et al. 2016, sec. 4.2): 3 stages of BasicBlocks, depth 6n+2",
+    parts=lambda settings: [("stem.",), ("stages.0.",), ("stages.1.",), ("stages.2.",)],
 )
 class ResNetCifar(nn.Module):
     def __init__(self, arch: Architecture) -> None:

@@ -75,6 +75,15 @@ def _stages(settings: Mapping[str, Any], input_size: int) -> list[StageInfo]:
     return out
 
 
+def _parts(settings: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """The stem (``features.0``), then each stage's blocks; the last 1x1 convolution before
+    the classifier (``features.18``) goes with the last stage."""
+    slices = _stage_slices(_block_table(settings["width"]))
+    parts = [("features.0.",)] + [tuple(f"features.{1 + i}." for i in idx) for idx in slices]
+    parts[-1] += (f"features.{2 + slices[-1][-1]}.",)
+    return parts
+
+
 def _insert(block: nn.Module, attention_for: Callable[[int], nn.Module], position: str) -> nn.Module:
     """Put the module built by ``attention_for(channels)`` at ``position`` of ``block``."""
     layers = list(block.conv)
@@ -101,6 +110,7 @@ def _insert(block: nn.Module, attention_for: Callable[[int], nn.Module], positio
     doc="torchvision MobileNetV2, inverted residuals grouped by resolution into stages 1-5",
     positions=("after_dw", "pre_add", "post_add"),
     convs=False,
+    parts=_parts,
 )
 def _build(arch: Architecture) -> nn.Module:
     settings = dict(arch.backbone_args)

@@ -113,4 +113,5 @@ for _name, _blocks, _expansion, _factory, _kind in (
         settings=_SETTINGS,
         stages=_stages_for(_blocks, _expansion),
         doc=f"torchvision {_name} ({_kind}s {'/'.join(map(str, _blocks))}), stages layer1-layer4",
+        parts=lambda settings: [("conv1.", "bn1."), ("layer1.",), ("layer2.",), ("layer3.",), ("layer4.",)],
     )(_builder(_factory))

@@ -194,3 +194,64 @@ def test_a_changed_weights_file_is_refused_and_the_key_names_the_weights(tmp_pat
         build_model(arch)
     again = resolve_weights("resnet_cifar", str(path))  # a checkpoint holding one under state_dict
     build_model(_arch("resnet_cifar", again, lambda i: StageChoice()))
+
+
+@pytest.mark.parametrize("backbone", [*BACKBONES, "resnet50"])
+def test_every_parameter_but_the_head_is_in_one_part_the_stem_or_a_stage(backbone) -> None:
+    args, channels, size = BACKBONES.get(backbone, ({"stem": "small"}, 3, 16))
+    spec = get_backbone_spec(backbone)
+    assert spec.parts is not None
+    canonical = spec.canonical_settings(args)
+    parts = spec.parts(canonical)
+    assert len(parts) == 1 + len(spec.stages(canonical, size))  # the stem, then each stage
+    plain = Architecture.create(backbone=backbone, backbone_args=args,
+                                stages=[StageChoice()] * (len(parts) - 1), in_channels=channels,
+                                input_size=size, num_classes=5)
+    head = ("fc.", "classifier.")
+    for name, _ in build_model(plain).named_parameters():
+        owners = [i for i, part in enumerate(parts) if name.startswith(part)]
+        assert len(owners) == (0 if name.startswith(head) else 1), (name, owners)
+
+
+def test_freezing_keeps_the_stem_and_first_stages_as_loaded_and_trains_what_is_new(tmp_path) -> None:
+    from runners.data import ProxyData
+    from runners.trainer import TrainBudget, train_proxy
+
+    weights = resolve_weights("resnet_cifar", str(_trained("resnet_cifar", tmp_path)))
+    model = build_model(_arch("resnet_cifar", weights, lambda info: StageChoice.create("se")), seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (64, 1, 16, 16), dtype=torch.uint8, generator=g)
+    labels = torch.arange(64) % 5
+    data = ProxyData("toy", images[:48], labels[:48], images[48:], labels[48:], 5, (0.5,), (0.25,),
+                     False, "made here")
+    train_proxy(model, data, budget=TrainBudget(epochs=2, batch_size=16, finetune={"freeze": 1}), seed=0)
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    frozen = [k for k in before if k.startswith(("stem.", "stages.0.")) and ".module." not in k
+              and not k.endswith(".scale")]
+    assert frozen and not changed & set(frozen)  # weights and BatchNorm statistics as loaded
+    assert any(k.startswith("stages.0.") and (".module." in k or k.endswith(".scale")) for k in changed)
+    assert any(k.startswith("stages.1.") and k.endswith("bn1.running_mean") for k in changed)
+    assert any(k.startswith("stages.2.") and k.endswith("conv1.weight") for k in changed)
+    assert {"fc.weight", "fc.bias"} <= changed
+
+
+def test_freezing_without_weights_or_past_the_stages_is_refused(tmp_path) -> None:
+    from runners.catalog import model_catalog
+    from spaces import SpaceError, load_space
+
+    path = tmp_path / "f.yaml"
+    base = ("name: f\nbackbone: {{name: resnet_cifar, depth: 8, width: 8{weights}}}\n"
+            "budget: {{finetune: {{freeze: {freeze}}}}}\nstages: {{all: {{attention: {{none: {{}}, se: {{}}}}}}}}\n")
+    path.write_text(base.format(weights="", freeze=1))
+    with pytest.raises(SpaceError, match="freeze: 1: the backbone starts from random weights"):
+        load_space(path, catalog=model_catalog())
+    trained = _trained("resnet_cifar", tmp_path)
+    path.write_text(base.format(weights=f", weights: {trained}", freeze=4))
+    with pytest.raises(SpaceError, match=r"has 3 stages \(stage1, stage2, stage3\); allowed: 0 to 3"):
+        load_space(path, catalog=model_catalog())
+    path.write_text(base.format(weights=f", weights: {trained}", freeze=3))
+    frozen = load_space(path, catalog=model_catalog())
+    path.write_text(base.format(weights=f", weights: {trained}", freeze=0))
+    assert load_space(path, catalog=model_catalog()).sha256 != frozen.sha256  # another space

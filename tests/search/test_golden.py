@@ -2,7 +2,8 @@
 best.yaml that the code before issue 34's restructuring gave (files in ``golden/``, made at
 03268ec with this test's run). Timings differ from run to run and are left out (the objectives
 are accuracy and parameters, so the knee does not depend on one); accuracies are compared to
-0.02 (a CPU with other vector units may round one image the other way)."""
+0.02 (a CPU with other vector units may round one image the other way). One line was added
+since: `budget.finetune.freeze: 0`, a setting that did not exist then, at its default."""
 
 from __future__ import annotations
 

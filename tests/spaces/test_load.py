@@ -196,6 +196,13 @@ def test_a_setting_added_later_keeps_the_hash_of_studies_made_before_it(tmp_path
     assert load_space(path, catalog=CATALOG).sha256 == before
     assert load_space(path, catalog=CATALOG, overrides={"budget.erase_prob": 0.0}).sha256 == before
     assert load_space(path, catalog=CATALOG, overrides={"budget.erase_prob": 0.5}).sha256 != before
+    # inside a block added later: a space setting finetune.pretrained_lr, as hashed before
+    # finetune.freeze existed (at 20b115a), resumes; freezing a stage makes another space
+    path.write_text("name: h\nbackbone: {name: resnet_cifar, depth: 8, width: 8}\n"
+                    "budget: {epochs: 1, finetune: {pretrained_lr: 0.02}}\n"
+                    "stages: {all: {attention: {none: {}, se: {}}}}\n")
+    before_freeze = "c49b29cc6b722b87672c092d9a186e5d9f806e169fa3e6545fe09d8d05f4c919"
+    assert load_space(path, catalog=CATALOG).sha256 == before_freeze
 
 
 def test_the_fine_tuning_space_loads_once_its_weights_and_images_are_there(tmp_path, monkeypatch) -> None:
