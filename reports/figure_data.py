@@ -108,9 +108,7 @@ def _hover(t: TrialRecord, claim: Claim | None = None, scale: float | None = Non
 
 
 def _types(t: TrialRecord) -> str:
-    stages = (t.arch or {}).get("stages", [])
-    used = sorted(({s["attention"] for s in stages} | {s.get("conv", "standard") for s in stages})
-                  - {"none", "standard"})
+    used = sorted(({s.attention for s in t.stages} | {s.conv for s in t.stages}) - {"none", "standard"})
     return "+".join(used) or "none"
 
 
@@ -172,12 +170,11 @@ def stage_data(study: optuna.Study, *, claims: StudyClaims | None = None) -> Sta
     for t in records(study, states=(TrialState.COMPLETE,)):
         if trial_kind(t) not in ("search", "reference") or t.arch is None:
             continue
-        for i, stage in enumerate(t.arch["stages"]):
+        for i, stage in enumerate(t.stages):
             name = names[i] if i < len(names) else f"stage{i + 1}"
             if name not in stages:
                 stages.append(name)
-            conv = stage.get("conv", "standard")
-            choice = stage["attention"] if conv == "standard" else f"{stage['attention']}+{conv}"
+            choice = stage.label()
             acc.setdefault((name, choice), []).append(means.get(t.number, t.accuracy))
             lat.setdefault((name, choice), []).append(display_latency_ms(t, scale))
     return StageData(stages, acc, lat)

@@ -200,6 +200,10 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     statistics) instead of the last weights, and leaves ``model`` holding it; ``budget.tta_flip``
     scores each image with its mirror.
 
+    ``budget.finetune.freeze`` > 0 (a model started from trained weights) turns training off for
+    the loaded parameters of the stem and first stages of ``model`` and holds their BatchNorm
+    layers in eval mode (``models.pretrained.freeze_pretrained``).
+
     ``checkpoint``: a file written after every epoch (``runners.checkpoint``); where it exists,
     the training continues from it and reaches what an uninterrupted one does. The caller
     deletes it when it no longer needs it.

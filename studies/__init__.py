@@ -31,6 +31,7 @@ from studies.record import (
     REFERENCE_LABEL,
     Confirmation,
     LatencyRecord,
+    StageSummary,
     StudyRecord,
     TrialRecord,
     confirmations,
@@ -52,7 +53,8 @@ from studies.storage import (
 )
 
 __all__ = [
-    "Claim", "Confirmation", "LatencyRecord", "PickError", "REFERENCE_LABEL", "StorageUnavailable",
+    "Claim", "Confirmation", "LatencyRecord", "PickError", "REFERENCE_LABEL", "StageSummary",
+    "StorageUnavailable",
     "StudyClaims", "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
     "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",
     "non_dominated", "pick_claim", "promotion_order", "records", "study_claims", "study_directions",

@@ -229,7 +229,7 @@ def study_claims(study: optuna.Study, *, level: float | None = None) -> StudyCla
         seen = len({t.arch_key for t in recs if t.is_original and not t.rung})
         verdict += (f" Compared at rung {rung}: {len(trials)} of the {seen} architectures trained "
                     "reached it.")
-    num_classes = next((int(t.arch["num_classes"]) for t in trials if t.arch and "num_classes" in t.arch), None)
+    num_classes = next((t.num_classes for t in trials if t.num_classes is not None), None)
     warning = run_warning(reference.accuracies if reference is not None else None, num_classes)
     better = sorted((c for c in front if c.verdict == "better" and c.diff is not None and c.diff_interval),
                     key=lambda c: -c.diff_interval[0])  # type: ignore[index]

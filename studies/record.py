@@ -60,6 +60,19 @@ class LatencyRecord:
 
 
 @dataclass(frozen=True)
+class StageSummary:
+    """One stage of a stored architecture (``models.Architecture.to_dict()``'s ``stages``) as a
+    report needs it: the attention module and the convolution, by name."""
+
+    attention: str
+    conv: str = "standard"
+
+    def label(self) -> str:
+        """``se``, or ``se+odconv`` where the convolution is not the standard one."""
+        return self.attention if self.conv == "standard" else f"{self.attention}+{self.conv}"
+
+
+@dataclass(frozen=True)
 class TrialRecord:
     """What one trial chose, measured and trained, and its bookkeeping.
 
@@ -135,6 +148,18 @@ class TrialRecord:
     @property
     def is_duplicate(self) -> bool:
         return self.duplicate_of is not None
+
+    @property
+    def stages(self) -> tuple[StageSummary, ...]:
+        """The architecture's stages, typed (none when no architecture was recorded)."""
+        return tuple(StageSummary(s["attention"], s.get("conv", "standard"))
+                     for s in (self.arch or {}).get("stages", ()))
+
+    @property
+    def num_classes(self) -> int | None:
+        """The classes the architecture's head has; None when no architecture was recorded."""
+        n = (self.arch or {}).get("num_classes")
+        return None if n is None else int(n)
 
     @property
     def latency_record(self) -> LatencyRecord:

@@ -105,3 +105,16 @@ def test_study_record_and_confirmations() -> None:
     write_confirmation(study, a)  # the same training again overwrites, never adds
     assert confirmations(study) == {"k": {1: 0.81, 2: 0.83}}
     assert a.key != b.key and a.key.startswith("confirm:") and len(a.key) < 40
+
+
+def test_a_trials_architecture_reads_back_typed_stage_by_stage() -> None:
+    from studies import StageSummary
+
+    t = optuna.trial.create_trial(values=[0.5], user_attrs={"arch": {
+        "num_classes": 10, "stages": [{"attention": "se", "hparams": {"reduction": 4}},
+                                      {"attention": "none", "conv": "odconv"}]}})
+    r = TrialRecord.of(t)
+    assert r.stages == (StageSummary("se"), StageSummary("none", "odconv"))
+    assert [s.label() for s in r.stages] == ["se", "none+odconv"] and r.num_classes == 10
+    empty = TrialRecord.of(optuna.trial.create_trial(values=[0.5]))
+    assert empty.stages == () and empty.num_classes is None
