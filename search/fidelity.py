@@ -25,6 +25,8 @@ import optuna
 from spaces import TRAIN_DEVICES, SpaceError
 from stats import kendall_tau
 from studies import (
+    FidelityRecord,
+    FidelityRow,
     PickError,
     StudyRecord,
     TrialRecord,
@@ -51,8 +53,9 @@ def _candidates(study: optuna.Study, top: int) -> list[TrialRecord]:
 
 
 def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
-                 device: str = "cpu", log=print) -> dict:
-    """Train, compare, store in the study, and return the result.
+                 device: str = "cpu", log=print) -> FidelityRecord:
+    """Train, compare, store in the study (``StudyRecord.fidelity_record`` reads it back), and
+    return the result.
 
     Raises:
         PickError: the study has no complete feasible trial.
@@ -76,13 +79,12 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
         arch = Architecture.from_dict(t.arch)  # type: ignore[arg-type]
         start = time.perf_counter()
         r = train_proxy(build_model(arch, seed=seed).to(device), long_data, budget=long_budget, seed=seed)
-        rows.append({"trial": t.number, "arch": arch.short(),
-                     "reference": t.reference,
-                     "proxy_accuracy": t.accuracy, "long_accuracy": r.val_accuracy})
+        rows.append(FidelityRow(t.number, arch.short(), t.reference, t.accuracy,  # type: ignore[arg-type]
+                                r.val_accuracy))
         log(f"#{t.number:<3} {arch.short():36s} proxy {t.accuracy:.4f}  "
             f"long {r.val_accuracy:.4f}  ({time.perf_counter() - start:.0f} s)")
-    proxy = [r["proxy_accuracy"] for r in rows]
-    long = [r["long_accuracy"] for r in rows]
+    proxy = [r.proxy_accuracy for r in rows]
+    long = [r.long_accuracy for r in rows]
     # a rank correlation is undefined (NaN, shown as such) when either side is all ties
     ranked = len(set(proxy)) > 1 and len(set(long)) > 1
     from scipy.stats import spearmanr  # loaded only by the command that needs it
@@ -96,18 +98,12 @@ def run_fidelity(study: optuna.Study, *, top: int, epochs: float, seeds: int,
     for s in range(seeds):
         spread.append(train_proxy(build_model(knee_arch, seed=seed + s).to(device), proxy_data,
                                   budget=proxy_budget, seed=seed + s).val_accuracy)
-    result = {
-        "epochs": epochs,
-        "train_images": len(long_data.train_x),
-        "val_images": len(long_data.val_x),
-        "kendall_tau": tau,
-        "spearman_rho": rho,
-        "rows": rows,
-        "seed_spread": {"trial": trials[0].number, "arch": knee_arch.short(),
-                        "seeds": list(range(seed, seed + seeds)), "accuracies": spread,
-                        "std": statistics.stdev(spread) if len(spread) > 1 else 0.0},
-    }
-    write_study(study, fidelity=result)
+    result = FidelityRecord(
+        epochs=epochs, train_images=len(long_data.train_x), val_images=len(long_data.val_x),
+        kendall_tau=tau, spearman_rho=rho, rows=tuple(rows), spread_trial=trials[0].number,
+        spread_arch=knee_arch.short(), spread_seeds=tuple(range(seed, seed + seeds)),
+        spread_accuracies=tuple(spread), spread_std=statistics.stdev(spread) if len(spread) > 1 else 0.0)
+    write_study(study, fidelity=result.to_dict())
     return result
 
 
@@ -125,11 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         device = str(resolve_device(args.device)[0])  # DeviceUnavailable: run_on_study's exit 2
         result = run_fidelity(study, top=args.top, epochs=args.epochs, seeds=args.seeds,
                               device=device)
-        s = result["seed_spread"]
-        print(f"Kendall tau {result['kendall_tau']:.3f}, Spearman rho {result['spearman_rho']:.3f} "
-              f"over {len(result['rows'])} architectures ({args.epochs:g} epochs on "
-              f"{result['train_images']} images); proxy seed spread of #{s['trial']}: "
-              f"std {s['std']:.4f} over {len(s['seeds'])} seeds; stored in the study")
+        print(f"Kendall tau {result.kendall_tau:.3f}, Spearman rho {result.spearman_rho:.3f} "
+              f"over {len(result.rows)} architectures ({args.epochs:g} epochs on "
+              f"{result.train_images} images); proxy seed spread of #{result.spread_trial}: "
+              f"std {result.spread_std:.4f} over {len(result.spread_seeds)} seeds; stored in the study")
         return 0
 
     return run_on_study(args, fidelity)

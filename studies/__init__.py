@@ -30,6 +30,8 @@ from studies.pareto import (
 from studies.record import (
     REFERENCE_LABEL,
     Confirmation,
+    FidelityRecord,
+    FidelityRow,
     LatencyRecord,
     StageSummary,
     StudyRecord,
@@ -53,7 +55,8 @@ from studies.storage import (
 )
 
 __all__ = [
-    "Claim", "Confirmation", "LatencyRecord", "PickError", "REFERENCE_LABEL", "StageSummary",
+    "Claim", "Confirmation", "FidelityRecord", "FidelityRow", "LatencyRecord", "PickError",
+    "REFERENCE_LABEL", "StageSummary",
     "StorageUnavailable",
     "StudyClaims", "StudyNotFound", "StudyRecord", "TrialRecord", "confirmations", "default_storage",
     "hypervolume_2d", "knee", "latency_scale_ms", "load_existing_study", "make_storage",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import optuna
@@ -57,6 +57,53 @@ class LatencyRecord:
     @classmethod
     def of(cls, stored: Mapping[str, Any] | None) -> LatencyRecord:
         return cls(**{f.name: stored[f.name] for f in fields(cls) if f.name in (stored or {})})
+
+
+@dataclass(frozen=True)
+class FidelityRow:
+    """One architecture of a fidelity check: its search trial, and both accuracies."""
+
+    trial: int
+    arch: str  # Architecture.short()
+    reference: str | None
+    proxy_accuracy: float
+    long_accuracy: float
+
+
+@dataclass(frozen=True)
+class FidelityRecord:
+    """What ``search.fidelity`` measured and stored (``StudyRecord.fidelity_record``): the
+    proxy's rank agreement with a longer training, and one architecture's seed spread."""
+
+    epochs: float
+    train_images: int
+    val_images: int
+    kendall_tau: float
+    spearman_rho: float
+    rows: tuple[FidelityRow, ...]
+    spread_trial: int  # the architecture retrained with several seeds (the knee)
+    spread_arch: str
+    spread_seeds: tuple[int, ...]
+    spread_accuracies: tuple[float, ...]
+    spread_std: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored (the study attribute's JSON; the layout studies have held since issue 4)."""
+        return {"epochs": self.epochs, "train_images": self.train_images, "val_images": self.val_images,
+                "kendall_tau": self.kendall_tau, "spearman_rho": self.spearman_rho,
+                "rows": [asdict(r) for r in self.rows],
+                "seed_spread": {"trial": self.spread_trial, "arch": self.spread_arch,
+                                "seeds": list(self.spread_seeds),
+                                "accuracies": list(self.spread_accuracies), "std": self.spread_std}}
+
+    @classmethod
+    def of(cls, stored: Mapping[str, Any]) -> FidelityRecord:
+        s = stored["seed_spread"]
+        return cls(stored["epochs"], stored["train_images"], stored["val_images"],
+                   stored["kendall_tau"], stored["spearman_rho"],
+                   tuple(FidelityRow(r["trial"], r["arch"], r.get("reference"), r["proxy_accuracy"],
+                                     r["long_accuracy"]) for r in stored["rows"]),
+                   s["trial"], s["arch"], tuple(s["seeds"]), tuple(s["accuracies"]), s["std"])
 
 
 @dataclass(frozen=True)
@@ -277,6 +324,11 @@ class StudyRecord:
     latency_profile: Mapping[str, Any] | None = None
     # the trained weights the backbone starts from: spaces.Pretrained.to_dict() (path, sha256)
     weights: Mapping[str, str] | None = None
+
+    @property
+    def fidelity_record(self) -> FidelityRecord | None:
+        """``fidelity`` typed; None before ``search.fidelity`` has run."""
+        return FidelityRecord.of(self.fidelity) if self.fidelity else None
 
     @property
     def config(self) -> SpaceConfig | None:

@@ -14,7 +14,7 @@ from reports.dashboard import render_dashboard
 from search.export import main as export_main
 from search.fidelity import run_fidelity
 from search.run import main as run_main
-from studies import StudyRecord, TrialRecord, knee, records, study_claims, study_directions
+from studies import FidelityRecord, StudyRecord, TrialRecord, knee, records, study_claims, study_directions
 from tests.helpers import TINY_SPACE, make_fashion_like
 
 
@@ -69,22 +69,25 @@ def test_onnx_export_matches_pytorch(study_dir: Path) -> None:
 def test_fidelity_is_stored_and_shown(study_dir: Path) -> None:
     study = _study(study_dir)
     result = run_fidelity(study, top=3, epochs=1, seeds=2, log=lambda _: None)
-    rows = result["rows"]
+    rows = result.rows
     # the knee of the presented front first, then the rest of the front, then the references
     claims = study_claims(study)
-    assert rows[0]["trial"] == knee(claims.front, study_directions(study)).number
+    assert rows[0].trial == knee(claims.front, study_directions(study)).number
     by_number = {r.number: r for r in records(study)}
-    assert all(r["proxy_accuracy"] == by_number[r["trial"]].accuracy for r in rows)
-    assert {r["trial"] for r in rows} >= {r.number for r in by_number.values()
-                                           if r.reference is not None and r.is_original}
-    proxy, long = [r["proxy_accuracy"] for r in rows], [r["long_accuracy"] for r in rows]
+    assert all(r.proxy_accuracy == by_number[r.trial].accuracy for r in rows)
+    assert {r.trial for r in rows} >= {r.number for r in by_number.values()
+                                       if r.reference is not None and r.is_original}
+    proxy, long = [r.proxy_accuracy for r in rows], [r.long_accuracy for r in rows]
     expected = kendalltau(proxy, long).statistic if len(set(proxy)) > 1 and len(set(long)) > 1 \
         else float("nan")
-    assert result["kendall_tau"] == pytest.approx(expected, nan_ok=True)
-    assert len(result["seed_spread"]["accuracies"]) == 2
-    assert result["train_images"] == 450 and result["val_images"] == 150  # test set unused
-    stored = StudyRecord.of(_study(study_dir)).fidelity
-    assert stored["rows"] == result["rows"]
+    assert result.kendall_tau == pytest.approx(expected, nan_ok=True)
+    assert len(result.spread_accuracies) == 2
+    assert result.train_images == 450 and result.val_images == 150  # test set unused
+    stored = StudyRecord.of(_study(study_dir)).fidelity_record
+    assert stored is not None and stored.rows == result.rows
+    again = FidelityRecord.of(result.to_dict())  # as stored and read back (tau may be NaN: by field)
+    assert (again.rows, again.spread_accuracies, again.epochs) == (result.rows, result.spread_accuracies,
+                                                                   result.epochs)
     assert 'id="fidelity"' in render_dashboard(_study(study_dir))
 
 
