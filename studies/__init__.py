@@ -30,10 +30,6 @@ from studies.pareto import (
 from studies.record import (
     REFERENCE_LABEL,
     Confirmation,
-    FidelityRecord,
-    FidelityRow,
-    LatencyRecord,
-    StageSummary,
     StudyRecord,
     TrialRecord,
     confirmations,
@@ -53,6 +49,7 @@ from studies.storage import (
     load_existing_study,
     make_storage,
 )
+from studies.stored import FidelityRecord, FidelityRow, LatencyRecord, StageSummary
 
 __all__ = [
     "Claim", "Confirmation", "FidelityRecord", "FidelityRow", "LatencyRecord", "PickError",
