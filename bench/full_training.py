@@ -30,16 +30,14 @@ import statistics
 from pathlib import Path
 
 import torch
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 from bench.proxy_budget import architectures  # noqa: E402
-from models import build_model, load_architecture  # noqa: E402
+from models import build_model, load_architecture, write_architecture  # noqa: E402
 from runners.data import load_proxy_data  # noqa: E402
 from runners.train import train_full  # noqa: E402
 from runners.trainer import TrainBudget, evaluate, train_proxy, weight_average  # noqa: E402
-from spaces import FORMAT_VERSION  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 EMA_DECAY = 0.999  # a horizon of ~1,000 steps: 2 of 30 epochs at batch 128
@@ -95,8 +93,7 @@ def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, devi
 
 def target(arch_files: list[Path], *, seeds: int, epochs: float, device: str, out_dir: Path) -> dict:
     plain = out_dir / "full_training_plain.yaml"
-    plain.write_text(yaml.safe_dump({"format_version": FORMAT_VERSION,
-                                     "architecture": architectures()[0].to_dict()}))
+    write_architecture(plain, architectures()[0])
     results = {}
     for path in [plain, *arch_files]:
         arch = load_architecture(path)

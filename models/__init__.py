@@ -1,4 +1,5 @@
-"""attnas models: attention modules, backbones, ``Architecture`` and ``build_model``.
+"""attnas models: attention modules, backbones, ``Architecture``, ``build_model`` and the
+architecture file (``models.arch_file``: ``best.yaml`` dumped and loaded).
 
 Knows nothing of Optuna or of space files on disk.
 """
@@ -8,13 +9,16 @@ from __future__ import annotations
 from models.architecture import Architecture, StageChoice
 from models.attention import attention_catalog, attention_names, create_attention
 from models.backbones import backbone_names, get_backbone_spec
-from models.build import FORMAT_VERSION, build_model, load_architecture, model_signature
+from models.arch_file import architecture_document, load_architecture, write_architecture
+from models.build import build_model, model_signature
 from models.convs import conv_names, create_conv
+from spaces import FORMAT_VERSION
 
 __all__ = [
     "FORMAT_VERSION",
     "Architecture",
     "StageChoice",
+    "architecture_document",
     "attention_catalog",
     "attention_names",
     "backbone_names",
@@ -25,4 +29,5 @@ __all__ = [
     "get_backbone_spec",
     "load_architecture",
     "model_signature",
+    "write_architecture",
 ]

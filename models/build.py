@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,7 +20,7 @@ from models.pretrained import (
     wrap_attention,
 )
 from models.shared_init import candidate_seed, shared_init
-from spaces import FORMAT_VERSION, fits_positions, read_yaml
+from spaces import fits_positions
 
 
 def build_model(arch: Architecture, *, seed: int | None = None, load_weights: bool = True) -> nn.Module:
@@ -111,31 +110,3 @@ def model_signature(model: nn.Module) -> str:
     for name, p in model.state_dict().items():
         h.update(f"{name}:{tuple(p.shape)};".encode())
     return h.hexdigest()[:16]
-
-
-def load_architecture(path: str | Path) -> Architecture:
-    """Read an architecture from an exported YAML file (``best.yaml``).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not an architecture file, a newer format version, or an
-            unknown module or setting.
-    """
-    path = Path(path)
-    data = read_yaml(path, what="architecture file")
-    if not isinstance(data, dict) or "architecture" not in data:
-        raise ValueError(f"{path}: not an attnas architecture file (no 'architecture' key)")
-    version = data.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise ValueError(
-            f"{path}: format_version {version!r} is not supported; this attnas reads "
-            f"versions 1..{FORMAT_VERSION}"
-        )
-    try:
-        arch = Architecture.from_dict(data["architecture"])
-        spec = get_backbone_spec(arch.backbone)
-        settings = spec.canonical_settings(dict(arch.backbone_args))
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"{path}: {e}") from None
-    # the file may leave settings out: the architecture carries them with their defaults
-    return dataclasses.replace(arch, backbone_args=tuple(sorted(settings.items())))

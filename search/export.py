@@ -26,7 +26,6 @@ from typing import Any
 import optuna
 import yaml
 
-from spaces import FORMAT_VERSION
 from studies import Claim, StudyClaims, StudyRecord, TrialRecord, pick_claim, study_claims
 from studies.claims import display_latency_ms
 from studies.cli import run_on_study, study_parser
@@ -51,15 +50,17 @@ def _claim_document(c: Claim, level: float) -> dict[str, Any]:
 
 def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
                     claims: StudyClaims | None = None) -> dict[str, Any]:
-    """The YAML document for ``trial`` of ``study`` (with its claim: mean, interval, verdict)."""
+    """The YAML document for ``trial`` of ``study`` (with its claim: mean, interval, verdict):
+    ``models.architecture_document``'s frame with the claims and the source added."""
+    from models import Architecture, architecture_document  # torch: not for --help
+
     info = StudyRecord.of(study)
     cfg = info.config
     claims = claims or study_claims(study)
     claim = next((c for c in claims.claims if c.number == trial.number), None)
     predicted = trial.latency_record.is_predicted
-    return {
-        "format_version": FORMAT_VERSION,
-        "architecture": dict(trial.arch or {}),
+    return architecture_document(
+        Architecture.from_dict(trial.arch or {}), **{
         "summary": trial.arch_short,
         "action": claims.action,
         "verdict": claims.verdict,
@@ -103,7 +104,7 @@ def export_document(study: optuna.Study, trial: TrialRecord, *, pick: str,
             "budget": None if cfg is None else cfg.budget.model_dump(mode="json"),
             "seed": None if cfg is None else cfg.search.seed,
         },
-    }
+    })
 
 
 def export_best(study: optuna.Study, out: Path, *, pick: str = "knee",
