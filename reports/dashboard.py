@@ -44,7 +44,7 @@ from reports.figure_data import (
     total_compute_seconds,
 )
 from reports.rungs import rung_data, rung_figure, rung_summary
-from spaces import FORMAT_VERSION, SpaceError
+from spaces import FORMAT_VERSION
 from studies import StudyClaims, StudyRecord, TrialRecord, records
 from studies.cli import run_on_study, study_parser
 
@@ -279,12 +279,9 @@ def _table(study: optuna.Study, data: FrontData) -> str:
 
 
 def _settings(info: StudyRecord) -> str:
-    """The stored space's settings in words, read back typed; a space this version's schema
-    refuses is said to be so, not guessed at."""
-    try:
-        cfg = info.config
-    except SpaceError as e:
-        return f"<li>settings: stored by another version of attnas ({html.escape(str(e))})</li>"
+    """The stored space's settings in words, read back typed (a space this version's schema
+    refuses raises ``SpaceError``, as the claims do: the command's one message, not a guess)."""
+    cfg = info.config
     if cfg is None:
         return "<li>settings: not recorded (the run stopped before it stored its space)</li>"
     confirm = cfg.confirm

@@ -5,7 +5,7 @@ import pytest
 
 from reports.dashboard import render_dashboard
 from reports.figure_data import front_data, hypervolume_data, stage_data, timeline_data
-from studies import Confirmation, StudyRecord, hypervolume_2d, write_confirmation, write_study, write_trial
+from studies import Confirmation, hypervolume_2d, write_confirmation, write_study, write_trial
 from tests.helpers import stored_space
 
 
@@ -136,25 +136,29 @@ def test_stage_latencies_use_the_study_scale_not_raw_ms() -> None:
 
 
 def test_header_describes_the_stored_space_typed_and_refuses_to_guess() -> None:
-    from reports.dashboard import _settings
     from reports.describe import describe_data
-    from spaces import DatasetConfig
+    from spaces import DatasetConfig, SpaceError
 
     fm = DatasetConfig(name="fashion-mnist", train_subset=12000, val_fraction=0.5)
     assert describe_data(fm, (6000, 6000)) == "Fashion-MNIST, 6,000 train / 6,000 validation images"
     # a study stopped before it recorded its split sizes: the name, no sizes guessed from defaults
     assert describe_data(DatasetConfig(name="cifar10"), None) == "CIFAR-10"
+
+    def header(**attrs) -> str:
+        study = optuna.create_study(directions=["maximize", "minimize"])
+        write_study(study, **attrs)
+        return render_dashboard(study)
+
     # every setting read back through the schema (its defaults, once); a key this version no
-    # longer has is ignored, a value it refuses is said to be from another version
+    # longer has is ignored, a value it refuses stops the page with one message (SpaceError)
     stored = stored_space(budget={"epochs": 3})
-    info = StudyRecord(space={**stored, "budget": {**stored["budget"], "old_key": 1}},
-                       data_sizes=(90, 10), device="cpu", objectives=("accuracy", "latency_ms"))
-    text = _settings(info)
+    text = header(space={**stored, "budget": {**stored["budget"], "old_key": 1}}, data_sizes=(90, 10),
+                  device="cpu", objectives=("accuracy", "latency_ms"))
     assert "3 epochs at batch 128, lr 0.1, crop + flip" in text and "90 train / 10 validation" in text
     assert "latency on CPU, batch 1, 1 thread" in text and "front and reference confirmed with 3" in text
-    bad = _settings(StudyRecord(space={**stored_space(), "budget": {"epochs": -1}}))
-    assert "stored by another version of attnas" in bad and "budget.epochs" in bad
-    assert "not recorded" in _settings(StudyRecord())
+    with pytest.raises(SpaceError, match="does not validate with this version.*budget.epochs"):
+        header(space={**stored_space(), "budget": {"epochs": -1}})
+    assert "settings: not recorded" in header(device="cpu")
 
 
 def test_stage_accuracies_are_the_means_the_scatter_shows() -> None:
