@@ -10,7 +10,7 @@ import pytest
 
 from search.export import export_document
 from studies import Confirmation, TrialRecord, study_claims, write_confirmation, write_study, write_trial
-from tests.helpers import stored_space
+from tests.helpers import small_arch, stored_space
 
 
 def _study(rows) -> optuna.Study:
@@ -19,7 +19,8 @@ def _study(rows) -> optuna.Study:
     write_study(study, space=stored_space(search={"seed": 0}, confirm={"seeds": 3, "level": 0.95}))
     for name, ref, accs, ratio in rows:
         t = study.ask()
-        for k, v in (("arch_short", name), ("arch_key", name), ("accuracy", accs[0]),
+        for k, v in (("arch", small_arch().to_dict()), ("arch_short", name), ("arch_key", name),
+                     ("accuracy", accs[0]),
                      ("accuracy_seeds", {"0": accs[0]}), ("latency_ratio", ratio), ("latency_ms", ratio)):
             write_trial(t, **{k: v})
         if ref:
