@@ -60,10 +60,10 @@ def lever_views(seed: int, recipe: str, data, *, epochs: float, device: str) -> 
 
 
 def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, device: str,
-           save) -> dict[str, list[float]]:
+           save, first_seed: int = 0) -> dict[str, list[float]]:
     cell = cache.setdefault("levers", {})
     data = None  # loaded once, and only when a training is left to run
-    for seed in range(seeds):
+    for seed in range(first_seed, seeds):
         for recipe in RECIPES:
             key = f"{recipe}/{seed}"
             if key not in cell:
@@ -77,7 +77,11 @@ def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, devi
                 print(f"levers seed {seed} {recipe}: {views}",
                       flush=True)
     table: dict[str, list[float]] = {}
-    for seed in range(seeds):
+    done = [seed for seed in range(seeds) if all(f"{r}/{seed}" in cell for r in RECIPES)]
+    if not done:
+        return table
+    seeds = len(done)
+    for seed in done:
         for recipe in RECIPES:
             for view, acc in cell[f"{recipe}/{seed}"].items():
                 table.setdefault(view, []).append(acc)
@@ -117,6 +121,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=float, default=30)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="levers: train seeds from this one (a second process with its own "
+                             "--out-dir takes the later seeds; merge the caches' levers blocks)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--arch", action="append", default=[], help="architecture files (best.yaml)")
     parser.add_argument("--parts", default="levers,target")
@@ -134,7 +141,7 @@ def main() -> None:
 
     if "levers" in args.parts:
         table = levers(cache, seeds=args.seeds, epochs=epochs, train=54_000, val=6_000,
-                       device=args.device, save=save)
+                       device=args.device, save=save, first_seed=args.first_seed)
         (out_dir / "full_training_levers.json").write_text(json.dumps(table, indent=1) + "\n")
     if "target" in args.parts:
         results = target([Path(a) for a in args.arch], seeds=args.seeds, epochs=epochs,
