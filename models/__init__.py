@@ -6,10 +6,10 @@ Knows nothing of Optuna or of space files on disk.
 
 from __future__ import annotations
 
+from models.arch_file import architecture_document, load_architecture, searched_budget, write_architecture
 from models.architecture import Architecture, StageChoice
 from models.attention import attention_catalog, attention_names, create_attention
 from models.backbones import backbone_names, get_backbone_spec
-from models.arch_file import architecture_document, load_architecture, write_architecture
 from models.build import build_model, model_signature
 from models.convs import conv_names, create_conv
 from spaces import FORMAT_VERSION
@@ -29,5 +29,6 @@ __all__ = [
     "get_backbone_spec",
     "load_architecture",
     "model_signature",
+    "searched_budget",
     "write_architecture",
 ]

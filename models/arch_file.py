@@ -3,7 +3,8 @@
 ``architecture_document`` is the file's frame -- ``format_version`` and the architecture --
 with whatever sections the writer adds (``search.export`` adds the claims and where the
 architecture came from); ``write_architecture`` writes it, ``load_architecture`` reads it
-back, refusing a file of a newer format or an unknown module or setting.
+back, refusing a file of a newer format or an unknown module or setting; ``searched_budget``
+reads the proxy budget the architecture was searched with (``source.budget``), typed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import yaml
 
 from models.architecture import Architecture
 from models.backbones import get_backbone_spec
-from spaces import FORMAT_VERSION, read_yaml
+from spaces import FORMAT_VERSION, BudgetConfig, read_back, read_yaml
 
 
 def architecture_document(arch: Architecture, **sections: Any) -> dict[str, Any]:
@@ -59,3 +60,22 @@ def load_architecture(path: str | Path) -> Architecture:
         raise ValueError(f"{path}: {e}") from None
     # the file may leave settings out: the architecture carries them with their defaults
     return dataclasses.replace(arch, backbone_args=tuple(sorted(settings.items())))
+
+
+def searched_budget(path: str | Path) -> tuple[BudgetConfig, frozenset[str]] | None:
+    """The budget ``path``'s architecture was searched with (``search.export``'s
+    ``source.budget``), validated, and the settings the file holds (a file from an older
+    version holds fewer; keys this version does not know are ignored); None for a file without
+    one (written by hand, or by ``write_architecture`` alone).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not YAML, or a budget value this version refuses (``spaces.SpaceError``).
+    """
+    doc = read_yaml(Path(path), what="architecture file")
+    source = doc.get("source") if isinstance(doc, dict) else None
+    stored = source.get("budget") if isinstance(source, dict) else None
+    if not isinstance(stored, dict):
+        return None
+    budget = read_back(BudgetConfig, stored, what=f"{path}: source.budget")
+    return budget, frozenset(budget.model_fields_set)

@@ -36,7 +36,7 @@ import torch
 import yaml
 
 from errors import UserError
-from models import Architecture, build_model, load_architecture
+from models import Architecture, build_model, load_architecture, searched_budget
 from runners.data import load_full_data
 from runners.data.folder import decode_image
 from runners.device import DEVICES, resolve_device
@@ -59,13 +59,12 @@ def full_settings(arch_path: Path, *, epochs: float,
     """The budget of a full training and where each value came from: ``overrides`` (flags),
     else the architecture file's searched budget (``source.budget``, for ``FROM_SEARCH``), else
     the trainer's default."""
-    doc = yaml.safe_load(Path(arch_path).read_text()) or {}
-    searched = ((doc.get("source") or {}).get("budget") or {}) if isinstance(doc, dict) else {}
+    searched = searched_budget(arch_path)
     values: dict[str, object] = {"epochs": epochs}
     sources = {"epochs": "--epochs"}
     for key in FROM_SEARCH:
-        if key in searched:
-            values[key], sources[key] = searched[key], f"the searched budget ({arch_path.name})"
+        if searched is not None and key in searched[1]:
+            values[key], sources[key] = getattr(searched[0], key), f"the searched budget ({arch_path.name})"
     for key, value in (overrides or {}).items():
         values[key], sources[key] = value, "--" + key.replace("_", "-")
     budget = TrainBudget(**values)

@@ -19,7 +19,7 @@ from spaces._datasets import (
     held_out,
     list_image_folder,
 )
-from spaces._errors import did_you_mean
+from spaces._errors import did_you_mean, read_back
 from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
 from spaces._help import DefaultsOnce
 from spaces._load import load_space
@@ -60,6 +60,6 @@ __all__ = [
     "Position",
     "Pretrained", "SamplerInfo", "SearchConfig", "SearchSpace", "SpaceConfig", "SpaceError",
     "StageFacts", "StageSpace", "dataset_info", "did_you_mean", "fits_positions", "held_out",
-    "learn_from_problem", "list_image_folder", "load_space", "parse_duration", "read_yaml",
+    "learn_from_problem", "list_image_folder", "load_space", "parse_duration", "read_back", "read_yaml",
     "resolve_space_path", "sampler_info"
 ]

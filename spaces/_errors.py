@@ -12,7 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from spaces._files import SpaceError
 from spaces._schema import SpaceConfig
+
+M = typing.TypeVar("M", bound=BaseModel)
 
 
 def did_you_mean(word: str, allowed: Iterable[str]) -> str:
@@ -101,3 +104,26 @@ def validate_what_can_be(raw: dict, problems: list[str]) -> SpaceConfig | None:
             if not all([_drop(data, tuple(err["loc"])) for err in e.errors()]):
                 return None
     return None
+
+
+def read_back(model: type[M], stored: typing.Mapping[str, Any], *, what: str) -> M:
+    """``stored`` (a block this or another version of attnas wrote: a study's space, an
+    architecture file's searched budget) validated as ``model``: keys this version does not
+    know are ignored, so a file from another version still reads; every default comes from
+    the schema.
+
+    Raises:
+        SpaceError: a stored value this version refuses, naming ``what`` and the key.
+    """
+    data = copy.deepcopy(dict(stored))
+    while True:
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            unknown = [tuple(err["loc"]) for err in e.errors() if err["type"] == "extra_forbidden"]
+            if not unknown or len(unknown) < e.error_count():
+                first = next(err for err in e.errors() if err["type"] != "extra_forbidden")
+                raise SpaceError(f"{what} does not validate with this version of attnas "
+                                 f"({_fmt_loc(tuple(first['loc']))}: {first['msg']})") from None
+            for loc in unknown:
+                _drop(data, loc)

@@ -15,7 +15,6 @@ Studies written before a field existed read it as its default (``None``,
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -23,9 +22,8 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from pydantic import ValidationError
 
-from spaces import SpaceConfig, SpaceError
+from spaces import SpaceConfig, read_back
 from studies.stored import FidelityRecord, LatencyRecord, StageSummary
 
 REFERENCE_LABEL = "no attention"  # the reference every verdict is paired with
@@ -255,22 +253,7 @@ class StudyRecord:
         """
         if not self.space:
             return None
-        data = copy.deepcopy(dict(self.space))
-        while True:
-            try:
-                return SpaceConfig.model_validate(data)
-            except ValidationError as e:
-                unknown = [err["loc"] for err in e.errors() if err["type"] == "extra_forbidden"]
-                if not unknown or len(unknown) < e.error_count():
-                    first = next(err for err in e.errors() if err["type"] != "extra_forbidden")
-                    raise SpaceError(
-                        f"the study's stored space does not validate with this version of attnas "
-                        f"({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
-                for loc in unknown:
-                    node = data
-                    for part in loc[:-1]:
-                        node = node[part]
-                    del node[loc[-1]]
+        return read_back(SpaceConfig, self.space, what="the study's stored space")
 
     @classmethod
     def of(cls, study: optuna.Study) -> StudyRecord:

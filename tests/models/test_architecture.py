@@ -154,3 +154,20 @@ def test_architecture_file_read_errors(tmp_path) -> None:
     (tmp_path / "latin1.yaml").write_bytes(ARCH_FILE.encode() + b"# \xff\n")
     with pytest.raises(ValueError, match=r"latin1.yaml: not UTF-8 text \(byte 0xff"):
         load_architecture(tmp_path / "latin1.yaml")
+
+
+def test_the_searched_budget_reads_back_typed_from_any_version(tmp_path) -> None:
+    from models import searched_budget, write_architecture
+    from spaces import SpaceError
+    from tests.helpers import small_arch
+
+    a = small_arch("se")
+    path = write_architecture(tmp_path / "best.yaml", a)
+    assert searched_budget(path) is None  # no source: written by hand or by write_architecture alone
+    write_architecture(path, a, source={"budget": {"epochs": 3, "lr": 0.05, "a_later_key": 1}})
+    budget, given = searched_budget(path)
+    assert (budget.epochs, budget.lr, budget.batch_size) == (3, 0.05, 128)  # the rest: the schema's
+    assert given == {"epochs", "lr"}  # what the file says, not the defaults filled in
+    write_architecture(path, a, source={"budget": {"epochs": -1}})
+    with pytest.raises(SpaceError, match=r"best.yaml: source.budget does not validate .*epochs"):
+        searched_budget(path)
