@@ -130,12 +130,13 @@ def open_study(space: SearchSpace, *, storage: str, study_name: str,
     record = StudyRecord.of(study)
     recorded = record.space_sha256
     if recorded not in (space.sha256, space.file_sha256):
-        before = (record.weights or {}).get("sha256")
+        was = record.pretrained
+        before = was.sha256 if was is not None else None
         now = space.weights.sha256 if space.weights is not None else None
         if before != now:
             raise SpaceError(
                 f"study {study_name!r} in {storage} was searched from backbone weights with sha256 "
-                f"{_short(before)} ({(record.weights or {}).get('path', 'random initialisation')}), but "
+                f"{_short(before)} ({was.path if was is not None else 'random initialisation'}), but "
                 f"{space.path} now starts from {_short(now)} "
                 f"({space.weights.path if space.weights is not None else 'random initialisation'}); "
                 f"resume with the same weights file, or give another --study-name for a new study")

@@ -23,7 +23,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from spaces import SpaceConfig, read_back
+from spaces import Pretrained, SpaceConfig, read_back
 from studies.stored import FidelityRecord, LatencyRecord, StageSummary
 
 REFERENCE_LABEL = "no attention"  # the reference every verdict is paired with
@@ -236,6 +236,14 @@ class StudyRecord:
     latency_profile: Mapping[str, Any] | None = None
     # the trained weights the backbone starts from: spaces.Pretrained.to_dict() (path, sha256)
     weights: Mapping[str, str] | None = None
+
+    @property
+    def pretrained(self) -> Pretrained | None:
+        """``weights`` typed: the weights the study's backbone started from; None for random
+        initialisation."""
+        if not self.weights:
+            return None
+        return Pretrained(self.weights["path"], self.weights["sha256"], self.weights.get("source", ""))
 
     @property
     def fidelity_record(self) -> FidelityRecord | None:
