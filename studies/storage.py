@@ -101,6 +101,9 @@ def _redacted(url: str) -> str:
         return url
 
 
+SQLITE_LOCK_TIMEOUT_S = 60.0
+
+
 def _rdb_storage(url: str) -> RDBStorage:
     from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -110,6 +113,11 @@ def _rdb_storage(url: str) -> RDBStorage:
                 warnings.simplefilter("ignore", ExperimentalWarning)
                 return RDBStorage(
                     url,
+                    # SQLite: a writer waits up to a minute for the lock, not pysqlite's 5 s; the
+                    # heartbeat thread writes beside the trial loop, and on a busy machine one of
+                    # them failed with "database is locked" (the Ctrl-C test, 2 cores, 3 jobs)
+                    engine_kwargs={"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}}
+                    if url.startswith("sqlite") else None,
                     heartbeat_interval=int(os.environ.get("ATTNAS_HEARTBEAT", "30")),
                     grace_period=int(os.environ.get("ATTNAS_GRACE", "120")),
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1),

@@ -53,3 +53,24 @@ def test_commands_that_open_a_study_exit_2_with_one_line(main, tmp_path, capsys,
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_a_sqlite_writer_waits_for_the_lock_beyond_pysqlites_5_seconds(tmp_path) -> None:
+    """The heartbeat thread writes beside the trial loop: on a busy machine one writer may hold
+    the lock for seconds, and the other must wait, not fail with "database is locked"."""
+    import sqlite3
+    import threading
+    import time
+
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(storage=make_storage(url), study_name="lock")
+    holder = sqlite3.connect(tmp_path / "study.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # another writer, busy for 5.5 s
+    release = threading.Timer(5.5, lambda: holder.execute("COMMIT"))
+    release.start()
+    start = time.monotonic()
+    study.set_user_attr("written", True)  # waits for the lock
+    release.join()
+    assert time.monotonic() - start >= 5.0 and study.user_attrs["written"] is True
