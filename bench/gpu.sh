@@ -31,6 +31,11 @@
 #                test set, plain backbone and the search step's best.yaml, 2 seeds); only when
 #                STEPS names it (STEPS="search fulltraining"); cached per training and resumable
 #                per epoch in RESULTS_DIR; copy full_training*.json to bench/results/
+#   finetunefolder bench/finetune_folder.py --device cuda: issue 33's user path at 96 px (a
+#                ResNet-18 with the ImageNet stem trained on classes 0-4, classes 5-9 as a folder
+#                of PNG files, spaces/finetune.yaml's search under a 6-minute budget, then
+#                runners.train on the folders, 2 seeds); only when STEPS names it
+#                (STEPS=finetunefolder); writes finetune_folder.json
 # steps.txt lists each step's exit code and seconds.
 set -u
 cd "$(dirname "$0")/.."
@@ -89,4 +94,6 @@ step longtruth 560 $PY -m bench.long_truth --device "$DEVICE" --out-dir "$R"
 BEST=(); [ -f /tmp/attnas-gpu-search/best.yaml ] && BEST=(--arch /tmp/attnas-gpu-search/best.yaml)
 FT=(); [ -n "${QUICK:-}" ] && FT=(--epochs 0.02 --seeds 2)
 step fulltraining 560 $PY -m bench.full_training --device "$DEVICE" --out-dir "$R" "${FT[@]}" "${BEST[@]}"
+FF=(); [ -n "${QUICK:-}" ] && FF=(--smoke --device "$DEVICE")
+step finetunefolder 560 $PY -m bench.finetune_folder --device "$DEVICE" --out-dir "$R/finetune_folder" "${FF[@]}"
 echo "== done"; cat "$R/steps.txt"
