@@ -70,3 +70,31 @@ def test_workers_share_one_gpu(tiny_space, fashion_dir, tmp_path, jobs: str) -> 
     study = optuna.load_study(study_name=f"gpu{jobs}", storage=make_storage(url))
     done = [TrialRecord.of(t) for t in study.trials if TrialRecord.of(t).is_original]
     assert len(done) == 4 and all(r.step_path == "cuda_graph" for r in done)
+
+
+@pytest.mark.parametrize("freeze", [0, 1])
+def test_fine_tuning_from_weights_is_captured_and_keeps_frozen_stages(fashion_dir, tmp_path,
+                                                                     freeze: int) -> None:
+    """Issue 33 on the GPU: a backbone from trained weights, its own learning rate per group
+    (tensor rates in the captured step), and frozen stages that stay as loaded."""
+    from models import Architecture, StageChoice, build_model
+    from models.pretrained import resolve_weights
+
+    def arch(attention: str, weights=None) -> Architecture:
+        return Architecture.create(backbone="resnet_cifar", backbone_args={"depth": 8, "width": 8},
+                                   stages=[StageChoice.create(attention)] * 3, in_channels=1,
+                                   input_size=28, num_classes=10, weights=weights)
+
+    torch.save(build_model(arch("none"), seed=1).state_dict(), tmp_path / "trained.pt")
+    weights = resolve_weights("resnet_cifar", str(tmp_path / "trained.pt"))
+    model = build_model(arch("se", weights), seed=0).cuda()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    data = load_proxy_data(name="fashion-mnist", train_subset=600, val_fraction=0.25, seed=0,
+                           download=False, device="cuda")
+    r = train_proxy(model, data, seed=0, budget=TrainBudget(epochs=2, batch_size=50, lr=0.05,
+                                                            finetune={"freeze": freeze}))
+    assert (r.step_path, r.graph_fallback) == ("cuda_graph", None)
+    after = model.state_dict()
+    stem = [k for k in before if k.startswith("stem.")]
+    assert all(torch.equal(before[k], after[k]) for k in stem) == (freeze == 1)
+    assert not torch.equal(before["fc.weight"], after["fc.weight"])
