@@ -177,7 +177,7 @@ def test_stage_accuracies_are_the_means_the_scatter_shows() -> None:
 def test_a_one_point_front_each_reference_and_a_wide_band_are_legible() -> None:
     # the plain backbone alone on the front, two references, seeds far apart (a band wider
     # than the points): issue 31's dashboard drew no front, one colour and a band over everything
-    from reports.dashboard import front_figure
+    from reports.figures import front_figure
 
     study = optuna.create_study(directions=["maximize", "minimize"], study_name="legible")
     write_study(study, objectives=["accuracy", "latency_ratio"])
