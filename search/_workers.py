@@ -92,7 +92,7 @@ def work(study: optuna.Study, objective: Objective, *, log: RunLog, bar: tqdm | 
         KeyboardInterrupt: after this process's running trial is failed as interrupted.
     """
     plan = objective.plan
-    assert plan.n_trials is not None  # a run plan from search.pipeline.plan_run
+    assert plan.n_trials is not None  # a run plan from search.pipeline.run_search
     stop = StopRule(plan.n_trials, log, bar, space_size=plan.space.size(),
                     stop_reason=lambda s: stop_reason(s, plan),
                     more_work=objective.promote.pending if objective.promote else None)

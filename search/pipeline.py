@@ -136,13 +136,11 @@ def run_search(args: argparse.Namespace, *, start: float, trainer: Trainer = tra
                    timeout=args.timeout, shared=args.storage is not None, quiet=args.quiet,
                    # the space's search.baselines, unless --no-baselines turns them off
                    baselines=cfg.search.baselines and not args.no_baselines)
-    if args.jobs == "auto":
-        jobs, why = choose_jobs(plan, data)
+    jobs = args.jobs
+    if jobs == "auto":
+        jobs, why = choose_jobs(plan, data)  # a probe trial, with the plan's trainer
         log(f"--jobs {why}")
-        plan = replace(plan, jobs=jobs)
-    else:
-        plan = replace(plan, jobs=args.jobs)
-    plan = replace(plan, storage=args.storage or default_storage(out, jobs=plan.jobs))
+    plan = replace(plan, jobs=jobs, storage=args.storage or default_storage(out, jobs=jobs))
     objective = Objective(plan, data)  # reads the latency profile
     study = _open(plan, data, objective.profile)
     remaining, pending = _describe(plan, study, data, objective, log, device_why)

@@ -1,6 +1,6 @@
 """The run plan: what one search run does, decided once and passed down.
 
-``search.pipeline.plan_run`` builds it from the space and the command line; the objective
+``search.pipeline.run_search`` builds it from the space and the command line; the objective
 (``search.objective.Objective``), the worker loop (``search._workers.work``, one process or
 many), the time budget's rule (``search.budget.search_stop_reason``) and confirmation
 (``search.confirm``) read it, and none of them rebuilds what it holds: the rungs, the search's
