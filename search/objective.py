@@ -24,6 +24,7 @@ from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
 from runners.profile_models import profile_for
 from search.plan import RunPlan
+from search.progress import caused_by_interrupt, release_interrupted
 from search.rungs import Promote, Rung, duplicate_promotion, rung_data
 from search.sampling import suggest_architecture
 from search.study import claims_a_slot, fail_stale_trials, fail_trial
@@ -310,9 +311,17 @@ def run_trials(study: optuna.Study, objective: Objective, *, stop: Callable, tim
     try:
         study.optimize(objective, n_trials=None, timeout=timeout, callbacks=callbacks,
                        catch=TRAINING_FAILURES)
+        return
     except KeyboardInterrupt:
-        _fail_interrupted(study, before, shared=shared)
-        raise
+        pass
+    except Exception as e:
+        # Optuna 5.1's _run_trial: a Ctrl-C inside its tell leaves ``updated_state`` unbound
+        # (or fails an assertion) in a ``finally``, and that error replaces the interrupt
+        if not caused_by_interrupt(e):
+            raise
+    release_interrupted()  # outside the except block: the interrupted frames can be freed
+    _fail_interrupted(study, before, shared=shared)
+    raise KeyboardInterrupt
 
 
 def _fail_interrupted(study: optuna.Study, before: set[int], *, shared: bool) -> None:

@@ -26,7 +26,7 @@ from search.export import export_best
 from search.objective import Objective
 from search.outputs import front_table, write_trials_csv
 from search.plan import RunPlan
-from search.progress import RunLog, quiet_interrupts
+from search.progress import RunLog, quiet_interrupts, release_interrupted
 from search.sampling import reference_trials
 from search.study import enqueue_grid, finished_count, make_sampler, open_study, random_start_note
 from search.training import Trainer, train_seed
@@ -154,6 +154,7 @@ def run_search(args: argparse.Namespace, *, start: float, trainer: Trainer = tra
         except KeyboardInterrupt:
             interrupted = True
     if interrupted:
+        release_interrupted()
         log("interrupted: the running trial or training is lost; everything finished is kept "
             "(run the same command again to continue)")
     _write_outputs(study, out, log)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ class _NoInterruptTraceback(logging.Filter):
         self.interrupted = False
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and _caused_by_interrupt(record.exc_info[1]):
+        if record.exc_info and caused_by_interrupt(record.exc_info[1]):
             self.interrupted = True
             return False
         if self.interrupted and "failed with value None" in record.getMessage():
@@ -33,7 +34,7 @@ class _NoInterruptTraceback(logging.Filter):
         return True
 
 
-def _caused_by_interrupt(exc: BaseException | None) -> bool:
+def caused_by_interrupt(exc: BaseException | None) -> bool:
     """Whether ``exc`` is a KeyboardInterrupt or was raised while handling one (SQLAlchemy's
     "Error closing cursor" when Ctrl-C lands inside a fetch)."""
     while exc is not None:
@@ -41,6 +42,19 @@ def _caused_by_interrupt(exc: BaseException | None) -> bool:
             return True
         exc = exc.__context__
     return False
+
+
+def release_interrupted() -> None:
+    """Free what a Ctrl-C left half done, before the next read or write of the study.
+
+    The interrupt's traceback holds the frames it stopped (in reference cycles), and with them
+    any SQLite connection it caught inside a query or a commit: that connection keeps the
+    database's lock until it is collected, so every later statement waits for the lock's
+    timeout (``studies.storage.SQLITE_LOCK_TIMEOUT_S``) and then fails with "database is
+    locked" -- seen in CI as a Ctrl-C that took over a minute to exit. Call it after the
+    ``except`` block, when the exception is no longer referenced.
+    """
+    gc.collect()
 
 
 def quiet_interrupts() -> None:

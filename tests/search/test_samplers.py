@@ -180,6 +180,41 @@ def test_ctrl_c_while_a_heartbeat_starts_still_exits(tiny_space, fashion_dir, tm
         (optuna.trial.TrialState.FAIL, "interrupted (Ctrl-C)")]
 
 
+BOOT_WITH_CTRL_C_IN_TELL = """
+import runpy, sys
+from optuna.study import _optimize
+real_tell, calls = _optimize._tell_with_warning, []
+
+def tell(**kwargs):
+    calls.append(1)
+    if len(calls) == 2:  # Ctrl-C lands while Optuna stores the second trial's result
+        raise KeyboardInterrupt
+    return real_tell(**kwargs)
+
+_optimize._tell_with_warning = tell
+sys.argv = ["search.run", "--space", sys.argv[1], "--quiet"]
+runpy.run_module("search.run", run_name="__main__")
+"""
+
+
+def test_ctrl_c_while_optuna_stores_a_result_still_exits_130(tiny_space, fashion_dir, tmp_path) -> None:
+    """Optuna 5.1's _run_trial turns a Ctrl-C inside its tell into an UnboundLocalError (its
+    ``finally`` reads a variable the interrupted assignment never bound): exit code 1 and a
+    traceback, found by sending Ctrl-C at 0.07 s steps after the first trial."""
+    path = tiny_space("tell", n_trials=20)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", BOOT_WITH_CTRL_C_IN_TELL, str(path)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert (tmp_path / "runs/tell/best.yaml").exists()
+    study = optuna.load_study(study_name="tell", storage=f"sqlite:///{tmp_path / 'runs/tell/study.db'}")
+    assert [t.state for t in study.trials][0] == optuna.trial.TrialState.COMPLETE
+    interrupted = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
+    assert [(t.state, TrialRecord.of(t).fail_reason) for t in interrupted] == [
+        (optuna.trial.TrialState.FAIL, "interrupted (Ctrl-C)")]
+
+
 def test_a_library_error_caused_by_ctrl_c_prints_no_traceback() -> None:
     # SQLAlchemy logs "Error closing cursor" when Ctrl-C lands inside a fetch; with no handler of
     # its own the record goes to logging.lastResort (stderr). Its exception was raised while
