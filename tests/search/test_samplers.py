@@ -163,21 +163,28 @@ runpy.run_module("search.run", run_name="__main__")
 """
 
 
-def test_ctrl_c_while_a_heartbeat_starts_still_exits(tiny_space, fashion_dir, tmp_path) -> None:
-    """Optuna's heartbeat thread is not a daemon: a Ctrl-C inside its start left it running and
-    the process waiting for it forever after writing its outputs."""
-    path = tiny_space("hb", n_trials=20)
+def _run_interrupted(boot: str, path: Path, tmp_path: Path) -> optuna.Study:
+    """Run ``boot`` (a search whose Ctrl-C is timed by a patch) on space ``path``; check that it
+    exits 130 without a traceback, keeps its outputs and fails exactly one trial as interrupted
+    (not left "running" for the next run); the study."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", BOOT_WITH_BADLY_TIMED_CTRL_C, str(path)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", boot, str(path)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
-    assert (tmp_path / "runs/hb/best.yaml").exists()
-    # the trial whose start was interrupted is failed, not left "running" for the next run
-    study = optuna.load_study(study_name="hb", storage=f"sqlite:///{tmp_path / 'runs/hb/study.db'}")
+    assert (tmp_path / f"runs/{path.stem}/best.yaml").exists()
+    study = optuna.load_study(study_name=path.stem,
+                              storage=f"sqlite:///{tmp_path / f'runs/{path.stem}/study.db'}")
     interrupted = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
     assert [(t.state, TrialRecord.of(t).fail_reason) for t in interrupted] == [
         (optuna.trial.TrialState.FAIL, "interrupted (Ctrl-C)")]
+    return study
+
+
+def test_ctrl_c_while_a_heartbeat_starts_still_exits(tiny_space, fashion_dir, tmp_path) -> None:
+    """Optuna's heartbeat thread is not a daemon: a Ctrl-C inside its start left it running and
+    the process waiting for it forever after writing its outputs."""
+    _run_interrupted(BOOT_WITH_BADLY_TIMED_CTRL_C, tiny_space("hb", n_trials=20), tmp_path)
 
 
 BOOT_WITH_CTRL_C_IN_TELL = """
@@ -201,18 +208,8 @@ def test_ctrl_c_while_optuna_stores_a_result_still_exits_130(tiny_space, fashion
     """Optuna 5.1's _run_trial turns a Ctrl-C inside its tell into an UnboundLocalError (its
     ``finally`` reads a variable the interrupted assignment never bound): exit code 1 and a
     traceback, found by sending Ctrl-C at 0.07 s steps after the first trial."""
-    path = tiny_space("tell", n_trials=20)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", BOOT_WITH_CTRL_C_IN_TELL, str(path)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 130, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    assert (tmp_path / "runs/tell/best.yaml").exists()
-    study = optuna.load_study(study_name="tell", storage=f"sqlite:///{tmp_path / 'runs/tell/study.db'}")
-    assert [t.state for t in study.trials][0] == optuna.trial.TrialState.COMPLETE
-    interrupted = [t for t in study.trials if t.state != optuna.trial.TrialState.COMPLETE]
-    assert [(t.state, TrialRecord.of(t).fail_reason) for t in interrupted] == [
-        (optuna.trial.TrialState.FAIL, "interrupted (Ctrl-C)")]
+    study = _run_interrupted(BOOT_WITH_CTRL_C_IN_TELL, tiny_space("tell", n_trials=20), tmp_path)
+    assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
 
 
 def test_a_library_error_caused_by_ctrl_c_prints_no_traceback() -> None:
