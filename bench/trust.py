@@ -1,6 +1,7 @@
 """Are the claims the search prints true? Scored on a truth table.
 
     python -m bench.trust [--table bench/results/trust_table.json] [--replays 20] [--trainings 30]
+                          [--json bench/results/trust_replay.json]
 
 The table (``bench/trust_table.py``) holds every architecture of
 ``bench/efficiency.yaml`` (64) trained at the default proxy budget with several
@@ -27,11 +28,23 @@ Truth = the mean over all of an architecture's seeds.
 
 Both protocols replay the shared-initialisation table, so (a) already has the
 lower noise of common random numbers: the comparison isolates confirmation.
+
+4. The same replays with the validation loss as the search's score (issue 30's
+   smoother score, read off the same trainings): ``(c)`` is (a) and ``(d)`` is (b)
+   with every accuracy replaced by minus the validation loss, so the front, the
+   "better" claims and the truth (the 5-seed mean loss) are all in loss. What it
+   shows: how well a loss-scored search recovers its own truth, against how well
+   the accuracy-scored one recovers its own, at the same trainings.
+
+``--json`` writes the replays' figures as ``{protocol: {"precision", "recall", "fdr",
+"fdr_held_out", "replays"}}``; the search's default protocol, (b), is under ``"default"``
+(``fdr`` is null where a protocol made no claim).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from pathlib import Path
 
@@ -57,6 +70,17 @@ def md(short: str) -> str:
 
 def accs(row: dict, init: str = "shared") -> dict[int, float]:
     return {int(s): r["accuracy"] for s, r in row.get(init, {}).items()}
+
+
+def by_loss(table: dict) -> dict:
+    """The table with every training's accuracy replaced by minus its validation loss, so the
+    replays (higher is better) score by the loss."""
+    out = {}
+    for key, row in table.items():
+        out[key] = dict(row)
+        for init in ("shared", "unshared"):
+            out[key][init] = {s: {**r, "accuracy": -r["val_loss"]} for s, r in row.get(init, {}).items()}
+    return out
 
 
 def noise(table: dict) -> dict:
@@ -169,6 +193,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--table", default=str(ROOT / "bench/results/trust_table.json"))
     parser.add_argument("--replays", type=int, default=20)
+    parser.add_argument("--json", default=str(ROOT / "bench/results/trust_replay.json"),
+                        help="where the replays' figures go ('' for nowhere)")
     parser.add_argument("--trainings", type=int, default=30,
                         help="trainings per replay (equal compute for both protocols)")
     args = parser.parse_args()
@@ -217,9 +243,40 @@ def main() -> None:
     print(f"- architectures whose true mean beats no attention: {len(better)} of 63; largest gap "
           f"{100 * max(truth[k][0] - truth[plain_key][0] for k in full):+.2f} points\n")
 
+    figures = replay_table(space, full, seeds, args.replays, args.trainings, score="accuracy")
+    loss_full = by_loss(full)
+    figures.update(replay_table(space, loss_full, seeds, args.replays, args.trainings, score="loss"))
+    held = sorted(set(seeds) - {seeds[j % len(seeds)] for j in range(3)})
+    print(f"\n(held-out seeds: the table's seeds a replay's confirmation did not use, e.g. {held} "
+          f"for replay 0)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1) + "\n")
+        print(f"wrote {args.json}")
+
+
+PROTOCOLS = {  # per score: (name in the json, replay part, what the table's row says)
+    "accuracy": (("single_seed", "a", "(a) single seed, front on single-seed accuracy"),
+                 ("default", "b", "(b) search + confirmation (3 paired seeds, 95% t-interval)")),
+    "loss": (("loss_single_seed", "a", "(c) as (a), scored by validation loss"),
+             ("loss_confirmed", "b", "(d) as (b), scored by validation loss")),
+}
+
+
+def replay_table(space, full: dict, seeds: list[int], replays: int, trainings: int, *,
+                 score: str) -> dict[str, dict]:
+    """``replays`` replays of each protocol on ``full`` (higher ``accuracy`` is better), scored
+    against the table's own truth; prints the table and returns the json figures."""
+    truth = {key: (statistics.fmean(accs(r).values()), r["latency_ratio"]) for key, r in full.items()}
+    plain_key = next(key for key, row in full.items() if row["arch"] == PLAIN)
+    true_front = front_of(truth)
+    single_sd = rms([statistics.stdev(accs(r).values()) for r in full.values()])
+    spread = statistics.stdev(m for m, _ in truth.values())
+    print(f"### Scored by {score}: discriminability {spread / single_sd:.2f}; true front "
+          f"({len(true_front)}): " + ", ".join(
+              md(full[k]["arch"]) for k in sorted(true_front, key=lambda k: truth[k][1])) + "\n")
     rows = {"a": [], "b": []}
-    for r in range(args.replays):
-        out = replay(space, full, r, args.trainings, seeds)
+    for r in range(replays):
+        out = replay(space, full, r, trainings, seeds)
         for p in ("a", "b"):
             front, claims, searched = out[p]
             hit = front & true_front
@@ -232,13 +289,13 @@ def main() -> None:
                 accs(full[k])[x] - accs(full[plain_key])[x] for x in held) <= 0]
             rows[p].append((len(hit) / len(front), len(hit) / len(true_front), len(claims), len(false),
                             searched, len(false_held)))
-    print(f"## Replays: {args.replays} per protocol, {args.trainings} trainings each "
+    print(f"## Replays: {replays} per protocol, {trainings} trainings each "
           "(TPE + references)\n")
     print("| protocol | architectures searched | front precision | front recall "
           "| 'better' claims | false | FDR | false on held-out seeds | FDR, held out |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for p, label in (("a", "(a) single seed, front on single-seed accuracy"),
-                     ("b", "(b) search + confirmation (3 paired seeds, 95% t-interval)")):
+    figures = {}
+    for name, p, label in PROTOCOLS[score]:
         prec = statistics.fmean(x[0] for x in rows[p])
         rec = statistics.fmean(x[1] for x in rows[p])
         claims = sum(x[2] for x in rows[p])
@@ -249,9 +306,13 @@ def main() -> None:
         fdr_held = f"{false_held / claims:.2f}" if claims else "—"
         print(f"| {label} | {searched:.0f} | {prec:.2f} | {rec:.2f} | {claims} | {false} | {fdr} "
               f"| {false_held} | {fdr_held} |")
-    held = sorted(set(seeds) - {seeds[j % len(seeds)] for j in range(3)})
-    print(f"\n(held-out seeds: the table's seeds a replay's confirmation did not use, e.g. {held} "
-          f"for replay 0)")
+        figures[name] = {"precision": prec, "recall": rec,
+                         "fdr": false / claims if claims else None,
+                         "fdr_held_out": false_held / claims if claims else None,
+                         "replays": replays, "trainings": trainings, "claims": claims,
+                         "score": score}
+    print()
+    return figures
 
 
 if __name__ == "__main__":
