@@ -95,14 +95,15 @@ def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, devi
     return table
 
 
-def target(arch_files: list[Path], *, seeds: int, epochs: float, device: str, out_dir: Path) -> dict:
+def target(arch_files: list[Path], *, seeds: int, epochs: float, device: str, out_dir: Path,
+           first_seed: int = 0) -> dict:
     plain = out_dir / "full_training_plain.yaml"
     write_architecture(plain, architectures()[0])
     results = {}
     for path in [plain, *arch_files]:
         arch = load_architecture(path)
         report = train_full(path, epochs=epochs, out=out_dir / "full_training" / arch.key().replace("/", "_"),
-                            device=device, seeds=tuple(range(seeds)))
+                            device=device, seeds=tuple(range(first_seed, seeds)))
         results[arch.key()] = {"test_accuracy": [r["test_accuracy"] for r in report["runs"]],
                                "epochs": epochs, "device": _device_name(device),
                                "interval95": report["test_accuracy_interval95"]}
@@ -122,8 +123,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=float, default=30)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--first-seed", type=int, default=0,
-                        help="levers: train seeds from this one (a second process with its own "
-                             "--out-dir takes the later seeds; merge the caches' levers blocks)")
+                        help="train seeds from this one. levers: a second process with its own "
+                             "--out-dir takes the later seeds (merge the caches' levers blocks); "
+                             "target: a second process with the same --out-dir (one weights file "
+                             "per seed), then a run from seed 0 finds both and writes the json")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--arch", action="append", default=[], help="architecture files (best.yaml)")
     parser.add_argument("--parts", default="levers,target")
@@ -145,7 +148,7 @@ def main() -> None:
         (out_dir / "full_training_levers.json").write_text(json.dumps(table, indent=1) + "\n")
     if "target" in args.parts:
         results = target([Path(a) for a in args.arch], seeds=args.seeds, epochs=epochs,
-                         device=args.device, out_dir=out_dir)
+                         device=args.device, out_dir=out_dir, first_seed=args.first_seed)
         (out_dir / "full_training.json").write_text(json.dumps(results, indent=1) + "\n")
 
 
