@@ -51,12 +51,24 @@ class WeightsError(UserError, ValueError):
     """Weights that cannot be found, read, or do not fit the backbone; the message says which."""
 
 
+# sha256 of files this process has hashed, by what stat says of them: a search builds a model from
+# the same weights file for every trial and checks it each time (read_state_dict)
+_HASHED: dict[tuple[str, int, int, int, int], str] = {}
+
+
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The sha256 of the file's bytes. Hashed once per process while the file's device, inode,
+    size and modification time (in ns) stay the same, as git's index and ccache decide that a
+    file is unchanged; a file rewritten or replaced changes one of them and is hashed again."""
+    st = Path(path).stat()
+    key = (str(Path(path).resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _HASHED:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASHED[key] = h.hexdigest()
+    return _HASHED[key]
 
 
 def _hub_file(backbone: str, name: str) -> tuple[Path, str]:

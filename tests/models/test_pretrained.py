@@ -255,3 +255,30 @@ def test_freezing_without_weights_or_past_the_stages_is_refused(tmp_path) -> Non
     frozen = load_space(path, catalog=model_catalog())
     path.write_text(base.format(weights=f", weights: {trained}", freeze=0))
     assert load_space(path, catalog=model_catalog()).sha256 != frozen.sha256  # another space
+
+
+def test_a_weights_file_is_hashed_once_while_unchanged_and_again_when_its_bytes_change(
+        tmp_path, monkeypatch) -> None:
+    import builtins
+    import hashlib
+    import os
+
+    from models.pretrained import file_sha256
+
+    path = tmp_path / "w.bin"
+    path.write_bytes(b"a" * 100)
+    first = file_sha256(path)
+    assert first == hashlib.sha256(b"a" * 100).hexdigest()
+    real_open = builtins.open
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("an unchanged file was read again")
+
+    monkeypatch.setattr(builtins, "open", no_read)
+    assert file_sha256(path) == first  # served from what this process hashed
+    monkeypatch.setattr(builtins, "open", real_open)
+    # the same size, other bytes, a later modification time: hashed again
+    path.write_bytes(b"b" * 100)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert file_sha256(path) == hashlib.sha256(b"b" * 100).hexdigest()
