@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def target(arch_files: list[Path], *, seeds: int, epochs: float, device: str, ou
     results = {}
     for path in [plain, *arch_files]:
         arch = load_architecture(path)
-        report = train_full(path, epochs=epochs, out=out_dir / "full_training" / arch.key().replace("/", "_"),
+        report = train_full(path, epochs=epochs, out=out_dir / "full_training" / folder_name(arch.key()),
                             device=device, seeds=tuple(range(first_seed, seeds)))
         results[arch.key()] = {"test_accuracy": [r["test_accuracy"] for r in report["runs"]],
                                "epochs": epochs, "device": _device_name(device),
@@ -110,6 +111,13 @@ def target(arch_files: list[Path], *, seeds: int, epochs: float, device: str, ou
         print(f"target {arch.short()}: test accuracy {report['test_accuracy']:.4f} "
               f"{report['test_accuracy_interval95']}", flush=True)
     return results
+
+
+def folder_name(key: str) -> str:
+    """A folder name for an architecture key that every file system and tool takes: runs of
+    characters other than letters, digits and ``._=,-`` become one ``_`` (``|``, ``>``, ``/``,
+    ``(`` are in every key)."""
+    return re.sub(r"[^A-Za-z0-9._=,-]+", "_", key).strip("_")
 
 
 def _device_name(device: str) -> str:
