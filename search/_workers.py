@@ -32,6 +32,7 @@ from tqdm import tqdm
 from models import build_model
 from runners.data import ProxyData, load_proxy_data
 from search.confirm import stop_reason
+from search.interrupts import catch_interrupts, raise_if_requested
 from search.objective import Objective, evaluate_architecture, run_trials
 from search.plan import RunPlan
 from search.progress import RunLog, StopRule, quiet_interrupts
@@ -101,6 +102,7 @@ def work(study: optuna.Study, objective: Objective, *, log: RunLog, bar: tqdm | 
 
 def worker_main(plan: RunPlan, index: int, threads: int) -> None:
     """One worker process: run trials of the shared study until it is full."""
+    catch_interrupts()
     torch.set_num_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     quiet_interrupts()
@@ -156,6 +158,7 @@ def run_parallel(study: optuna.Study, plan: RunPlan, *, log: RunLog) -> bool:
     interrupted = False
     try:
         while any(p.is_alive() for p in procs) or len(handled) < len(procs):
+            raise_if_requested()  # a Ctrl-C whose KeyboardInterrupt a finalizer swallowed
             for p in procs:
                 if not p.is_alive() and p.pid not in handled:
                     handled.add(p.pid)

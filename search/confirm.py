@@ -34,6 +34,7 @@ from runners.isolated import in_process
 from runners.isolated import pool as training_pool
 from runners.trainer import train_architecture
 from search.budget import search_stop_reason, seconds_per_training
+from search.interrupts import raise_if_requested
 from search.plan import RunPlan
 from search.rungs import Rung, rung_data
 from search.training import TRAINING_FAILURES, train_seed
@@ -127,6 +128,7 @@ def run_confirmation(study: optuna.Study, plan: RunPlan, data: ProxyData, *,
     def handed_out():
         """The jobs, one whenever a process is free, while the budget allows one more."""
         for job in jobs_todo:
+            raise_if_requested()  # a Ctrl-C whose KeyboardInterrupt a finalizer swallowed
             if not budget.allows(per):
                 stopped.append(len(handed))
                 return

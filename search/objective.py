@@ -23,6 +23,7 @@ from runners.latency_profile import Profile
 from runners.measure import count_flops, count_params, measure_latency
 from runners.onnx_runtime import onnxruntime_latency
 from runners.profile_models import profile_for
+from search.interrupts import raise_if_requested
 from search.plan import RunPlan
 from search.progress import caused_by_interrupt, release_interrupted
 from search.rungs import Promote, Rung, duplicate_promotion, rung_data
@@ -58,6 +59,7 @@ class _Infeasible(Exception):
     """Raised inside ``evaluate_architecture`` when a constraint is broken."""
 
 
+INTERRUPTED = "interrupted (Ctrl-C)"  # the fail reason of a trial a Ctrl-C stopped
 TRAINED = ("accuracy", "accuracy_seeds", "val_loss", "train_seconds", "images_per_second",
            "step_path", "graph_fallback")
 
@@ -212,6 +214,18 @@ class Objective:
         _record_constraints(trial, measured["constraint_violations"])
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, ...]:
+        """One trial's objective values. Interrupted (Ctrl-C), the trial records why before
+        Optuna fails it."""
+        try:
+            raise_if_requested()  # a Ctrl-C whose KeyboardInterrupt a finalizer swallowed
+            return self._evaluate(trial)
+        except KeyboardInterrupt:
+            pass
+        release_interrupted()  # outside the except block: an interrupted statement's lock goes
+        write_trial(trial, fail_reason=INTERRUPTED)
+        raise KeyboardInterrupt
+
+    def _evaluate(self, trial: optuna.Trial) -> tuple[float, ...]:
         write_trial(trial, worker=os.getpid())
         rung = trial_rung(trial) if self.rungs else 0
         if rung:  # a promotion that search.rungs.Promote enqueued
@@ -331,6 +345,6 @@ def _fail_interrupted(study: optuna.Study, before: set[int], *, shared: bool) ->
         if t.number in before or not (worker == pid or (worker is None and not shared)):
             continue
         try:
-            fail_trial(study, t, "interrupted (Ctrl-C)")
+            fail_trial(study, t, INTERRUPTED)
         except (ValueError, RuntimeError):  # finished meanwhile (e.g. failed as stale elsewhere)
             continue

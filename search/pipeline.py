@@ -18,6 +18,7 @@ from runners.data import load_proxy_data
 from runners.device import resolve_device
 from runners.latency_profile import Profile, load_profile
 from runners.onnx_runtime import OnnxUnavailable, require_onnx
+from search import interrupts
 from search._workers import choose_jobs, run_parallel, work
 from search.budget import TimeBudget
 from search.confirm import run_confirmation
@@ -148,11 +149,13 @@ def run_search(args: argparse.Namespace, *, start: float, trainer: Trainer = tra
     interrupted = False
     if remaining or pending:
         interrupted = _search(plan, study, objective, log, remaining)
-    if not interrupted:
+    if not (interrupted or interrupts.requested()):
         try:
             run_confirmation(study, plan, data, log=log)
         except KeyboardInterrupt:
             interrupted = True
+    # a Ctrl-C whose KeyboardInterrupt a finalizer swallowed after the last check: still 130
+    interrupted = interrupted or interrupts.requested()
     if interrupted:
         release_interrupted()
         log("interrupted: the running trial or training is lost; everything finished is kept "

@@ -19,7 +19,6 @@ import argparse
 import os
 import signal
 import sys
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ if __name__ == "__main__":
     signal.signal(signal.SIGINT, lambda *_: sys.exit(130))
 
 from errors import UserError  # noqa: E402  (imports nothing)
+from search.interrupts import catch_interrupts  # noqa: E402  (imports only signal, threading)
 from spaces import SAMPLERS, SEED_MAX, TRAIN_DEVICES, DefaultsOnce  # noqa: E402  (torch-free, like everything main() needs before run_search)
 
 if TYPE_CHECKING:
@@ -102,8 +102,7 @@ def main(argv: list[str] | None = None, *, trainer: Trainer | None = None) -> in
     """``python -m search.run``; the exit code. ``trainer``: what trains every architecture of
     the run instead of ``search.training.train_seed`` (tests and benchmarks pass a fake or a
     cache; with ``--jobs N`` it must pickle)."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    catch_interrupts()  # KeyboardInterrupt as Python's handler raises it, and remembered
     args = build_parser().parse_args(argv)
     start = time.monotonic()
     try:  # the one boundary: a user's mistake is one line and exit 2, never a traceback
