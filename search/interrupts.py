@@ -6,10 +6,11 @@ handled. When that is a finalizer or a weakref callback (``__del__``, SQLAlchemy
 prints "Exception ignored in ..." and goes on: the Ctrl-C is gone, and a search with trials
 left keeps running (seen in CI: the Ctrl-C test's search ran on past its 60 s). This handler
 raises the same way, so Ctrl-C still stops a training at once, and also sets a flag that the
-search reads where it can stop cleanly (``raise_if_requested``): before each trial's training,
-before each confirmation training, in the parent's wait for ``--jobs`` workers; the
-interpreter's "Exception ignored" report of that KeyboardInterrupt is not printed. Imports
-nothing heavy: ``search.run`` installs it before torch and Optuna load.
+search reads where it can stop cleanly (``raise_if_requested``): as each trial starts, before
+each training (``search.training.train_seed``: the search's and the confirmation's), before
+each confirmation job and in the parent's wait for ``--jobs`` workers; the interpreter's
+"Exception ignored" report of that KeyboardInterrupt is not printed. Imports nothing heavy:
+``search.run`` installs it before torch and Optuna load.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from runners.data import ProxyData
 from runners.isolated import TrainingCrashed, importable_in_child, in_process
 from runners.isolated import pool as training_pool
 from runners.trainer import TrainingDiverged, train_architecture
+from search.interrupts import raise_if_requested
 from spaces import BudgetConfig, SearchSpace
 
 # what fails one training (and its trial) without ending the search
@@ -52,6 +53,7 @@ def train_seed(arch: Architecture, space: SearchSpace, data: ProxyData, *, seed:
         TrainingDiverged, torch.OutOfMemoryError: as ``train_proxy``.
         runners.isolated.TrainingCrashed: the training process died (its signal named).
     """
+    raise_if_requested()  # a Ctrl-C whose KeyboardInterrupt a finalizer swallowed (timing, storage)
     budget = budget or space.config.budget
     classes = _module_classes(arch)
     if device.type == "cuda" or in_process() or not importable_in_child(classes):
