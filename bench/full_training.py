@@ -13,6 +13,8 @@ default ``bench/results``), so a run that is stopped continues when run again:
    of them (decay 0.999, kept beside the training: the same trajectory), each with and without
    the mirror (TTA). Printed: each view's mean over seeds and its paired difference to the
    default. Written to ``DIR/full_training_levers.json`` (``{view: [accuracy per seed]}``).
+   ``--long`` adds the schedule lever: the default recipe for 2x ``--epochs``, checkpointed per
+   epoch in ``DIR/full_training_long/`` (a stopped run continues from its last epoch).
 2. ``target``: ``runners.train``'s default settings on all 60,000 images, tested on the test
    set, for the plain backbone and each ``--arch`` file (the default search's ``best.yaml``),
    through ``runners.train.train_full`` (resumable per epoch): ``DIR/full_training.json`` as
@@ -45,6 +47,23 @@ from runners.trainer import TrainBudget, evaluate, train_proxy, weight_average  
 RESULTS = ROOT / "bench" / "results"
 EMA_DECAY = 0.999  # a horizon of ~1,000 steps: 2 of 30 epochs at batch 128
 RECIPES = {"default": {}, "erase": {"erase_prob": 0.5}}
+LONG = 2  # --long: the schedule lever, the default recipe for LONG x --epochs
+
+
+def long_views(seed: int, data, *, epochs: float, device: str, checkpoint: Path) -> dict:
+    """The default recipe trained ``LONG`` times as long (same seed: the same initial weights and
+    the same first data order), resumable per epoch from ``checkpoint``; its accuracy on the
+    held-out split by last weights, without / with the mirror (no moving average: it is not
+    part of a checkpoint)."""
+    model = build_model(architectures()[0], seed=seed).to(device)
+    total = LONG * epochs
+    train_proxy(model, data, budget=TrainBudget(epochs=total), seed=seed, checkpoint=checkpoint,
+                on_epoch=lambda e, n, loss: print(f"long seed {seed} epoch {e}/{n} train loss {loss:.4f}",
+                                                  flush=True))
+    checkpoint.unlink(missing_ok=True)  # the cache now holds the finished training
+    return {f"long{LONG}x" + ("+tta" if flip else ""): evaluate(model, data.val_x, data.val_y, data,
+                                                                tta_flip=flip)[0]
+            for flip in (False, True)}
 
 
 def lever_views(seed: int, recipe: str, data, *, epochs: float, device: str) -> dict:
@@ -63,29 +82,36 @@ def lever_views(seed: int, recipe: str, data, *, epochs: float, device: str) -> 
 
 
 def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, device: str,
-           save, first_seed: int = 0) -> dict[str, list[float]]:
+           save, first_seed: int = 0, long: Path | None = None) -> dict[str, list[float]]:
+    """The lever table; with ``long`` (a folder for its per-epoch checkpoints) the schedule
+    lever too, and only seeds that have every recipe are tabulated."""
     cell = cache.setdefault("levers", {})
+    recipes = [*RECIPES, *(["long"] if long is not None else [])]
     data = None  # loaded once, and only when a training is left to run
     for seed in range(first_seed, seeds):
-        for recipe in RECIPES:
+        for recipe in recipes:
             key = f"{recipe}/{seed}"
             if key not in cell:
                 if data is None:
                     data = load_proxy_data(name="fashion-mnist", train_subset=train + val,
                                            val_fraction=val / (train + val), seed=0, device=device,
                                            progress=False)
-                cell[key] = lever_views(seed, recipe, data, epochs=epochs, device=device)
+                if recipe == "long":
+                    cell[key] = long_views(seed, data, epochs=epochs, device=device,
+                                           checkpoint=long / f"long{LONG}x-{epochs:g}-seed{seed}.pt")
+                else:
+                    cell[key] = lever_views(seed, recipe, data, epochs=epochs, device=device)
                 save()
                 views = ", ".join(f"{k} {v:.4f}" for k, v in cell[key].items())
                 print(f"levers seed {seed} {recipe}: {views}",
                       flush=True)
     table: dict[str, list[float]] = {}
-    done = [seed for seed in range(seeds) if all(f"{r}/{seed}" in cell for r in RECIPES)]
+    done = [seed for seed in range(seeds) if all(f"{r}/{seed}" in cell for r in recipes)]
     if not done:
         return table
     seeds = len(done)
     for seed in done:
-        for recipe in RECIPES:
+        for recipe in recipes:
             for view, acc in cell[f"{recipe}/{seed}"].items():
                 table.setdefault(view, []).append(acc)
     base = table["default"]
@@ -154,6 +180,9 @@ def main() -> None:
     parser.add_argument("--arch", action="append", default=[], help="architecture files (best.yaml)")
     parser.add_argument("--parts", default="levers,target")
     parser.add_argument("--out-dir", default=str(RESULTS))
+    parser.add_argument("--long", action="store_true",
+                        help=f"levers: also the schedule lever ({LONG}x --epochs, checkpointed per "
+                             "epoch in DIR/full_training_long/)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     out_dir = Path("/tmp/full_training_smoke" if args.smoke else args.out_dir)
@@ -167,7 +196,8 @@ def main() -> None:
 
     if "levers" in args.parts:
         table = levers(cache, seeds=args.seeds, epochs=epochs, train=54_000, val=6_000,
-                       device=args.device, save=save, first_seed=args.first_seed)
+                       device=args.device, save=save, first_seed=args.first_seed,
+                       long=out_dir / "full_training_long" if args.long else None)
         (out_dir / "full_training_levers.json").write_text(json.dumps(table, indent=1) + "\n")
     if "target" in args.parts:
         results = target([Path(a) for a in args.arch], seeds=args.seeds, epochs=epochs,
