@@ -84,7 +84,15 @@ def lever_views(seed: int, recipe: str, data, *, epochs: float, device: str) -> 
 def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, device: str,
            save, first_seed: int = 0, long: Path | None = None) -> dict[str, list[float]]:
     """The lever table; with ``long`` (a folder for its per-epoch checkpoints) the schedule
-    lever too, and only seeds that have every recipe are tabulated."""
+    lever too, and only seeds that have every recipe are tabulated.
+
+    Raises:
+        SystemExit: the cache holds lever trainings of other settings (epochs, split sizes).
+    """
+    settings = {"epochs": epochs, "train": train, "val": val}
+    if cache.setdefault("levers_settings", settings) != settings:
+        raise SystemExit(f"the lever cache holds trainings with {cache['levers_settings']}, not "
+                         f"{settings}: give another --out-dir")
     cell = cache.setdefault("levers", {})
     recipes = [*RECIPES, *(["long"] if long is not None else [])]
     data = None  # loaded once, and only when a training is left to run

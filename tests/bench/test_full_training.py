@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
-from bench.full_training import RESULTS, folder_name
+from bench.full_training import RESULTS, folder_name, levers
 
 
 def test_folder_name_keeps_only_portable_characters():
@@ -24,3 +25,12 @@ def test_committed_target_accuracies_are_those_stored_with_the_weights():
         assert [r["test_accuracy"] for r in stored] == row["test_accuracy"]
         assert [r["train_seconds"] for r in stored] == row["train_seconds"]
         assert all(len(r["epoch_train_loss"]) == row["epochs"] for r in stored)
+
+
+def test_a_lever_cache_of_other_epochs_is_refused_not_reused():
+    cache = {"levers_settings": {"epochs": 30, "train": 54_000, "val": 6_000},
+             "levers": {"default/0": {"default": 0.9}, "erase/0": {"erase": 0.9}}}
+    with pytest.raises(SystemExit, match=r"'epochs': 30.*another --out-dir"):
+        levers(cache, seeds=1, epochs=60, train=54_000, val=6_000, device="cpu", save=lambda: None)
+    table = levers(cache, seeds=1, epochs=30, train=54_000, val=6_000, device="cpu", save=lambda: None)
+    assert table == {"default": [0.9], "erase": [0.9]}
