@@ -16,16 +16,17 @@ test set is not read).
 
 On the target, the first 8 architectures of ``bench/proxy_budget.py`` (5 classes) are trained
 with ``spaces/attention.yaml``'s budget (2 epochs, batch 128, lr 0.1), ``--seeds`` (3) paired
-seeds each, three ways: from random weights (shared initialisation, as a
+seeds each, four ways: from random weights (shared initialisation, as a
 search does) and from the source weights (``backbone.weights``: modules starting as the
 identity, the body at ``budget.finetune.pretrained_lr`` 0.01), and fine-tuned with the stem and
-stage 1 frozen (``budget.finetune.freeze: 1``). Each training is cached as it ends
+stage 1 frozen (``budget.finetune.freeze: 1``), and fine-tuned with the inserted modules'
+identity scales at 10x the rate (``budget.finetune.scale_lr: 1.0``). Each training is cached as it ends
 (``bench/results/finetune_cache.json``: rerun to continue). Reported per way: mean accuracy, the
 pooled single-seed std of the paired difference to no attention, the spread of the means,
 discriminability and discriminability^2 per minute (``bench/ranking.py``), and the identity
 check: the largest logit difference at step 0 between the plain trained network and each module
 of the zoo inserted in every stage, at each position. Written to ``bench/results/finetune.json``.
-The minutes are wall-clock minutes of these trainings (both ways on the same machine, side by
+The minutes are wall-clock minutes of these trainings (all ways on the same machine, side by
 side); they may run beside other work, so compare the ways, not the absolute figure.
 """
 
@@ -56,8 +57,10 @@ from stats import t_interval  # noqa: E402
 RESULTS = ROOT / "bench" / "results"
 SOURCE, TARGET = (0, 1, 2, 3, 4), (5, 6, 7, 8, 9)
 # way -> its budget.finetune (None: from random weights); freeze1 keeps the stem and stage 1 as
-# loaded (budget.finetune.freeze), the attention inserted there still training
-WAYS: dict[str, dict | None] = {"scratch": None, "finetune": {}, "finetune+freeze1": {"freeze": 1}}
+# loaded (budget.finetune.freeze), the attention inserted there still training; scale10x trains
+# the inserted modules' identity scales at 10x budget.lr (budget.finetune.scale_lr 1.0)
+WAYS: dict[str, dict | None] = {"scratch": None, "finetune": {}, "finetune+freeze1": {"freeze": 1},
+                                "finetune+scale10x": {"scale_lr": 1.0}}
 
 
 def _data(images: torch.Tensor, labels: torch.Tensor, classes: tuple[int, ...], *, train: int | None,

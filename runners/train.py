@@ -41,7 +41,7 @@ from runners.data import load_full_data
 from runners.data.folder import decode_image
 from runners.device import DEVICES, resolve_device
 from runners.trainer import TrainBudget, TrainingDiverged, seconds_per_step, train_proxy
-from spaces import DATASETS, DEFAULT_DATASET, FOLDER, DefaultsOnce, did_you_mean
+from spaces import DATASETS, DEFAULT_DATASET, FOLDER, DefaultsOnce, budget_record, did_you_mean
 from stats import t_interval
 
 # the searched budget's settings that full training takes from the architecture file: how a
@@ -114,6 +114,8 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = DEFA
         if arch.weights is not None:
             print(f"fine-tuning from {arch.weights.path} (sha256 {arch.weights.sha256[:12]}…): the body "
                   f"at lr {budget.finetune.pretrained_lr:g}, the new modules and head at lr {budget.lr:g}"
+                  + (f"; the inserted modules' identity scales at lr {budget.finetune.scale_lr:g}"
+                     if budget.finetune.scale_lr is not None else "")
                   + (f"; the stem and the first {budget.finetune.freeze} stage(s) frozen as loaded"
                      if budget.finetune.freeze else ""), flush=True)
         steps = budget.steps(len(data.train_x))
@@ -152,7 +154,7 @@ def train_full(arch_path: Path, *, epochs: float, out: Path, dataset: str = DEFA
 def _train_one(arch: Architecture, data, budget: TrainBudget, *, seed: int, out: Path,
                quiet: bool) -> dict:
     weights, checkpoint = f"model-seed{seed}.pt", out / f"checkpoint-seed{seed}.pt"
-    settings = {"budget": budget.model_dump(mode="json", exclude={"device"}), "data": data.name,
+    settings = {"budget": budget_record(budget), "data": data.name,
                 "train_images": len(data.train_x), "architecture": arch.to_dict()}
     if (out / weights).exists():  # a seed finished before, with these settings: not trained again
         done = torch.load(out / weights, map_location="cpu", weights_only=True)

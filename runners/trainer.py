@@ -24,12 +24,13 @@ from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from models import Architecture, build_model
+from models.attention import IdentityStart
 from models.pretrained import PRETRAINED_ATTR, freeze_pretrained
 from runners.augment import random_crop, random_erase, random_flip
 from runners.checkpoint import load_checkpoint, save_checkpoint, training_identity
 from runners.data import ProxyData
 from runners.step import CapturedStep, Step, autocast
-from spaces import BudgetConfig
+from spaces import BudgetConfig, budget_record
 
 # the trainer's budget is the space file's ``budget`` block: one type, one set of defaults
 # (its ``device`` is not read here: the model and data are already where they train)
@@ -82,20 +83,28 @@ def _normaliser(data: ProxyData, device: torch.device) -> tuple[Tensor, Tensor]:
 def param_groups(model: nn.Module, budget: TrainBudget, device: torch.device,
                   graphed: bool) -> list[dict]:
     """Weight decay on kernels, not on biases and norms; a model started from trained weights
-    (``models.pretrained``) trains those at ``budget.finetune.pretrained_lr`` and the rest at
+    (``models.pretrained``) trains those at ``budget.finetune.pretrained_lr``, the identity scales
+    of its inserted modules at ``budget.finetune.scale_lr`` when that is set, and the rest at
     ``budget.lr``. Each group's ``lr_scale`` is its rate over ``budget.lr``; a captured step reads
     each group's rate from a tensor of its own."""
     pretrained = getattr(model, PRETRAINED_ATTR, frozenset())
-    scales = {False: 1.0, True: budget.finetune.pretrained_lr / budget.lr}
+    identity_scales = ({id(m.scale) for m in model.modules() if isinstance(m, IdentityStart)}
+                       if budget.finetune.scale_lr is not None else set())
+    rates = {"new": 1.0, "pretrained": budget.finetune.pretrained_lr / budget.lr,
+             "scale": (budget.finetune.scale_lr or budget.lr) / budget.lr}
+
+    def kind(name: str, p: nn.Parameter) -> str:
+        return "scale" if id(p) in identity_scales else "pretrained" if name in pretrained else "new"
+
     groups = []
-    for old in (False, True):
+    for which in rates:
         for decay in (True, False):
             params = [p for n, p in model.named_parameters()
-                      if p.requires_grad and (p.ndim > 1) == decay and (n in pretrained) == old]
+                      if p.requires_grad and (p.ndim > 1) == decay and kind(n, p) == which]
             if params:
-                lr = budget.lr * scales[old]
+                lr = budget.lr * rates[which]
                 groups.append({"params": params, "weight_decay": budget.weight_decay if decay else 0.0,
-                               "lr_scale": scales[old],
+                               "lr_scale": rates[which],
                                "lr": torch.tensor(lr, device=device) if graphed else lr})
     return groups
 
@@ -236,7 +245,7 @@ def train_proxy(model: nn.Module, data: ProxyData, *, budget: TrainBudget, seed:
     captured = CapturedStep(one_step) if graphed else None
     train_step = captured or one_step
     scale, shift = _normaliser(data, device)
-    identity = training_identity(model, budget.model_dump(mode="json", exclude={"device"}),
+    identity = training_identity(model, budget_record(budget),
                                  seed=seed, train_images=n)
     step, losses, before = 0, [], 0.0
     if checkpoint is not None and (state := load_checkpoint(checkpoint, identity, device=device)):

@@ -22,7 +22,7 @@ from spaces._datasets import (
 from spaces._errors import did_you_mean, read_back
 from spaces._files import FORMAT_VERSION, SPACES_DIR, SpaceError, read_yaml, resolve_space_path
 from spaces._help import DefaultsOnce
-from spaces._load import load_space
+from spaces._load import budget_record, load_space
 from spaces._samplers import SAMPLER_TABLE, SAMPLERS, SamplerInfo, sampler_info
 from spaces._schema import (
     BLOCKS,
@@ -59,7 +59,7 @@ __all__ = [
     "ConfirmConfig", "DatasetConfig", "DefaultsOnce", "DatasetInfo", "LatencyConfig", "ModuleChoices",
     "Position",
     "Pretrained", "SamplerInfo", "SearchConfig", "SearchSpace", "SpaceConfig", "SpaceError",
-    "StageFacts", "StageSpace", "dataset_info", "did_you_mean", "fits_positions", "held_out",
+    "StageFacts", "StageSpace", "budget_record", "dataset_info", "did_you_mean", "fits_positions", "held_out",
     "learn_from_problem", "list_image_folder", "load_space", "parse_duration", "read_back", "read_yaml",
     "resolve_space_path", "sampler_info"
 ]

@@ -90,10 +90,17 @@ def _weights(cfg, catalog: Catalog, problems: list[str]) -> Pretrained | None:
         return None
 
 
+# budget settings added after trainings began recording their budget (per-epoch checkpoints,
+# weights files): left out of that record while at their default, so a training saved before
+# one existed resumes and is recognised (budget_record)
+BUDGET_ADDED_LATER: tuple[tuple[tuple[str, ...], object], ...] = (
+    (("finetune", "scale_lr"), None),
+)
 # settings added after studies began recording the settings' sha256: left out of it while at
 # their default, so a study made before they existed resumes (setting one makes another space);
 # in order: a key added inside a block that was itself added later goes first
 ADDED_LATER: tuple[tuple[tuple[str, ...], object], ...] = (
+    *((("budget", *path), default) for path, default in BUDGET_ADDED_LATER),
     (("budget", "finetune", "freeze"), 0),
     (("budget", "erase_prob"), 0.0),
     (("budget", "finetune"), {"pretrained_lr": 0.01}),
@@ -102,8 +109,17 @@ ADDED_LATER: tuple[tuple[tuple[str, ...], object], ...] = (
 
 
 def _meaning(cfg) -> dict:
-    dump = cfg.model_dump(mode="json")
-    for path, default in ADDED_LATER:
+    return _without_defaults(cfg.model_dump(mode="json"), ADDED_LATER)
+
+
+def budget_record(budget) -> dict:
+    """A budget's settings as a training records them to recognise itself (checkpoint identity,
+    weights files): every setting but the device; those of ``BUDGET_ADDED_LATER`` only when set."""
+    return _without_defaults(budget.model_dump(mode="json", exclude={"device"}), BUDGET_ADDED_LATER)
+
+
+def _without_defaults(dump: dict, added: tuple[tuple[tuple[str, ...], object], ...]) -> dict:
+    for path, default in added:
         *parents, leaf = path
         node = dump
         for key in parents:

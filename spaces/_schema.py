@@ -155,6 +155,11 @@ class FinetuneConfig(_Strict):
     # statistics as loaded (attention and ODConv branches inserted there still train); 0
     # fine-tunes everything, the number of stages trains only what is new and the head
     freeze: int = Field(0, ge=0, le=64)
+    # the learning rate of the zero-started scales that make each inserted module begin as the
+    # identity (models.attention.IdentityStart); unset, they train at budget.lr. A module's own
+    # weights get gradients only as its scale grows, so a higher rate lets the new modules act
+    # within a short proxy (BENCHMARKS.md, "Fine-tuning")
+    scale_lr: float | None = Field(None, gt=0.0, le=100.0)
 
 
 class BudgetConfig(_Strict):

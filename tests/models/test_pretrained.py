@@ -134,6 +134,24 @@ def test_a_training_step_moves_the_new_modules_and_the_body_at_its_own_rate(tmp_
     assert "stem.0.weight" in moved
 
 
+def test_scale_lr_trains_the_identity_scales_at_their_own_rate(tmp_path) -> None:
+    from runners.trainer import TrainBudget, param_groups
+
+    weights = resolve_weights("resnet_cifar", str(_trained("resnet_cifar", tmp_path)))
+    model = build_model(_arch("resnet_cifar", weights, lambda info: StageChoice.create("eca")), seed=0)
+    names = dict(model.named_parameters())
+    budget = TrainBudget(lr=0.1, finetune={"pretrained_lr": 0.01, "scale_lr": 1.0})
+    rate = {id(p): g["lr"] for g in param_groups(model, budget, torch.device("cpu"), graphed=False)
+            for p in g["params"]}
+    scales = [n for n in names if n.endswith(".scale")]
+    assert scales and {rate[id(names[n])] for n in scales} == {1.0}
+    others = {rate[id(p)] for n, p in names.items()
+              if n not in scales and n not in getattr(model, PRETRAINED_ATTR)}
+    assert others == {0.1}  # ECA's own weights and the head keep budget.lr
+    assert sorted({g["lr_scale"] for g in param_groups(model, budget, torch.device("cpu"), graphed=False)}
+                  ) == pytest.approx([0.1, 1.0, 10.0])
+
+
 def test_weights_that_do_not_fit_name_the_file_and_the_keys(tmp_path) -> None:
     other = _trained("resnet_cifar", tmp_path)
     with pytest.raises(WeightsError) as e:

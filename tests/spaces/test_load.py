@@ -203,6 +203,21 @@ def test_a_setting_added_later_keeps_the_hash_of_studies_made_before_it(tmp_path
                     "stages: {all: {attention: {none: {}, se: {}}}}\n")
     before_freeze = "c49b29cc6b722b87672c092d9a186e5d9f806e169fa3e6545fe09d8d05f4c919"
     assert load_space(path, catalog=CATALOG).sha256 == before_freeze
+    # finetune.scale_lr (added after freeze): unset is the space hashed before it existed
+    assert load_space(path, catalog=CATALOG, overrides={"budget.finetune.scale_lr": None}
+                      ).sha256 == before_freeze
+    assert load_space(path, catalog=CATALOG, overrides={"budget.finetune.scale_lr": 1.0}
+                      ).sha256 != before_freeze
+
+
+def test_a_budget_setting_added_later_is_recorded_only_when_set() -> None:
+    from spaces import BudgetConfig, budget_record
+
+    # the record a checkpoint or weights file made before finetune.scale_lr existed
+    record = budget_record(BudgetConfig(epochs=2))
+    assert record["finetune"] == {"pretrained_lr": 0.01, "freeze": 0} and "device" not in record
+    assert budget_record(BudgetConfig(epochs=2, finetune={"scale_lr": 1.0}))["finetune"] == {
+        "pretrained_lr": 0.01, "freeze": 0, "scale_lr": 1.0}
 
 
 def test_the_fine_tuning_space_loads_once_its_weights_and_images_are_there(tmp_path, monkeypatch) -> None:
