@@ -39,7 +39,7 @@ def test_a_search_from_weights_records_them_and_full_training_fine_tunes_from_th
     best = yaml.safe_load((tmp_path / "runs/ft/best.yaml").read_text())
     recorded = best["architecture"]["backbone"]["weights"]
     assert recorded["path"] == str(weights) and len(recorded["sha256"]) == 64
-    assert best["source"]["budget"]["finetune"] == {"pretrained_lr": 0.02, "freeze": 0}
+    assert best["source"]["budget"]["finetune"] == {"pretrained_lr": 0.02, "freeze": 0, "scale_lr": None}
     arch = load_architecture(tmp_path / "runs/ft/best.yaml")
     assert arch.weights is not None and f"weights={recorded['sha256'][:12]}" in arch.key()
     capsys.readouterr()
@@ -48,7 +48,7 @@ def test_a_search_from_weights_records_them_and_full_training_fine_tunes_from_th
     out = capsys.readouterr().out
     assert f"fine-tuning from {weights}" in out and "the body at lr 0.02" in out
     report = yaml.safe_load((tmp_path / "full/train.yaml").read_text())
-    assert report["budget"]["finetune"] == {"pretrained_lr": 0.02, "freeze": 0}
+    assert report["budget"]["finetune"] == {"pretrained_lr": 0.02, "freeze": 0, "scale_lr": None}
 
 
 def test_weights_that_do_not_fit_stop_before_anything_is_written(tiny_space, fashion_dir, tmp_path,
