@@ -61,9 +61,7 @@ def long_views(seed: int, data, *, epochs: float, device: str, checkpoint: Path)
                 on_epoch=lambda e, n, loss: print(f"long seed {seed} epoch {e}/{n} train loss {loss:.4f}",
                                                   flush=True))
     checkpoint.unlink(missing_ok=True)  # the cache now holds the finished training
-    return {f"long{LONG}x" + ("+tta" if flip else ""): evaluate(model, data.val_x, data.val_y, data,
-                                                                tta_flip=flip)[0]
-            for flip in (False, True)}
+    return held_out_views(data, {f"long{LONG}x": model})
 
 
 def lever_views(seed: int, recipe: str, data, *, epochs: float, device: str) -> dict:
@@ -73,12 +71,14 @@ def lever_views(seed: int, recipe: str, data, *, epochs: float, device: str) -> 
     average = weight_average(model, EMA_DECAY)
     train_proxy(model, data, budget=TrainBudget(epochs=epochs, **RECIPES[recipe]), seed=seed,
                 on_step=average.update_parameters)
-    views = {}
-    for weights, m in (("", model), ("+ema", average.module)):
-        for flip in (False, True):
-            views[recipe + weights + ("+tta" if flip else "")] = evaluate(m, data.val_x, data.val_y, data,
-                                                                          tta_flip=flip)[0]
-    return views
+    return held_out_views(data, {recipe: model, recipe + "+ema": average.module})
+
+
+def held_out_views(data, models: dict) -> dict[str, float]:
+    """Each named model's accuracy on the held-out split without the mirror (its name) and with it
+    (``NAME+tta``)."""
+    return {name + ("+tta" if flip else ""): evaluate(m, data.val_x, data.val_y, data, tta_flip=flip)[0]
+            for name, m in models.items() for flip in (False, True)}
 
 
 def levers(cache: dict, *, seeds: int, epochs: float, train: int, val: int, device: str,

@@ -88,10 +88,11 @@ def param_groups(model: nn.Module, budget: TrainBudget, device: torch.device,
     ``budget.lr``. Each group's ``lr_scale`` is its rate over ``budget.lr``; a captured step reads
     each group's rate from a tensor of its own."""
     pretrained = getattr(model, PRETRAINED_ATTR, frozenset())
-    identity_scales = ({id(m.scale) for m in model.modules() if isinstance(m, IdentityStart)}
-                       if budget.finetune.scale_lr is not None else set())
-    rates = {"new": 1.0, "pretrained": budget.finetune.pretrained_lr / budget.lr,
-             "scale": (budget.finetune.scale_lr or budget.lr) / budget.lr}
+    rates = {"new": 1.0, "pretrained": budget.finetune.pretrained_lr / budget.lr}
+    identity_scales = set()  # unset scale_lr: the scales train with what is new
+    if budget.finetune.scale_lr is not None:
+        rates["scale"] = budget.finetune.scale_lr / budget.lr
+        identity_scales = {id(m.scale) for m in model.modules() if isinstance(m, IdentityStart)}
 
     def kind(name: str, p: nn.Parameter) -> str:
         return "scale" if id(p) in identity_scales else "pretrained" if name in pretrained else "new"
